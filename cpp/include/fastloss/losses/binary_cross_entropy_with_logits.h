@@ -1,0 +1,34 @@
+// Binary cross-entropy on logits (torch.nn.functional.binary_cross_entropy_with_logits):
+//   (1 - y) softplus(x) + w y softplus(-x),   d/dx = (1 - y) sigmoid(x) - w y sigmoid(-x),
+// with w = pos_weight (the per-element parameter p, 1 when not given). This equals PyTorch's
+// (1 - y) x + (1 + (w - 1) y) softplus(-x); written this way a term whose coefficient is exactly 0
+// contributes 0, so logits of +-inf give the finite limits instead of inf - inf = NaN.
+#pragma once
+#include "fastloss/math.h"
+
+FL_ISA_NAMESPACE_BEGIN
+
+template <class T>
+struct BinaryCrossEntropyWithLogits {
+  static constexpr bool kUsesParamArray = true;
+  static constexpr bool kChecksDomain = false;
+  explicit BinaryCrossEntropyWithLogits(const double*) {}
+  FL_HOST_DEVICE void operator()(T x, T y, T pos_weight, T& value, T& grad) const {
+    T e = fl_exp(-fl_abs(x));
+    T log1p_e = fl_log1p(e);
+    T sp_pos = (x > T(0) ? x : T(0)) + log1p_e;   // softplus(x)
+    T sp_neg = (x < T(0) ? -x : T(0)) + log1p_e;  // softplus(-x)
+    T c_neg = T(1) - y;
+    T c_pos = pos_weight * y;
+    value = (c_neg == T(0) ? T(0) : c_neg * sp_pos) + (c_pos == T(0) ? T(0) : c_pos * sp_neg);
+    T big = T(1) / (T(1) + e);
+    T small = e * big;
+    T sig = x < T(0) ? small : big;
+    T sig_neg = x < T(0) ? big : small;
+    grad = c_neg * sig - c_pos * sig_neg;
+    value = x != x ? x : value;
+    grad = x != x ? x : grad;
+  }
+};
+
+FL_ISA_NAMESPACE_END

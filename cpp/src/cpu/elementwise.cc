@@ -1,0 +1,121 @@
+// The pointwise driver: splits the flat index space into fixed blocks, walks each block in runs
+// and chunks, feeds the per-ISA loss loop contiguous data (gathering strided, broadcast or
+// converted operands into small buffers), and reduces per-block partial sums in block order.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "cpu/drivers.h"
+#include "cpu/parallel.h"
+#include "cpu/strided.h"
+#include "fastloss/config.h"
+
+namespace fastloss::cpu {
+namespace {
+
+// Operand slots, in the order of the walker's offsets.
+enum Slot { kX, kY, kParam, kWeight, kUpstream, kLossOut, kGradOut, kSlots };
+
+template <class T>
+PointwiseResult run(const PointwiseRequest& req) {
+  const View* views[kSlots] = {req.x, req.y, req.param, req.weight, req.upstream, req.loss_out,
+                               req.grad_out};
+  const int64_t n = req.x->numel();
+  const PointwiseFn<T> loss_fn = [&] {
+    const ElementwiseTable& t = *active_kernels().elementwise;
+    if constexpr (std::is_same_v<T, float>) return t.f32[int(req.loss)];
+    else return t.f64[int(req.loss)];
+  }();
+  const FinishFn<T> finish_fn = [&] {
+    const ElementwiseTable& t = *active_kernels().elementwise;
+    if constexpr (std::is_same_v<T, float>) return t.finish_f32;
+    else return t.finish_f64;
+  }();
+
+  double denominator = 1.0;
+  if (req.reduction == Reduction::mean) denominator = req.weight ? req.weight_total : double(n);
+  PointwiseResult result;
+  if (n == 0) {
+    result.value = req.reduction == Reduction::mean ? std::numeric_limits<double>::quiet_NaN() : 0.0;
+    return result;
+  }
+  const double scale = req.reduction == Reduction::none ? 1.0 : req.upstream_scalar / denominator;
+
+  int64_t shape[kMaxDims];
+  int64_t strides[kSlots][kMaxDims] = {};
+  int ndim = req.x->ndim;
+  for (int d = 0; d < ndim; ++d) shape[d] = req.x->shape[d];
+  for (int k = 0; k < kSlots; ++k)
+    if (views[k])
+      for (int d = 0; d < ndim; ++d) strides[k][d] = views[k]->strides[d];
+  ndim = coalesce<kSlots>(ndim, shape, strides);
+
+  const int64_t n_blocks = (n + kElementwiseBlock - 1) / kElementwiseBlock;
+  std::vector<double> partial(n_blocks, 0.0);
+  std::vector<int64_t> first_invalid(n_blocks, -1);
+
+  parallel_for(n_blocks, n, [&](int64_t block_begin, int64_t block_end) {
+    alignas(64) T buf[kSlots][kChunk];
+    alignas(64) T value[kChunk];
+    alignas(64) T grad[kChunk];
+    for (int64_t b = block_begin; b < block_end; ++b) {
+      int64_t pos = b * kElementwiseBlock;
+      const int64_t end = std::min(pos + kElementwiseBlock, n);
+      RunWalker<kSlots> walk(ndim, shape, strides, pos);
+      double lanes[kSumLanes] = {};
+      while (pos < end) {
+        const int64_t len = std::min({walk.run_left(), end - pos, kChunk});
+        const int64_t inner = ndim - 1;
+        auto in = [&](Slot k) -> const T* {
+          if (!views[k]) return nullptr;
+          const char* p = static_cast<const char*>(views[k]->data) + walk.offset[k];
+          return load_run<T>(p, strides[k][inner], views[k]->dtype, len, buf[k]);
+        };
+        auto out = [&](Slot k, bool& direct) -> T* {
+          direct = false;
+          if (!views[k]) return nullptr;
+          char* p = static_cast<char*>(views[k]->data) + walk.offset[k];
+          direct = usable_in_place<T>(p, strides[k][inner], views[k]->dtype);
+          return direct ? reinterpret_cast<T*>(p) : buf[k];
+        };
+        const T* x = in(kX);
+        const T* y = in(kY);
+        const T* p = in(kParam);
+        bool loss_direct, grad_direct;
+        T* loss_out = out(kLossOut, loss_direct);
+        T* grad_out = out(kGradOut, grad_direct);
+        // Compute straight into the outputs when they are contiguous; finish scales in place.
+        T* value_dst = loss_out && loss_direct ? loss_out : value;
+        T* grad_dst = grad_out ? (grad_direct ? grad_out : grad) : nullptr;
+        int64_t bad = loss_fn(req.params, x, y, p, value_dst, grad_dst, len);
+        if (bad >= 0 && first_invalid[b] < 0) first_invalid[b] = pos + bad;
+        FinishArgs<T> fin{len, value_dst, grad_dst, in(kWeight), in(kUpstream), T(scale),
+                          loss_out, grad_out, lanes};
+        finish_fn(fin);
+        if (loss_out && !loss_direct)
+          store_run<T>(static_cast<char*>(views[kLossOut]->data) + walk.offset[kLossOut],
+                       strides[kLossOut][inner], len, loss_out);
+        if (grad_out && !grad_direct)
+          store_run<T>(static_cast<char*>(views[kGradOut]->data) + walk.offset[kGradOut],
+                       strides[kGradOut][inner], len, grad_out);
+        pos += len;
+        walk.advance(len);
+      }
+      partial[b] = pairwise_sum(lanes, kSumLanes);
+    }
+  });
+
+  for (int64_t b = 0; b < n_blocks && result.first_invalid < 0; ++b)
+    result.first_invalid = first_invalid[b];
+  const double total = pairwise_sum(partial.data(), n_blocks);
+  result.value = req.reduction == Reduction::mean ? total / denominator : total;
+  return result;
+}
+
+}  // namespace
+
+PointwiseResult pointwise(const PointwiseRequest& req) {
+  return req.x->dtype == DType::f32 ? run<float>(req) : run<double>(req);
+}
+
+}  // namespace fastloss::cpu

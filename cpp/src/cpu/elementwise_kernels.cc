@@ -1,0 +1,145 @@
+// Pointwise loss loops, compiled once per ISA (CMake defines FL_ISA and the -m flags). Each loop
+// calls the loss's scalar math from losses/*.h; the compiler vectorises it for the target ISA.
+#include "cpu/kernels.h"
+#include "fastloss/config.h"
+#include "fastloss/losses/binary_cross_entropy.h"
+#include "fastloss/losses/binary_cross_entropy_with_logits.h"
+#include "fastloss/losses/hinge.h"
+#include "fastloss/losses/huber.h"
+#include "fastloss/losses/log_cosh.h"
+#include "fastloss/losses/mae.h"
+#include "fastloss/losses/mse.h"
+#include "fastloss/losses/quantile.h"
+#include "fastloss/losses/sigmoid_focal.h"
+#include "fastloss/losses/smooth_l1.h"
+#include "fastloss/losses/squared_hinge.h"
+
+FL_ISA_NAMESPACE_BEGIN
+namespace {
+
+template <class Loss, class T>
+int64_t pointwise_chunk(const double* params, const T* __restrict x, const T* __restrict y,
+                        const T* __restrict p, T* __restrict value, T* __restrict grad,
+                        int64_t n) {
+  const Loss loss(params);
+  int64_t first_invalid = -1;
+  if constexpr (Loss::kChecksDomain) {
+    int64_t invalid = 0;
+    for (int64_t i = 0; i < n; ++i) invalid += Loss::valid(x[i], y[i]) ? 0 : 1;
+    if (invalid > 0) {
+      for (int64_t i = 0; i < n && first_invalid < 0; ++i)
+        if (!Loss::valid(x[i], y[i])) first_invalid = i;
+    }
+  }
+  if (grad != nullptr) {
+    for (int64_t i = 0; i < n; ++i) {
+      T pi = Loss::kUsesParamArray ? p[i] : T(0);
+      loss(x[i], y[i], pi, value[i], grad[i]);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      T pi = Loss::kUsesParamArray ? p[i] : T(0);
+      T unused;
+      loss(x[i], y[i], pi, value[i], unused);
+    }
+  }
+  return first_invalid;
+}
+
+// gamma 0, 1 and 2 are exact integer powers; anything else goes through exp(gamma log b).
+template <class T>
+int64_t sigmoid_focal_chunk(const double* params, const T* x, const T* y, const T* p, T* value,
+                            T* grad, int64_t n) {
+  double gamma = params[1];
+  if (gamma == 0) return pointwise_chunk<SigmoidFocal<T, 0>>(params, x, y, p, value, grad, n);
+  if (gamma == 1) return pointwise_chunk<SigmoidFocal<T, 1>>(params, x, y, p, value, grad, n);
+  if (gamma == 2) return pointwise_chunk<SigmoidFocal<T, 2>>(params, x, y, p, value, grad, n);
+  return pointwise_chunk<SigmoidFocal<T, -1>>(params, x, y, p, value, grad, n);
+}
+
+// The lanes are indexed by position in the chunk, so the summation order is fixed by the shape.
+template <class T, bool kWeight, bool kUpstream, bool kLossOut, bool kGrad>
+void finish_variant(const cpu::FinishArgs<T>& a) {
+  // value/grad may be the very arrays loss_out/grad_out (computed in place), so no __restrict.
+  const T* value = a.value;
+  const T* grad = a.grad;
+  const T* __restrict w = a.weight;
+  const T* __restrict g = a.upstream;
+  T* loss_out = a.loss_out;
+  T* grad_out = a.grad_out;
+  const T scale = a.grad_scale;
+  double lanes[kSumLanes];
+  for (int k = 0; k < kSumLanes; ++k) lanes[k] = a.lanes[k];
+  const int64_t n = a.n;
+  const int64_t full = n - n % kSumLanes;
+  auto one = [&](int64_t i, int lane) {
+    T v = kWeight ? value[i] * w[i] : value[i];
+    lanes[lane] += double(v);
+    if (kLossOut) loss_out[i] = v;
+    if (kGrad) {
+      T gi = grad[i] * scale;
+      if (kWeight) gi *= w[i];
+      if (kUpstream) gi *= g[i];
+      grad_out[i] = gi;
+    }
+  };
+  for (int64_t i = 0; i < full; i += kSumLanes) {
+    for (int k = 0; k < kSumLanes; ++k) one(i + k, k);
+  }
+  for (int64_t i = full; i < n; ++i) one(i, int(i - full));
+  for (int k = 0; k < kSumLanes; ++k) a.lanes[k] = lanes[k];
+}
+
+template <class T>
+void finish_chunk(const cpu::FinishArgs<T>& a) {
+  int key = (a.weight ? 8 : 0) | (a.upstream ? 4 : 0) | (a.loss_out ? 2 : 0) | (a.grad_out ? 1 : 0);
+  switch (key) {
+#define FL_CASE(k)                                                              \
+  case k:                                                                       \
+    return finish_variant<T, (k & 8) != 0, (k & 4) != 0, (k & 2) != 0, (k & 1) != 0>(a);
+    FL_CASE(0) FL_CASE(1) FL_CASE(2) FL_CASE(3) FL_CASE(4) FL_CASE(5) FL_CASE(6) FL_CASE(7)
+    FL_CASE(8) FL_CASE(9) FL_CASE(10) FL_CASE(11) FL_CASE(12) FL_CASE(13) FL_CASE(14) FL_CASE(15)
+#undef FL_CASE
+  }
+}
+
+template <class T>
+struct PointwiseFns {
+  static constexpr cpu::PointwiseFn<T> mse = pointwise_chunk<Mse<T>, T>;
+  static constexpr cpu::PointwiseFn<T> mae = pointwise_chunk<Mae<T>, T>;
+  static constexpr cpu::PointwiseFn<T> huber = pointwise_chunk<Huber<T>, T>;
+  static constexpr cpu::PointwiseFn<T> smooth_l1 = pointwise_chunk<SmoothL1<T>, T>;
+  static constexpr cpu::PointwiseFn<T> quantile = pointwise_chunk<Quantile<T>, T>;
+  static constexpr cpu::PointwiseFn<T> log_cosh = pointwise_chunk<LogCosh<T>, T>;
+  static constexpr cpu::PointwiseFn<T> binary_cross_entropy =
+      pointwise_chunk<BinaryCrossEntropy<T>, T>;
+  static constexpr cpu::PointwiseFn<T> binary_cross_entropy_with_logits =
+      pointwise_chunk<BinaryCrossEntropyWithLogits<T>, T>;
+  static constexpr cpu::PointwiseFn<T> hinge = pointwise_chunk<Hinge<T>, T>;
+  static constexpr cpu::PointwiseFn<T> squared_hinge = pointwise_chunk<SquaredHinge<T>, T>;
+  static constexpr cpu::PointwiseFn<T> sigmoid_focal = sigmoid_focal_chunk<T>;
+};
+
+}  // namespace
+FL_ISA_NAMESPACE_END
+
+#define FL_CAT_(a, b) a##b
+#define FL_CAT(a, b) FL_CAT_(a, b)
+
+namespace fastloss::cpu {
+
+const ElementwiseTable& FL_CAT(elementwise_table_, FL_ISA)() {
+  static const ElementwiseTable table = {
+#define FL_ENTRY(name) ::fastloss::FL_ISA::PointwiseFns<float>::name,
+      {FL_POINTWISE_LOSSES(FL_ENTRY)},
+#undef FL_ENTRY
+#define FL_ENTRY(name) ::fastloss::FL_ISA::PointwiseFns<double>::name,
+      {FL_POINTWISE_LOSSES(FL_ENTRY)},
+#undef FL_ENTRY
+      ::fastloss::FL_ISA::finish_chunk<float>,
+      ::fastloss::FL_ISA::finish_chunk<double>,
+  };
+  return table;
+}
+
+}  // namespace fastloss::cpu

@@ -1,0 +1,123 @@
+// The boundary between the generic CPU drivers and the code compiled once per instruction set:
+// plain functions over pointers and counts, collected in one table per ISA. The drivers
+// (elementwise.cc, rowwise.cc) never include the loss math; the per-ISA translation units never
+// allocate, lock or throw.
+#pragma once
+
+#include <cstdint>
+
+namespace fastloss::cpu {
+
+// Pointwise losses, in the order of their table entries.
+#define FL_POINTWISE_LOSSES(X)            \
+  X(mse)                                  \
+  X(mae)                                  \
+  X(huber)                                \
+  X(smooth_l1)                            \
+  X(quantile)                             \
+  X(log_cosh)                             \
+  X(binary_cross_entropy)                 \
+  X(binary_cross_entropy_with_logits)     \
+  X(hinge)                                \
+  X(squared_hinge)                        \
+  X(sigmoid_focal)
+
+enum class Pointwise : int {
+#define FL_ENUM_ENTRY(name) name,
+  FL_POINTWISE_LOSSES(FL_ENUM_ENTRY)
+#undef FL_ENUM_ENTRY
+  count
+};
+constexpr int kNumPointwise = static_cast<int>(Pointwise::count);
+
+// Computes the unweighted loss value (always) and gradient (when grad != nullptr) of n contiguous
+// elements. p is the per-element parameter array for losses that take one. Returns the index of
+// the first element outside the loss's domain, or -1 (the caller reports it as a ValueError).
+template <class T>
+using PointwiseFn = int64_t (*)(const double* params, const T* x, const T* y, const T* p,
+                                T* value, T* grad, int64_t n);
+
+// Applies weights and the gradient scale to one computed chunk, writes the outputs and adds the
+// weighted values into kSumLanes fixed accumulation lanes.
+template <class T>
+struct FinishArgs {
+  int64_t n;
+  const T* value;
+  const T* grad;      // nullptr when no gradient was computed
+  const T* weight;    // sample weights, or nullptr
+  const T* upstream;  // per-element grad_output, or nullptr
+  T grad_scale;       // 1/denominator for mean, times a scalar grad_output
+  T* loss_out;        // nullptr unless reduction == none
+  T* grad_out;        // nullptr when no gradient is wanted
+  double* lanes;      // kSumLanes accumulators
+};
+template <class T>
+using FinishFn = void (*)(const FinishArgs<T>&);
+
+struct ElementwiseTable {
+  PointwiseFn<float> f32[kNumPointwise];
+  PointwiseFn<double> f64[kNumPointwise];
+  FinishFn<float> finish_f32;
+  FinishFn<double> finish_f64;
+};
+
+// Row losses: one row of C logits (contiguous) at a time.
+enum class Row : int {
+  cross_entropy_sparse,
+  cross_entropy_dense,
+  softmax_focal,
+  multiclass_hinge_weston_watkins,
+  multiclass_hinge_crammer_singer,
+  count
+};
+constexpr int kNumRow = static_cast<int>(Row::count);
+
+template <class T>
+struct RowArgs {
+  const T* x;                   // C logits
+  int64_t classes;              // C
+  int64_t label;                // class index for sparse targets (validated), else -1
+  const T* probs;               // dense target row (C values), else nullptr
+  const T* class_weight;        // C weights (cross-entropy), else nullptr
+  double class_weight_sum;      // sum of class_weight (C when none)
+  double smoothing;             // label smoothing
+  double alpha_t;               // focal: class factor of the label
+  double gamma;                 // focal exponent
+  double margin;                // multiclass hinge
+  bool squared;                 // multiclass hinge: squared terms
+  T* grad;                      // C gradient outputs, or nullptr
+  double grad_scale;            // multiplies the gradient of the row loss
+};
+// Returns the row's loss (unweighted by sample weights) and writes its scaled gradient.
+template <class T>
+using RowFn = double (*)(const RowArgs<T>&);
+
+struct RowTable {
+  RowFn<float> f32[kNumRow];
+  RowFn<double> f64[kNumRow];
+};
+
+struct IsaKernels {
+  const char* name;
+  const ElementwiseTable* elementwise;
+  const RowTable* rows;
+};
+
+// One per compiled ISA (defined in the per-ISA translation units).
+#define FL_DECLARE_ISA(isa)                      \
+  const ElementwiseTable& elementwise_table_##isa(); \
+  const RowTable& row_table_##isa();
+FL_DECLARE_ISA(baseline)
+FL_DECLARE_ISA(avx2)
+FL_DECLARE_ISA(avx512)
+#undef FL_DECLARE_ISA
+
+// The ISA the drivers use (see isa.cc): the best one this CPU supports, unless overridden.
+const IsaKernels& active_kernels();
+// Names of the ISA variants compiled into this build, best last.
+const char* const* compiled_isas(int* count);
+// Selects an ISA by name (for tests and benchmarks); false if it is not compiled or supported.
+bool select_isa(const char* name);
+bool isa_supported(const char* name);
+
+}  // namespace fastloss::cpu

@@ -1,0 +1,167 @@
+#include "cpu/parallel.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "fastloss/config.h"
+
+namespace fastloss::cpu {
+namespace {
+
+int default_threads() {
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+#ifdef CPU_COUNT
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? int(n) : 1;
+}
+
+class Pool {
+ public:
+  explicit Pool(int threads) { start(threads); }
+  ~Pool() { stop(); }
+
+  int threads() const { return threads_; }
+
+  void resize(int threads) {
+    std::lock_guard<std::mutex> busy(run_mutex_);
+    stop();
+    start(threads);
+  }
+
+  // Returns false (having done nothing) when another call holds the pool.
+  bool run(int64_t n_blocks, const std::function<void(int64_t, int64_t)>& fn) {
+    std::unique_lock<std::mutex> busy(run_mutex_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    int parts = int(std::min<int64_t>(threads_, n_blocks));
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      fn_ = &fn;
+      n_blocks_ = n_blocks;
+      parts_ = parts;
+      pending_ = parts - 1;
+      error_ = nullptr;
+      ++generation_;
+    }
+    wake_.notify_all();
+    std::exception_ptr mine;
+    try {
+      run_part(0);
+    } catch (...) {
+      mine = std::current_exception();
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+    fn_ = nullptr;
+    if (mine) std::rethrow_exception(mine);
+    if (error_) std::rethrow_exception(error_);
+    return true;
+  }
+
+ private:
+  void run_part(int part) {
+    int64_t begin = n_blocks_ * part / parts_;
+    int64_t end = n_blocks_ * (part + 1) / parts_;
+    if (begin < end) (*fn_)(begin, end);
+  }
+
+  void worker(int part) {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return quit_ || generation_ != seen; });
+        if (quit_) return;
+        seen = generation_;
+        if (part >= parts_) continue;  // this call uses fewer threads
+      }
+      std::exception_ptr err;
+      try {
+        run_part(part);
+      } catch (...) {
+        err = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (err && !error_) error_ = err;
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  void start(int threads) {
+    threads_ = std::max(1, threads);
+    quit_ = false;
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      quit_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  int threads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex run_mutex_;  // one call at a time
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  bool quit_ = false;
+  uint64_t generation_ = 0;
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t n_blocks_ = 0;
+  int parts_ = 1;
+  int pending_ = 0;
+  std::exception_ptr error_;
+};
+
+Pool& pool() {
+  // Leaked on purpose: joining threads from a static destructor at interpreter exit can deadlock.
+  static Pool* p = new Pool(default_threads());
+  return *p;
+}
+
+}  // namespace
+
+int num_threads() { return pool().threads(); }
+
+void set_num_threads(int n) { pool().resize(n); }
+
+void parallel_for(int64_t n_blocks, int64_t work,
+                  const std::function<void(int64_t, int64_t)>& fn) {
+  if (n_blocks <= 0) return;
+  if (n_blocks == 1 || work < kParallelMinElements || pool().threads() == 1 ||
+      !pool().run(n_blocks, fn)) {
+    fn(0, n_blocks);
+  }
+}
+
+double pairwise_sum(const double* v, int64_t n) {
+  if (n <= 0) return 0.0;
+  if (n <= 8) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; ++i) s += v[i];
+    return s;
+  }
+  int64_t half = n / 2;
+  return pairwise_sum(v, half) + pairwise_sum(v + half, n - half);
+}
+
+}  // namespace fastloss::cpu

@@ -1,0 +1,220 @@
+// The row driver: validates labels and computes the mean's denominator in one pass over the
+// targets, then runs the per-ISA row kernel over fixed blocks of rows, gathering rows whose class
+// axis is strided into a contiguous scratch row, and reduces per-block sums in block order.
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "cpu/drivers.h"
+#include "cpu/parallel.h"
+#include "cpu/strided.h"
+#include "fastloss/config.h"
+
+namespace fastloss::cpu {
+namespace {
+
+// Byte offset of row r in a view whose leading `outer_ndim` dimensions are the row dimensions.
+inline int64_t row_offset(const View* v, const int64_t* outer_shape, int outer_ndim, int64_t r) {
+  if (!v) return 0;
+  int64_t off = 0;
+  for (int d = outer_ndim - 1; d >= 0; --d) {
+    off += (r % outer_shape[d]) * v->strides[d];
+    r /= outer_shape[d];
+  }
+  return off;
+}
+
+inline const char* at(const View* v, int64_t off) {
+  return static_cast<const char*>(v->data) + off;
+}
+
+// Neumaier-compensated running sum, for the single-threaded pass over the targets.
+struct CompensatedSum {
+  double sum = 0, carry = 0;
+  void add(double v) {
+    double t = sum + v;
+    carry += std::fabs(sum) >= std::fabs(v) ? (sum - t) + v : (v - t) + sum;
+    sum = t;
+  }
+  double value() const { return sum + carry; }
+};
+
+template <class T>
+std::vector<T> contiguous_copy(const View* v) {
+  std::vector<T> out;
+  if (!v) return out;
+  out.resize(v->shape[0]);
+  for (int64_t j = 0; j < v->shape[0]; ++j)
+    out[j] = read_as<T>(at(v, j * v->strides[0]), v->dtype);
+  return out;
+}
+
+template <class T>
+RowResult run(const RowRequest& req) {
+  const View* x = req.x;
+  const int outer_ndim = x->ndim - 1;
+  const int64_t* outer_shape = x->shape;
+  const int64_t classes = x->shape[x->ndim - 1];
+  const int64_t class_stride = x->strides[x->ndim - 1];
+  int64_t rows = 1;
+  for (int d = 0; d < outer_ndim; ++d) rows *= outer_shape[d];
+  const bool sparse = req.kind != Row::cross_entropy_dense;
+  const bool wants_grad = req.grad_out != nullptr;
+
+  std::vector<T> class_weight = contiguous_copy<T>(req.class_weight);
+  double class_weight_sum = double(classes);
+  if (req.class_weight) {
+    CompensatedSum s;
+    for (T c : class_weight) s.add(double(c));
+    class_weight_sum = s.value();
+  }
+  std::vector<double> alpha = contiguous_copy<double>(req.alpha_array);
+
+  // One pass over the targets: labels in range, and the denominator of the mean.
+  RowResult result;
+  CompensatedSum denominator;
+  for (int64_t r = 0; r < rows; ++r) {
+    double w = req.weight ? read_as<double>(at(req.weight, row_offset(req.weight, outer_shape,
+                                                                       outer_ndim, r)),
+                                            req.weight->dtype)
+                          : 1.0;
+    if (sparse) {
+      int64_t label = read_label(at(req.target, row_offset(req.target, outer_shape, outer_ndim, r)),
+                                 req.target->dtype);
+      if (req.has_ignore_index && label == req.ignore_index) continue;
+      if (label < 0 || label >= classes) {
+        result.bad_row = r;
+        result.bad_label = label;
+        return result;
+      }
+      if (req.class_weight_is_sample_weight && req.class_weight) w *= double(class_weight[label]);
+    }
+    denominator.add(w);
+  }
+  const double denom = req.reduction == Reduction::mean ? denominator.value() : 1.0;
+  if (rows == 0 || classes == 0) {
+    result.value = req.reduction == Reduction::mean ? std::numeric_limits<double>::quiet_NaN() : 0.0;
+    return result;
+  }
+  const double scale = req.reduction == Reduction::none ? 1.0 : req.upstream_scalar / denom;
+
+  const RowFn<T> row_fn = [&] {
+    const RowTable& t = *active_kernels().rows;
+    if constexpr (std::is_same_v<T, float>) return t.f32[int(req.kind)];
+    else return t.f64[int(req.kind)];
+  }();
+
+  const int64_t rows_per_block = std::max<int64_t>(1, kRowBlockElements / std::max<int64_t>(classes, 1));
+  const int64_t n_blocks = (rows + rows_per_block - 1) / rows_per_block;
+  std::vector<double> partial(n_blocks, 0.0);
+  const bool x_in_place = class_stride == int64_t(sizeof(T)) && x->dtype == dtype_of<T>();
+  const int64_t grad_stride = wants_grad ? req.grad_out->strides[x->ndim - 1] : 0;
+  const bool probs_in_place =
+      !sparse && req.target->dtype == dtype_of<T>() &&
+      req.target->strides[x->ndim - 1] == int64_t(sizeof(T));
+
+  parallel_for(n_blocks, rows * classes, [&](int64_t block_begin, int64_t block_end) {
+    std::vector<T> x_row, g_row, p_row;
+    for (int64_t b = block_begin; b < block_end; ++b) {
+      double block_sum = 0.0;
+      const int64_t r_end = std::min(rows, (b + 1) * rows_per_block);
+      for (int64_t r = b * rows_per_block; r < r_end; ++r) {
+        const char* x_ptr = at(x, row_offset(x, outer_shape, outer_ndim, r));
+        char* g_ptr = wants_grad ? static_cast<char*>(req.grad_out->data) +
+                                       row_offset(req.grad_out, outer_shape, outer_ndim, r)
+                                 : nullptr;
+        const bool g_in_place = wants_grad && grad_stride == int64_t(sizeof(T)) &&
+                                reinterpret_cast<uintptr_t>(g_ptr) % alignof(T) == 0;
+        double w = req.weight ? read_as<double>(at(req.weight, row_offset(req.weight, outer_shape,
+                                                                           outer_ndim, r)),
+                                                req.weight->dtype)
+                              : 1.0;
+        double up = req.upstream ? read_as<double>(at(req.upstream, row_offset(req.upstream, outer_shape,
+                                                                               outer_ndim, r)),
+                                                   req.upstream->dtype)
+                                 : 1.0;
+        RowArgs<T> a{};
+        a.classes = classes;
+        a.label = -1;
+        a.class_weight = req.class_weight && !req.class_weight_is_factor ? class_weight.data() : nullptr;
+        a.class_weight_sum = class_weight_sum;
+        a.smoothing = req.smoothing;
+        a.gamma = req.gamma;
+        a.margin = req.margin;
+        a.squared = req.squared;
+        double factor = 1.0;  // per-row class factor applied outside the kernel
+        bool ignored = false;
+        if (sparse) {
+          a.label = read_label(at(req.target, row_offset(req.target, outer_shape, outer_ndim, r)),
+                               req.target->dtype);
+          ignored = req.has_ignore_index && a.label == req.ignore_index;
+          if (!ignored) {
+            if (req.class_weight_is_factor && req.class_weight) factor = double(class_weight[a.label]);
+            a.alpha_t = req.alpha_array ? alpha[a.label] : (req.alpha >= 0 ? req.alpha : 1.0);
+          }
+        }
+        double loss = 0.0;
+        if (!ignored) {
+          if (x_in_place && reinterpret_cast<uintptr_t>(x_ptr) % alignof(T) == 0) {
+            a.x = reinterpret_cast<const T*>(x_ptr);
+          } else {
+            x_row.resize(classes);
+            for (int64_t j = 0; j < classes; ++j)
+              x_row[j] = read_as<T>(x_ptr + j * class_stride, x->dtype);
+            a.x = x_row.data();
+          }
+          if (!sparse) {
+            const char* p_ptr = at(req.target, row_offset(req.target, outer_shape, outer_ndim, r));
+            if (probs_in_place && reinterpret_cast<uintptr_t>(p_ptr) % alignof(T) == 0) {
+              a.probs = reinterpret_cast<const T*>(p_ptr);
+            } else {
+              p_row.resize(classes);
+              const int64_t ps = req.target->strides[x->ndim - 1];
+              for (int64_t j = 0; j < classes; ++j)
+                p_row[j] = read_as<T>(p_ptr + j * ps, req.target->dtype);
+              a.probs = p_row.data();
+            }
+          }
+          if (wants_grad) {
+            if (g_in_place) {
+              a.grad = reinterpret_cast<T*>(g_ptr);
+            } else {
+              g_row.resize(classes);
+              a.grad = g_row.data();
+            }
+            a.grad_scale = scale * w * up * factor;
+          }
+          loss = row_fn(a) * factor;
+        }
+        if (wants_grad && (ignored || !g_in_place)) {
+          for (int64_t j = 0; j < classes; ++j) {
+            T v = ignored ? T(0) : a.grad[j];
+            std::memcpy(g_ptr + j * grad_stride, &v, sizeof(T));
+          }
+        }
+        const double weighted = ignored ? 0.0 : w * loss;
+        if (req.loss_out) {
+          T v = T(weighted);
+          std::memcpy(static_cast<char*>(req.loss_out->data) +
+                          row_offset(req.loss_out, outer_shape, outer_ndim, r),
+                      &v, sizeof(T));
+        }
+        block_sum += weighted;
+      }
+      partial[b] = block_sum;
+    }
+  });
+
+  const double total = pairwise_sum(partial.data(), n_blocks);
+  result.value = req.reduction == Reduction::mean ? total / denom : total;
+  return result;
+}
+
+}  // namespace
+
+RowResult rows(const RowRequest& req) {
+  return req.x->dtype == DType::f32 ? run<float>(req) : run<double>(req);
+}
+
+}  // namespace fastloss::cpu
