@@ -2,6 +2,7 @@
 agreement with PyTorch (and torchvision's sigmoid focal formula) where torch is installed.
 """
 
+import importlib
 import math
 
 import numpy as np
@@ -14,6 +15,14 @@ REDUCTIONS = ("mean", "sum", "none")
 
 def _rng(*key):
     return np.random.default_rng([sum(map(ord, str(k))) for k in key] or [0])
+
+
+def _optional(module):
+    """Import an optional peer or skip (any ImportError: absent or broken install)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pytest.skip(f"{module} is not importable: {exc}")
 
 
 def _golden_section(f, lo, hi, tol=1e-10):
@@ -133,7 +142,7 @@ def test_log_cosh_is_linear_for_large_x(x):
 
 
 def test_log_cosh_matches_high_precision():
-    mpmath = pytest.importorskip("mpmath")
+    mpmath = _optional("mpmath")
     mpmath.mp.dps = 50
     xs = np.concatenate([np.geomspace(1e-12, 30, 300), -np.geomspace(1e-3, 700, 50)])
     ours = reference.log_cosh(xs, np.zeros_like(xs), reduction="none")
@@ -601,7 +610,7 @@ def test_bce_accepts_the_closed_interval_and_clamps_like_torch():
 
 @pytest.fixture(scope="module")
 def torch():
-    return pytest.importorskip("torch")
+    return _optional("torch")
 
 
 def _torch_value_and_grad(torch, fn, first, reduction, grad_output):
@@ -840,3 +849,56 @@ def test_softmax_focal_matches_torch_autograd(torch, alpha, gamma, reduction):
 
     _compare(torch, "softmax_focal", x, (t,), {"alpha": a, "gamma": gamma}, torch_fn,
              reduction, rng, rtol=1e-11)
+
+
+# =============================================================================================
+# Inputs nobody thought of (hypothesis, deterministic)
+# =============================================================================================
+
+try:
+    from hypothesis import given, settings, strategies as st
+    from hypothesis.extra import numpy as hnp
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    given = None
+
+if given is not None:
+    _SETTINGS = settings(max_examples=60, derandomize=True, deadline=None, database=None)
+    _FINITE = st.floats(-1e300, 1e300, allow_nan=False, allow_infinity=False, width=64)
+
+    @_SETTINGS
+    @given(x=hnp.arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 6)),
+                        elements=_FINITE),
+           data=st.data())
+    def test_softmax_losses_are_finite_for_any_finite_logits(x, data):
+        C = x.shape[1]
+        t = data.draw(hnp.arrays(np.int64, x.shape[:1], elements=st.integers(0, C - 1)))
+        ce = reference.cross_entropy(x, t, reduction="none")
+        assert np.all(np.isfinite(ce)) and np.all(ce >= 0)
+        g = reference.cross_entropy_grad(x, t, reduction="sum")
+        assert np.all(np.isfinite(g)) and np.all(np.abs(g) <= 1.0)
+        np.testing.assert_allclose(g.sum(axis=1), 0.0, atol=1e-15 * C)
+        focal = reference.softmax_focal(x, t, reduction="none")
+        assert np.all(np.isfinite(focal)) and np.all(focal <= ce * (1 + 1e-15))
+        assert np.all(np.isfinite(reference.softmax_focal_grad(x, t)))
+        smoothed = reference.cross_entropy_grad(x, t, label_smoothing=0.1, reduction="sum")
+        assert np.all(np.isfinite(smoothed))
+
+    @_SETTINGS
+    @given(x=hnp.arrays(np.float64, st.integers(0, 12), elements=_FINITE), data=st.data())
+    def test_binary_losses_are_finite_for_any_finite_logits(x, data):
+        y = data.draw(hnp.arrays(np.float64, x.shape, elements=st.floats(0.0, 1.0)))
+        loss = reference.binary_cross_entropy_with_logits(x, y, reduction="none")
+        assert np.all(np.isfinite(loss)) and np.all(loss >= 0)
+        seed = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+        np.testing.assert_allclose(loss, seed, rtol=1e-12, atol=1e-300)
+        g = reference.binary_cross_entropy_with_logits_grad(x, y, reduction="sum")
+        assert np.all(np.abs(g) <= 1.0)
+        focal = reference.sigmoid_focal(x, y, reduction="none")
+        assert np.all(np.isfinite(focal)) and np.all(focal <= loss)
+        assert np.all(np.isfinite(reference.sigmoid_focal_grad(x, y, reduction="sum")))
+        d = reference.log_cosh(x, np.zeros_like(x), reduction="none")
+        assert np.all(np.isfinite(d))
+        np.testing.assert_array_equal(d, reference.log_cosh(-x, np.zeros_like(x),
+                                                            reduction="none"))
+        assert np.all(np.abs(reference.log_cosh_grad(x, np.zeros_like(x), reduction="sum"))
+                      <= 1.0)

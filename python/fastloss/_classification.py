@@ -1,0 +1,240 @@
+"""Classification losses: binary (pointwise kernels) and multi-class (row kernels over a class axis).
+
+``reduction`` and ``sample_weight`` work as in :mod:`fastloss._regression`; for the multi-class
+losses the weights broadcast to the per-sample loss shape (the logits' shape without the class
+axis). The class axis is ``axis`` (default last), where PyTorch puts it at dimension 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._dispatch import as_array, class_axis, float_input, pointwise, rows
+from ._validate import choice, fail, in_unit_interval, integer, non_negative, weights
+
+
+def binary_cross_entropy(prob, target, *, reduction="mean", sample_weight=None):
+    r"""Binary cross-entropy on probabilities.
+
+    .. math:: \ell = -\left(y \max(\log p, -100) + (1-y)\max(\log(1-p), -100)\right)
+
+    The log terms are clamped at -100 as in ``torch.nn.functional.binary_cross_entropy``, so
+    p = 0 or 1 gives a finite loss; the gradient is PyTorch's,
+    :math:`(p - y)/\max(p(1-p), 10^{-12})`. Prefer :func:`binary_cross_entropy_with_logits`,
+    which is exact for any logit.
+
+    Args:
+      prob: float32/float64 probabilities in [0, 1] (anything else is a ValueError; NaN propagates).
+      target: targets in [0, 1], same shape and dtype.
+
+    >>> import numpy as np, fastloss
+    >>> round(float(fastloss.binary_cross_entropy(np.array([0.8]), np.array([1.0]))), 12)
+    0.223143551314
+    """
+    x = float_input("binary_cross_entropy", "prob", prob)
+    return pointwise("binary_cross_entropy", "binary_cross_entropy", x, target, x_name="prob",
+                     reduction=reduction, sample_weight=sample_weight,
+                     domain_error=lambda p, y: f"prob must be in [0, 1], got {p!r}")
+
+
+def binary_cross_entropy_with_logits(logits, target, *, pos_weight=None, reduction="mean",
+                                     sample_weight=None):
+    r"""Binary cross-entropy on logits, stable for every logit including +-inf.
+
+    .. math:: \ell = (1-y)\,\mathrm{softplus}(x) + w_+\, y\,\mathrm{softplus}(-x), \qquad
+       \partial\ell/\partial x = (1-y)\sigma(x) - w_+ y\,\sigma(-x)
+
+    (:math:`= \sigma(x) - y` without ``pos_weight``). A term whose coefficient is exactly zero
+    contributes zero, so ``x = +inf, y = 1`` gives 0 where PyTorch's formula gives nan.
+
+    Args:
+      logits: float32/float64 logits :math:`x`.
+      target: targets :math:`y` in [0, 1], same shape and dtype.
+      pos_weight: optional non-negative weight of the positive term, broadcastable to the shape
+        (typically one per class on the last axis), as PyTorch's ``pos_weight``.
+
+    >>> import numpy as np, fastloss
+    >>> round(float(fastloss.binary_cross_entropy_with_logits(np.array([0.0]), np.array([1.0]))), 12)
+    0.69314718056
+    """
+    fn = "binary_cross_entropy_with_logits"
+    x = float_input(fn, "logits", logits)
+    pw = (np.ones((), dtype=x.dtype) if pos_weight is None
+          else weights(fn, "pos_weight", as_array(fn, "pos_weight", pos_weight)))
+    return pointwise(fn, fn, x, target, x_name="logits", param=pw, param_name="pos_weight",
+                     reduction=reduction, sample_weight=sample_weight)
+
+
+def _binary_label_error(value, label):
+    return f"target must be -1, 0 or 1, got {label!r}"
+
+
+def hinge(pred, target, *, reduction="mean", sample_weight=None):
+    r"""Hinge (SVM) loss for binary labels.
+
+    .. math:: \ell = \max(0, 1 - y f), \qquad \partial\ell/\partial f = -y\ [1 - yf > 0]
+
+    Args:
+      pred: float32/float64 scores :math:`f`.
+      target: labels in {-1, +1}, or {0, 1} with 0 read as -1 (any real or integer dtype);
+        other values are a ValueError.
+
+    >>> import numpy as np, fastloss
+    >>> fastloss.hinge(np.array([0.5, 2.0, 0.5]), np.array([1, 1, 0]), reduction="none").tolist()
+    [0.5, 0.0, 1.5]
+    """
+    x = float_input("hinge", "pred", pred)
+    return pointwise("hinge", "hinge", x, target, x_name="pred", labels=True,
+                     reduction=reduction, sample_weight=sample_weight,
+                     domain_error=_binary_label_error)
+
+
+def squared_hinge(pred, target, *, reduction="mean", sample_weight=None):
+    r"""Squared hinge loss: :math:`\max(0, 1 - y f)^2`, differentiable everywhere.
+
+    Labels as :func:`hinge`.
+
+    >>> import numpy as np, fastloss
+    >>> fastloss.squared_hinge(np.array([0.5, 2.0, 0.5]), np.array([1, 1, -1]), reduction="none").tolist()
+    [0.25, 0.0, 2.25]
+    """
+    x = float_input("squared_hinge", "pred", pred)
+    return pointwise("squared_hinge", "squared_hinge", x, target, x_name="pred", labels=True,
+                     reduction=reduction, sample_weight=sample_weight,
+                     domain_error=_binary_label_error)
+
+
+def sigmoid_focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean", sample_weight=None):
+    r"""Binary focal loss on logits (per-element values of ``torchvision.ops.sigmoid_focal_loss``).
+
+    .. math:: \ell = \alpha_t (1 - p_t)^\gamma\,\mathrm{BCE}(x, y), \quad p = \sigma(x),\
+       p_t = p y + (1-p)(1-y),\ \alpha_t = \alpha y + (1-\alpha)(1-y)
+
+    Args:
+      logits: float32/float64 logits.
+      target: targets in [0, 1] (soft targets allowed), same shape and dtype.
+      alpha: weight of the positive class in [0, 1], or None for no class weighting
+        (torchvision's ``alpha=-1``).
+      gamma: focusing exponent >= 0; gamma = 0 with alpha=None is
+        :func:`binary_cross_entropy_with_logits`.
+
+    Deviation: the default reduction is ``"mean"`` (torchvision's is ``"none"``).
+
+    >>> import numpy as np, fastloss
+    >>> round(float(fastloss.sigmoid_focal(np.array([0.0]), np.array([1.0]))), 12)
+    0.043321698785
+    """
+    fn = "sigmoid_focal"
+    a = -1.0 if alpha is None else in_unit_interval(fn, "alpha", alpha)
+    g = non_negative(fn, "gamma", gamma)
+    x = float_input(fn, "logits", logits)
+    return pointwise(fn, fn, x, target, x_name="logits", params=(a, g), reduction=reduction,
+                     sample_weight=sample_weight)
+
+
+def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-100,
+                  label_smoothing=0.0, reduction="mean", sample_weight=None):
+    r"""Softmax cross-entropy with class indices or probability targets, label smoothing and
+    class weights, in one online-softmax pass (one exponential per logit).
+
+    .. math:: \ell_i = \sum_j c_j q_{ij} (\operatorname{lse}(x_i) - x_{ij}), \qquad
+       \partial\ell_i/\partial x_{ij} = \Big(\sum_k c_k q_{ik}\Big)\operatorname{softmax}(x_i)_j - c_j q_{ij}
+
+    where :math:`q_i = (1-\varepsilon)\,\mathrm{onehot}(t_i) + \varepsilon/C` for a class index
+    :math:`t_i` (the seed's sparse cross-entropy), or :math:`(1-\varepsilon) y_i + \varepsilon/C`
+    for a probability target, and :math:`c` are the class weights.
+
+    Args:
+      logits: float32/float64 logits with the classes along ``axis``.
+      target: integer class indices of the logits' shape without ``axis`` (any integer dtype), or
+        float probabilities of the logits' shape and dtype.
+      axis: the class axis (default -1; PyTorch's layout is ``axis=1``).
+      class_weight: optional non-negative weights, one per class.
+      ignore_index: class-index targets equal to it contribute 0 and are left out of the mean.
+      label_smoothing: :math:`\varepsilon` in [0, 1].
+
+    Reductions follow ``torch.nn.functional.cross_entropy``: with class indices, ``mean``
+    divides by the sum of the (sample weight times) class weight of the non-ignored targets
+    (nan when every target is ignored); with probabilities it divides by the number of rows.
+
+    >>> import numpy as np, fastloss
+    >>> round(float(fastloss.cross_entropy(np.array([[2.0, 0.0, 0.0]]), np.array([0]))), 12)
+    0.239544766222
+    """
+    fn = "cross_entropy"
+    x = float_input(fn, "logits", logits)
+    eps = in_unit_interval(fn, "label_smoothing", label_smoothing)
+    ignore = integer(fn, "ignore_index", ignore_index)
+    return rows(fn, "cross_entropy", x, target, axis=axis, dense_ok=True,
+                class_weight=class_weight, smoothing=eps, ignore_index=ignore,
+                reduction=reduction, sample_weight=sample_weight)
+
+
+def multiclass_hinge(logits, target, *, margin=1.0, kind="weston_watkins", squared=False, axis=-1,
+                     class_weight=None, reduction="mean", sample_weight=None):
+    r"""Multi-class hinge loss.
+
+    .. math:: \text{weston\_watkins: } \ell = c_t \sum_{j\ne t} \max(0, m + x_j - x_t)^p, \qquad
+       \text{crammer\_singer: } \ell = c_t \max_{j\ne t} \max(0, m + x_j - x_t)^p
+
+    with :math:`p = 2` when ``squared``. Weston-Watkins is the seed's one-vs-all sum; PyTorch's
+    ``multi_margin_loss`` divides it by the number of classes, fastloss does not.
+
+    Args:
+      logits: float32/float64 scores with classes along ``axis``.
+      target: integer class indices of the logits' shape without ``axis``.
+      margin: a finite margin >= 0.
+      kind: ``"weston_watkins"`` or ``"crammer_singer"``.
+      squared: square each hinge term.
+      class_weight: optional per-class factor :math:`c_t` of each sample's loss (as PyTorch's
+        ``weight``; ``mean`` still divides by the number of samples, or the sample weights).
+
+    >>> import numpy as np, fastloss
+    >>> float(fastloss.multiclass_hinge(np.array([[1.0, 0.5, 2.0]]), np.array([0])))
+    2.5
+    """
+    fn = "multiclass_hinge"
+    x = float_input(fn, "logits", logits)
+    m = non_negative(fn, "margin", margin)
+    kind = choice(fn, "kind", kind, ("weston_watkins", "crammer_singer"))
+    if not isinstance(squared, (bool, np.bool_)):
+        fail(fn, f"squared must be a bool, got {squared!r}", TypeError)
+    return rows(fn, f"multiclass_hinge_{kind}", x, target, axis=axis, class_weight=class_weight,
+                margin=m, squared=bool(squared), reduction=reduction, sample_weight=sample_weight)
+
+
+def softmax_focal(logits, target, *, alpha=None, gamma=2.0, axis=-1, ignore_index=-100,
+                  reduction="mean", sample_weight=None):
+    r"""Multi-class (softmax) focal loss.
+
+    .. math:: \ell = -\alpha_t (1 - p_t)^\gamma \log p_t, \quad p_t = \operatorname{softmax}(x)_t
+
+    With gamma = 0 it is the cross-entropy weighted by :math:`\alpha_t` (equal for reductions
+    ``none`` and ``sum``; ``mean`` divides by the number of non-ignored samples, not by the sum
+    of the alphas).
+
+    Args:
+      logits: float32/float64 logits with classes along ``axis``.
+      target: integer class indices of the logits' shape without ``axis``.
+      alpha: None (no weighting), a scalar >= 0, or one non-negative weight per class.
+      gamma: focusing exponent >= 0.
+      ignore_index: targets equal to it contribute 0 and are left out of the mean.
+
+    >>> import numpy as np, fastloss
+    >>> round(float(fastloss.softmax_focal(np.array([[0.0, 0.0]]), np.array([1]))), 12)
+    0.17328679514
+    """
+    fn = "softmax_focal"
+    x = float_input(fn, "logits", logits)
+    g = non_negative(fn, "gamma", gamma)
+    ignore = integer(fn, "ignore_index", ignore_index)
+    alpha_scalar, alpha_array = -1.0, None
+    if alpha is not None:
+        if np.ndim(alpha) == 0:
+            alpha_scalar = non_negative(fn, "alpha", alpha)
+        else:
+            classes = x.shape[class_axis(fn, x, axis)]
+            alpha_array = weights(fn, "alpha", alpha, length=classes)
+    return rows(fn, "softmax_focal", x, target, axis=axis, gamma=g, alpha=alpha_scalar,
+                alpha_array=alpha_array, ignore_index=ignore, reduction=reduction,
+                sample_weight=sample_weight)
