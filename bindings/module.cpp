@@ -206,6 +206,27 @@ PYBIND11_MODULE(_core, m) {
   bind_rows(m, "multiclass_hinge_weston_watkins", cpu::Row::multiclass_hinge_weston_watkins);
   bind_rows(m, "multiclass_hinge_crammer_singer", cpu::Row::multiclass_hinge_crammer_singer);
 
+  // Evaluates one of math.h's vectorised functions (exp, expm1, log, log1p) with the active ISA,
+  // for the ULP tests. x must be a contiguous float32 or float64 array; returns a new array.
+  m.def("math_probe", [](const std::string& fn, const py::array& x) {
+    static const char* names[] = {"exp", "expm1", "log", "log1p"};
+    int k = -1;
+    for (int i = 0; i < cpu::kNumMathFns; ++i)
+      if (fn == names[i]) k = i;
+    FL_CHECK(k >= 0, "math_probe", "unknown function '", fn, "'");
+    FL_CHECK(x.flags() & py::array::c_style, "math_probe", "x must be C-contiguous");
+    const cpu::ElementwiseTable& t = *cpu::active_kernels().elementwise;
+    if (py::isinstance<py::array_t<float>>(x)) {
+      py::array_t<float> out(x.request().shape);
+      t.math_f32[k](static_cast<const float*>(x.data()), out.mutable_data(), x.size());
+      return py::array(out);
+    }
+    FL_CHECK_TYPE(py::isinstance<py::array_t<double>>(x), "math_probe", "x must be float32 or float64");
+    py::array_t<double> out(x.request().shape);
+    t.math_f64[k](static_cast<const double*>(x.data()), out.mutable_data(), x.size());
+    return py::array(out);
+  });
+
   m.def("get_num_threads", &cpu::num_threads);
   m.def("set_num_threads", [](int n) {
     FL_CHECK(n >= 1, "set_num_threads", "n must be >= 1, got ", n);

@@ -34,8 +34,7 @@ def _golden_section(f, lo, hi, tol=1e-10):
     while np.max(b - a) > tol:
         left = fc < fd  # the minimum lies in [a, d]
         a, b = np.where(left, a, c), np.where(left, d, b)
-        c_new, d_new = b - invphi * (b - a), a + invphi * (b - a)
-        c, d = c_new, d_new
+        c, d = b - invphi * (b - a), a + invphi * (b - a)
         fc, fd = f(c), f(d)
     return (a + b) / 2.0
 
@@ -68,7 +67,6 @@ def test_quantile_constant_minimiser_is_the_tau_quantile(tau):
     c = _golden_section(lambda c: reference.quantile(np.full_like(y, c), y, tau=tau),
                         y.min(), y.max())
     assert c == pytest.approx(np.quantile(y, tau, method="inverted_cdf"), abs=1e-8)
-    assert abs(c - np.median(y)) > 1e-3 or tau == 0.5  # tau matters
 
 
 def test_multi_quantile_minimisers_are_the_column_quantiles():
@@ -100,7 +98,8 @@ def test_seed_regression_formulas():
     pred, target = rng.normal(size=200) * 3, rng.normal(size=200)
     d = pred - target
     # Seed: gradient of MSE is -2 (y - y_hat); of MAE sign(y_hat - y); of log-cosh tanh.
-    np.testing.assert_allclose(reference.mse_grad(pred, target, reduction="sum"), -2 * (target - pred))
+    np.testing.assert_allclose(reference.mse_grad(pred, target, reduction="sum"),
+                               -2 * (target - pred))
     np.testing.assert_array_equal(reference.mae_grad(pred, target, reduction="sum"), np.sign(d))
     np.testing.assert_allclose(reference.log_cosh_grad(pred, target, reduction="sum"), np.tanh(d))
     # Huber: quadratic inside delta, linear outside; PyTorch's smooth_l1(beta) = huber(beta)/beta.

@@ -562,10 +562,8 @@ def sigmoid_focal_grad(logits, target, *, grad_output=None, alpha=0.25, gamma=2.
     m = y * q + (1.0 - y) * p
     dce = (1.0 - y) * p - y * q
     dm = (1.0 - 2.0 * y) * p * q
-    if gamma == 0.0:
-        focal_slope = np.zeros(x.shape)
-    else:
-        focal_slope = np.zeros(x.shape)
+    focal_slope = np.zeros(x.shape)  # gamma m^(gamma - 1), 0 where m == 0 or gamma == 0
+    if gamma != 0.0:
         np.power(m, gamma - 1.0, out=focal_slope, where=m > 0)
         focal_slope *= gamma
     local = m ** gamma * dce + _times(focal_slope * dm, ce)
@@ -779,7 +777,7 @@ def softmax_focal_grad(logits, target, *, grad_output=None, alpha=None, gamma=2.
     taken as 0 where ``1 - p_t == 0`` or ``gamma == 0``; ``p_t - 1`` is ``-(1 - p_t)``."""
     x, axis, gamma, kept, a_t, p, onehot, log_pt, one_minus_pt = _softmax_focal_parts(
         logits, target, alpha, gamma, axis, ignore_index)
-    focal_slope = np.zeros(one_minus_pt.shape)
+    focal_slope = np.zeros(one_minus_pt.shape)  # gamma (1 - p_t)^(gamma - 1), or 0
     if gamma != 0.0:
         np.power(one_minus_pt, gamma - 1.0, out=focal_slope, where=one_minus_pt > 0)
         focal_slope *= gamma

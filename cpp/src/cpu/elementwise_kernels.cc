@@ -103,6 +103,16 @@ void finish_chunk(const cpu::FinishArgs<T>& a) {
   }
 }
 
+template <class T, int kFn>
+void math_probe(const T* __restrict x, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (kFn == int(cpu::MathFn::exp)) y[i] = fl_exp(x[i]);
+    else if constexpr (kFn == int(cpu::MathFn::expm1)) y[i] = fl_expm1(x[i]);
+    else if constexpr (kFn == int(cpu::MathFn::log)) y[i] = fl_log(x[i]);
+    else y[i] = fl_log1p(x[i]);
+  }
+}
+
 template <class T>
 struct PointwiseFns {
   static constexpr cpu::PointwiseFn<T> mse = pointwise_chunk<Mse<T>, T>;
@@ -138,6 +148,12 @@ const ElementwiseTable& FL_CAT(elementwise_table_, FL_ISA)() {
 #undef FL_ENTRY
       ::fastloss::FL_ISA::finish_chunk<float>,
       ::fastloss::FL_ISA::finish_chunk<double>,
+#define FL_PROBES(T)                                                                       \
+  {::fastloss::FL_ISA::math_probe<T, 0>, ::fastloss::FL_ISA::math_probe<T, 1>,             \
+   ::fastloss::FL_ISA::math_probe<T, 2>, ::fastloss::FL_ISA::math_probe<T, 3>}
+      FL_PROBES(float),
+      FL_PROBES(double),
+#undef FL_PROBES
   };
   return table;
 }

@@ -54,11 +54,19 @@ struct FinishArgs {
 template <class T>
 using FinishFn = void (*)(const FinishArgs<T>&);
 
+// The vectorised elementary functions of math.h, exposed so tests can check their ULP bounds.
+enum class MathFn : int { exp, expm1, log, log1p, count };
+constexpr int kNumMathFns = static_cast<int>(MathFn::count);
+template <class T>
+using MathProbeFn = void (*)(const T* x, T* y, int64_t n);
+
 struct ElementwiseTable {
   PointwiseFn<float> f32[kNumPointwise];
   PointwiseFn<double> f64[kNumPointwise];
   FinishFn<float> finish_f32;
   FinishFn<double> finish_f64;
+  MathProbeFn<float> math_f32[kNumMathFns];
+  MathProbeFn<double> math_f64[kNumMathFns];
 };
 
 // Row losses: one row of C logits (contiguous) at a time.
