@@ -10,6 +10,7 @@
 
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
+#include "cpu/stream.h"
 #include "fastloss/check.h"
 #include "ops.h"
 
@@ -225,6 +226,25 @@ PYBIND11_MODULE(_core, m) {
     py::array_t<double> out(x.request().shape);
     t.math_f64[k](static_cast<const double*>(x.data()), out.mutable_data(), x.size());
     return py::array(out);
+  });
+
+  // The benchmark's roofline: reads the float32 arrays `reads`, writes their sum to `writes`.
+  m.def("stream", [](const std::vector<py::array_t<float, 0>>& reads,
+                     const std::vector<py::array_t<float, 0>>& writes) {
+    FL_CHECK(!reads.empty(), "stream", "needs at least one input");
+    const int64_t n = reads[0].size();
+    std::vector<const float*> r;
+    std::vector<float*> w;
+    for (const auto& a : reads) {
+      FL_CHECK(a.size() == n && (a.flags() & py::array::c_style), "stream", "inputs must be C-contiguous and equal in size");
+      r.push_back(a.data());
+    }
+    for (auto a : writes) {
+      FL_CHECK(a.size() == n && (a.flags() & py::array::c_style) && a.writeable(), "stream", "outputs must be writable, C-contiguous and equal in size");
+      w.push_back(a.mutable_data());
+    }
+    py::gil_scoped_release release;
+    return cpu::stream_f32(r.data(), int(r.size()), w.data(), int(w.size()), n);
   });
 
   m.def("get_num_threads", &cpu::num_threads);

@@ -72,6 +72,15 @@ FL_HOST_DEVICE To fl_bit_cast(From from) {
   return to;
 }
 
+// Converts a small integer (|i| < 2^22 for float, 2^51 for double) to T with integer adds and a
+// bit cast: AVX2 has no int64 -> double conversion, and a cvt would stop the loop vectorising.
+template <class T>
+FL_HOST_DEVICE T int_to_float(typename FloatTraits<T>::Int i) {
+  using F = FloatTraits<T>;
+  using Int = typename F::Int;
+  return fl_bit_cast<T>(static_cast<Int>(i + fl_bit_cast<Int>(F::kRoundShifter))) - F::kRoundShifter;
+}
+
 template <class T>
 FL_HOST_DEVICE T fl_abs(T x) {
   return x < T(0) ? -x : x;  // NaN stays NaN; -0 -> -0 is harmless everywhere it is used
@@ -203,7 +212,7 @@ FL_HOST_DEVICE T fl_log(T x) {
   Int off = bits - fl_bit_cast<Int>(F::kSqrtHalf);
   Int e = off >> F::kMantBits;  // arithmetic shift: exponent of x relative to [sqrt(1/2), sqrt(2))
   T m = fl_bit_cast<T>(static_cast<Int>((off & kMantMask) + fl_bit_cast<Int>(F::kSqrtHalf)));
-  T ef = T(e) - (tiny ? T(F::kSubnormalShift) : T(0));
+  T ef = int_to_float<T>(e) - (tiny ? T(F::kSubnormalShift) : T(0));
   // log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716.
   T f = m - T(1);
   T s = f / (T(2) + f);

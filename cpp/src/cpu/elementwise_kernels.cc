@@ -1,6 +1,7 @@
 // Pointwise loss loops, compiled once per ISA (CMake defines FL_ISA and the -m flags). Each loop
 // calls the loss's scalar math from losses/*.h; the compiler vectorises it for the target ISA.
 #include "cpu/kernels.h"
+#include "cpu/lanes.h"
 #include "fastloss/config.h"
 #include "fastloss/losses/binary_cross_entropy.h"
 #include "fastloss/losses/binary_cross_entropy_with_logits.h"
@@ -57,37 +58,36 @@ int64_t sigmoid_focal_chunk(const double* params, const T* x, const T* y, const 
   return pointwise_chunk<SigmoidFocal<T, -1>>(params, x, y, p, value, grad, n);
 }
 
-// The lanes are indexed by position in the chunk, so the summation order is fixed by the shape.
+// Three short loops over the L1-resident chunk, each of which vectorises on its own: weight the
+// values (in place), scale the gradient into its output, and add the values into the lanes.
 template <class T, bool kWeight, bool kUpstream, bool kLossOut, bool kGrad>
 void finish_variant(const cpu::FinishArgs<T>& a) {
-  // value/grad may be the very arrays loss_out/grad_out (computed in place), so no __restrict.
-  const T* value = a.value;
-  const T* grad = a.grad;
+  const int64_t n = a.n;
+  T* value = a.value;
   const T* __restrict w = a.weight;
   const T* __restrict g = a.upstream;
-  T* loss_out = a.loss_out;
-  T* grad_out = a.grad_out;
-  const T scale = a.grad_scale;
-  double lanes[kSumLanes];
-  for (int k = 0; k < kSumLanes; ++k) lanes[k] = a.lanes[k];
-  const int64_t n = a.n;
-  const int64_t full = n - n % kSumLanes;
-  auto one = [&](int64_t i, int lane) {
-    T v = kWeight ? value[i] * w[i] : value[i];
-    lanes[lane] += double(v);
-    if (kLossOut) loss_out[i] = v;
-    if (kGrad) {
+  if (kWeight)
+    for (int64_t i = 0; i < n; ++i) value[i] = value[i] * w[i];
+  if (kLossOut && a.loss_out != value) {
+    T* __restrict out = a.loss_out;
+    for (int64_t i = 0; i < n; ++i) out[i] = value[i];
+  }
+  if (kGrad) {
+    // grad and grad_out may be the same array (computed in place): no __restrict.
+    const T* grad = a.grad;
+    T* grad_out = a.grad_out;
+    const T scale = a.grad_scale;
+    for (int64_t i = 0; i < n; ++i) {
       T gi = grad[i] * scale;
       if (kWeight) gi *= w[i];
       if (kUpstream) gi *= g[i];
       grad_out[i] = gi;
     }
-  };
-  for (int64_t i = 0; i < full; i += kSumLanes) {
-    for (int k = 0; k < kSumLanes; ++k) one(i + k, k);
   }
-  for (int64_t i = full; i < n; ++i) one(i, int(i - full));
-  for (int k = 0; k < kSumLanes; ++k) a.lanes[k] = lanes[k];
+  LanesD lanes;
+  std::memcpy(&lanes, a.lanes, sizeof lanes);
+  accumulate(lanes, value, n);
+  std::memcpy(a.lanes, &lanes, sizeof lanes);
 }
 
 template <class T>

@@ -42,7 +42,7 @@ using PointwiseFn = int64_t (*)(const double* params, const T* x, const T* y, co
 template <class T>
 struct FinishArgs {
   int64_t n;
-  const T* value;
+  T* value;           // the computed values; weighted in place
   const T* grad;      // nullptr when no gradient was computed
   const T* weight;    // sample weights, or nullptr
   const T* upstream;  // per-element grad_output, or nullptr

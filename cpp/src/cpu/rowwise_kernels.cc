@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "cpu/kernels.h"
+#include "cpu/lanes.h"
 #include "fastloss/config.h"
 #include "fastloss/losses/cross_entropy.h"
 #include "fastloss/losses/multiclass_hinge.h"
@@ -13,68 +14,93 @@
 FL_ISA_NAMESPACE_BEGIN
 namespace {
 
-constexpr int L = kSumLanes;
+// Rows are processed in tiles: a map loop writes e_j = exp(x_j - m) (into the gradient row when
+// there is one, else into a stack tile), then a reduction loop over the L1-resident tile adds it
+// into kSumLanes double lanes. Tiles start at multiples of kLanes, so lane = j % kLanes.
+constexpr int64_t kTile = 1024;
+static_assert(kTile % kLanes == 0, "tiles must keep the lane of each j fixed");
 
-double sum_lanes(const double* lanes) {
-  // Fixed pairwise order.
-  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-}
+using LanesI = int64_t __attribute__((vector_size(kLanes * sizeof(int64_t))));
+
+inline LanesD splat(double v) { return LanesD{} + v; }
 
 // max over the row, NaNs ignored (they reach the loss through the exponentials instead).
 template <class T>
 T row_max(const T* __restrict x, int64_t n) {
-  T lanes[L];
-  for (int k = 0; k < L; ++k) lanes[k] = -fl_inf<T>();
-  int64_t full = n - n % L;
-  for (int64_t j = 0; j < full; j += L)
-    for (int k = 0; k < L; ++k) lanes[k] = x[j + k] > lanes[k] ? x[j + k] : lanes[k];
-  for (int64_t j = full; j < n; ++j) lanes[0] = x[j] > lanes[0] ? x[j] : lanes[0];
-  T m = lanes[0];
-  for (int k = 1; k < L; ++k) m = lanes[k] > m ? lanes[k] : m;
+  LanesT<T> lanes = LanesT<T>{} - fl_inf<T>();
+  const int64_t full = n - n % kLanes;
+  for (int64_t j = 0; j < full; j += kLanes) {
+    LanesT<T> v;
+    std::memcpy(&v, x + j, sizeof v);
+    lanes = v > lanes ? v : lanes;
+  }
+  T m = -fl_inf<T>();
+  for (int k = 0; k < kLanes; ++k) m = lanes[k] > m ? lanes[k] : m;
+  for (int64_t j = full; j < n; ++j) m = x[j] > m ? x[j] : m;
   return m;
 }
 
-// The exponential pass shared by the softmax losses. For each j: e_j = exp(x_j - m), stored in
-// `e` when it is not null; accumulates the sum of the non-maximal e_j, the count of maxima, and,
-// with kTargetSums (and per-class weights c, or 1), sum c_j q_j and sum c_j q_j (m - x_j), where
-// q_j = q_scale * probs_j + q_shift (dense) or q_shift for every j (sparse).
-struct ExpSums {
-  double s_small = 0;  // sum of e_j over x_j != m
-  double ties = 0;     // number of j with x_j == m
-  double cq = 0;       // sum c_j q_j
-  double cq_gap = 0;   // sum c_j q_j (m - x_j)
-};
-
-template <class T, bool kStore, bool kTargetSums, bool kDense, bool kWeighted>
-ExpSums exp_pass(const T* __restrict x, int64_t n, T m, T* __restrict e, const T* __restrict probs,
-                 const T* __restrict c, T q_scale, T q_shift) {
-  double s_small[L] = {}, ties[L] = {}, cq[L] = {}, cq_gap[L] = {};
-  auto one = [&](int64_t j, int k) {
-    T ej = fl_exp(x[j] - m);
-    if (kStore) e[j] = ej;
-    bool is_max = x[j] == m;
-    s_small[k] += is_max ? 0.0 : double(ej);
-    ties[k] += is_max ? 1.0 : 0.0;
-    if (kTargetSums) {
-      T q = kDense ? q_scale * probs[j] + q_shift : q_shift;
-      T cqj = kWeighted ? c[j] * q : q;
-      cq[k] += double(cqj);
-      cq_gap[k] += double(cqj) * (double(m) - double(x[j]));
-    }
-  };
-  int64_t full = n - n % L;
-  for (int64_t j = 0; j < full; j += L)
-    for (int k = 0; k < L; ++k) one(j + k, k);
-  for (int64_t j = full; j < n; ++j) one(j, int(j - full));
-  ExpSums out;
-  out.s_small = sum_lanes(s_small);
-  out.ties = sum_lanes(ties);
-  out.cq = sum_lanes(cq);
-  out.cq_gap = sum_lanes(cq_gap);
-  return out;
+template <class T>
+void exp_shifted(const T* __restrict x, int64_t n, T m, T* __restrict e) {
+  for (int64_t j = 0; j < n; ++j) e[j] = fl_exp(x[j] - m);
 }
 
-// grad_j = a * e_j - b * c_j q_j (dense) or a * e_j - b * c_j (sparse smoothing), in place.
+// Sums of one softmax row: the non-maximal e_j, the number of maxima, and with kTargetSums (and
+// per-class weights c, or 1) sum c_j q_j and sum c_j q_j (m - x_j), where q_j = q_scale * probs_j
+// + q_shift (dense) or q_shift (sparse).
+struct ExpSums {
+  LanesD s_small{}, ties{}, cq{}, cq_gap{};
+};
+
+template <class T, bool kTargetSums, bool kDense, bool kWeighted>
+void reduce_tile(ExpSums& acc, const T* __restrict x, const T* __restrict e, int64_t n, T m,
+                 const T* __restrict probs, const T* __restrict c, double q_scale, double q_shift) {
+  const LanesD mv = splat(double(m)), zero{}, one = splat(1.0);
+  const int64_t full = n - n % kLanes;
+  for (int64_t j = 0; j < full; j += kLanes) {
+    LanesD xv = load_lanes(x + j), ev = load_lanes(e + j);
+    auto is_max = xv == mv;
+    acc.s_small += is_max ? zero : ev;
+    acc.ties += is_max ? one : zero;
+    if (kTargetSums) {
+      LanesD q = kDense ? load_lanes(probs + j) * q_scale + q_shift : splat(q_shift);
+      LanesD cq = kWeighted ? load_lanes(c + j) * q : q;
+      acc.cq += cq;
+      acc.cq_gap += cq * (mv - xv);
+    }
+  }
+  for (int64_t j = full; j < n; ++j) {
+    const int k = int(j - full);
+    const bool is_max = x[j] == m;
+    acc.s_small[k] += is_max ? 0.0 : double(e[j]);
+    acc.ties[k] += is_max ? 1.0 : 0.0;
+    if (kTargetSums) {
+      double q = kDense ? double(probs[j]) * q_scale + q_shift : q_shift;
+      double cq = kWeighted ? double(c[j]) * q : q;
+      acc.cq[k] += cq;
+      acc.cq_gap[k] += cq * (double(m) - double(x[j]));
+    }
+  }
+}
+
+// The exponential pass of a softmax row: one exp per logit, stored in e_row when given.
+template <class T, bool kTargetSums, bool kDense, bool kWeighted>
+ExpSums exp_pass(const T* x, int64_t n, T m, T* e_row, const T* probs, const T* c,
+                 double q_scale, double q_shift) {
+  ExpSums acc;
+  alignas(64) T tile[kTile];
+  for (int64_t j0 = 0; j0 < n; j0 += kTile) {
+    const int64_t len = std::min(kTile, n - j0);
+    T* e = e_row ? e_row + j0 : tile;
+    exp_shifted(x + j0, len, m, e);
+    reduce_tile<T, kTargetSums, kDense, kWeighted>(acc, x + j0, e, len, m,
+                                                   kDense ? probs + j0 : nullptr,
+                                                   kWeighted ? c + j0 : nullptr, q_scale, q_shift);
+  }
+  return acc;
+}
+
+// grad_j = a * e_j - b * c_j q_j (dense) or a * e_j - b * c_j q_shift (sparse), in place.
 template <class T, bool kDense, bool kWeighted>
 void softmax_grad_pass(T* __restrict g, int64_t n, T a, T b, const T* __restrict probs,
                        const T* __restrict c, T q_scale, T q_shift) {
@@ -96,33 +122,28 @@ double cross_entropy_row_impl(const cpu::RowArgs<T>& a) {
   const bool target_sums = kDense || eps > 0;
   const T q_scale = T(1.0 - eps);
   const T q_shift = T(eps / classes);
-  ExpSums sums;
   // Sparse rows accumulate sum_j c_j (m - x_j) (q = 1); eps / C is applied in double below.
-  const T sums_shift = kDense ? q_shift : T(1);
-  auto pass = [&](auto store, auto tsums) {
-    sums = exp_pass<T, decltype(store)::value, decltype(tsums)::value, kDense, kWeighted>(
-        x, n, m, a.grad, a.probs, a.class_weight, q_scale, sums_shift);
-  };
-  using True = std::true_type;
-  using False = std::false_type;
-  if (a.grad && target_sums) pass(True{}, True{});
-  else if (a.grad) pass(True{}, False{});
-  else if (target_sums) pass(False{}, True{});
-  else pass(False{}, False{});
-
-  const double s_minus_1 = (sums.ties - 1.0) + sums.s_small;
+  const double sums_shift = kDense ? eps / classes : 1.0;
+  ExpSums sums = target_sums
+      ? exp_pass<T, true, kDense, kWeighted>(x, n, m, a.grad, a.probs, a.class_weight,
+                                             1.0 - eps, sums_shift)
+      : exp_pass<T, false, kDense, kWeighted>(x, n, m, a.grad, a.probs, a.class_weight,
+                                              1.0 - eps, sums_shift);
+  const double s_small = lanes_sum(sums.s_small), ties = lanes_sum(sums.ties);
+  const double cq_total = lanes_sum(sums.cq), cq_gap = lanes_sum(sums.cq_gap);
+  const double s_minus_1 = (ties - 1.0) + s_small;
   const double s = 1.0 + s_minus_1;
   const double log_s = fl_log1p(s_minus_1);
   double loss, total_cq;
   double c_t = 1.0;
   if (kDense) {
-    total_cq = sums.cq;
-    loss = total_cq * log_s + sums.cq_gap;
+    total_cq = cq_total;
+    loss = total_cq * log_s + cq_gap;
   } else {
     c_t = kWeighted ? double(a.class_weight[a.label]) : 1.0;
     double x_t = double(x[a.label]);
     loss = cross_entropy_sparse_loss(log_s, double(m) - x_t, c_t, eps, classes,
-                                     a.class_weight_sum, sums.cq_gap);
+                                     a.class_weight_sum, cq_gap);
     total_cq = (1.0 - eps) * c_t + eps / classes * a.class_weight_sum;
   }
   if (a.grad) {
@@ -156,20 +177,20 @@ double cross_entropy_dense_row(const cpu::RowArgs<T>& a) {
                         : cross_entropy_row_impl<T, true, false>(a);
 }
 
-template <class T, bool kStore>
-void focal_exp_pass(const T* __restrict x, int64_t n, T m, int64_t t, T* __restrict e,
-                    double& s_rest) {
-  double lanes[L] = {};
-  auto one = [&](int64_t j, int k) {
-    T ej = fl_exp(x[j] - m);
-    if (kStore) e[j] = ej;
-    lanes[k] += j == t ? 0.0 : double(ej);
-  };
-  int64_t full = n - n % L;
-  for (int64_t j = 0; j < full; j += L)
-    for (int k = 0; k < L; ++k) one(j + k, k);
-  for (int64_t j = full; j < n; ++j) one(j, int(j - full));
-  s_rest = sum_lanes(lanes);
+// sum_{j != t} exp(x_j - m), storing every e_j in e_row when given (e_t is left out of the sum by
+// zeroing it in the tile; the caller overwrites the gradient at t anyway).
+template <class T>
+double focal_exp_pass(const T* x, int64_t n, T m, int64_t t, T* e_row) {
+  LanesD acc{};
+  alignas(64) T tile[kTile];
+  for (int64_t j0 = 0; j0 < n; j0 += kTile) {
+    const int64_t len = std::min(kTile, n - j0);
+    T* e = e_row ? e_row + j0 : tile;
+    exp_shifted(x + j0, len, m, e);
+    if (t >= j0 && t < j0 + len) e[t - j0] = T(0);
+    accumulate(acc, e, len);
+  }
+  return lanes_sum(acc);
 }
 
 template <class T>
@@ -178,9 +199,7 @@ double softmax_focal_row(const cpu::RowArgs<T>& a) {
   const int64_t n = a.classes;
   const int64_t t = a.label;
   const T m = row_max(x, n);
-  double s_rest;
-  if (a.grad) focal_exp_pass<T, true>(x, n, m, t, a.grad, s_rest);
-  else focal_exp_pass<T, false>(x, n, m, t, nullptr, s_rest);
+  const double s_rest = focal_exp_pass(x, n, m, t, a.grad);
   const double gap = double(x[t]) - double(m);  // <= 0
   const double e_t = double(fl_exp(T(gap)));
   const double s = s_rest + e_t;
@@ -204,25 +223,28 @@ double multiclass_hinge_ww_row(const cpu::RowArgs<T>& a) {
   const int64_t t = a.label;
   const T x_t = x[t];
   const T margin = T(a.margin);
-  const T scale = T(a.grad_scale);
   const bool squared = a.squared;
-  T* __restrict g = a.grad;
-  double loss[L] = {}, slope_sum[L] = {};
-  auto one = [&](int64_t j, int k) {
-    T value, slope;
-    hinge_term(margin + x[j] - x_t, squared, value, slope);
-    value = j == t ? T(0) : value;
-    slope = j == t ? T(0) : slope;
-    loss[k] += double(value);
-    slope_sum[k] += double(slope);
-    if (g) g[j] = scale * slope;
-  };
-  int64_t full = n - n % L;
-  for (int64_t j = 0; j < full; j += L)
-    for (int k = 0; k < L; ++k) one(j + k, k);
-  for (int64_t j = full; j < n; ++j) one(j, int(j - full));
-  if (g) g[t] = T(-a.grad_scale * sum_lanes(slope_sum));
-  return sum_lanes(loss);
+  LanesD loss{}, slope_sum{};
+  alignas(64) T values[kTile], slope_tile[kTile];
+  for (int64_t j0 = 0; j0 < n; j0 += kTile) {
+    const int64_t len = std::min(kTile, n - j0);
+    T* slopes = a.grad ? a.grad + j0 : slope_tile;
+    for (int64_t j = 0; j < len; ++j) {
+      T value, slope;
+      hinge_term(margin + x[j0 + j] - x_t, squared, value, slope);
+      const bool is_target = j0 + j == t;
+      values[j] = is_target ? T(0) : value;
+      slopes[j] = is_target ? T(0) : slope;
+    }
+    accumulate(loss, values, len);
+    accumulate(slope_sum, slopes, len);
+    if (a.grad) {
+      const T scale = T(a.grad_scale);
+      for (int64_t j = 0; j < len; ++j) slopes[j] *= scale;
+    }
+  }
+  if (a.grad) a.grad[t] = T(-a.grad_scale * lanes_sum(slope_sum));
+  return lanes_sum(loss);
 }
 
 template <class T>

@@ -1,0 +1,124 @@
+"""Shared helpers for the kernel test files (a plain module; ``tests/conftest.py`` puts this
+directory on ``sys.path`` so that test files can ``from helpers import ...``).
+
+The accuracy contract lives in the registry (``fastloss._registry.TOLERANCE`` and each
+``LossSpec.tol``): ``|kernel - ref| <= rtol * |ref| + atol * max|ref|``, the max taken over the
+compared array. :func:`assert_close` implements exactly that and says where it fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastloss._registry import REGISTRY, make_inputs
+
+__all__ = [
+    "REGISTRY",
+    "POINTWISE",
+    "ROWS",
+    "assert_close",
+    "assert_bitwise",
+    "tol",
+    "make_inputs",
+    "to_reference",
+    "rng_for",
+    "variant_id",
+]
+
+POINTWISE = sorted(name for name, spec in REGISTRY.items() if spec.kind == "pointwise")
+ROWS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "row")
+
+
+def tol(name: str, dtype) -> dict:
+    """The registry's {"rtol", "atol"} for loss `name` at `dtype`."""
+    return REGISTRY[name].tol(dtype)
+
+
+def rng_for(*key) -> np.random.Generator:
+    """A generator seeded from a readable key, stable across runs and processes."""
+    text = "/".join(str(k) for k in key)
+    return np.random.default_rng([ord(c) for c in text])
+
+
+def variant_id(variant: dict) -> str:
+    if not variant:
+        return "default"
+    return ",".join(f"{k}={v}" for k, v in variant.items())
+
+
+def to_reference(args):
+    """Float64 copies of the floating arrays (labels stay integers) for the reference."""
+    out = []
+    for a in args:
+        a = np.asarray(a)
+        out.append(a.astype(np.float64) if a.dtype.kind == "f" else a.copy())
+    return tuple(out)
+
+
+def _where(shape, flat_index):
+    if not shape:
+        return "()"
+    return str(tuple(int(i) for i in np.unravel_index(flat_index, shape)))
+
+
+def assert_close(actual, expected, rtol: float, atol: float, *, what: str = "") -> None:
+    """|actual - expected| <= rtol * |expected| + atol * max|expected| elementwise.
+
+    Shapes must be equal (no broadcasting), NaN must sit exactly where the expected NaN is, and
+    infinities must match exactly. The failure message names the worst element, its index, both
+    values, the error and the allowed bound.
+    """
+    a = np.asarray(actual)
+    e = np.asarray(expected)
+    label = f"{what}: " if what else ""
+    assert a.shape == e.shape, f"{label}shape {a.shape} != expected {e.shape}"
+    a64 = a.astype(np.float64)
+    e64 = e.astype(np.float64)
+    if a64.size == 0:
+        return
+    a_nan, e_nan = np.isnan(a64), np.isnan(e64)
+    if not np.array_equal(a_nan, e_nan):
+        i = int(np.flatnonzero(a_nan != e_nan)[0])
+        raise AssertionError(f"{label}NaN mismatch at {_where(a.shape, i)}: got {a64.flat[i]!r}, "
+                             f"expected {e64.flat[i]!r}")
+    a_inf, e_inf = np.isinf(a64), np.isinf(e64)
+    if np.any(a_inf | e_inf):
+        mismatch = (a_inf | e_inf) & (a64 != e64)
+        if np.any(mismatch):
+            i = int(np.flatnonzero(mismatch)[0])
+            raise AssertionError(f"{label}inf mismatch at {_where(a.shape, i)}: got "
+                                 f"{a64.flat[i]!r}, expected {e64.flat[i]!r}")
+    finite = ~(e_nan | e_inf)
+    if not np.any(finite):
+        return
+    scale = float(np.max(np.abs(e64[finite])))
+    err = np.where(finite, np.abs(a64 - e64), 0.0)
+    bound = rtol * np.abs(e64) + atol * scale
+    excess = np.where(finite, err - bound, -np.inf)
+    i = int(np.argmax(excess))
+    if excess.flat[i] > 0:
+        n_bad = int(np.count_nonzero(excess > 0))
+        rel = err.flat[i] / abs(e64.flat[i]) if e64.flat[i] != 0 else float("inf")
+        raise AssertionError(
+            f"{label}{n_bad} of {a.size} elements outside rtol={rtol:g}, atol={atol:g} "
+            f"(scale max|ref|={scale:.6g}); worst at {_where(a.shape, i)}: got "
+            f"{a64.flat[i]!r}, expected {e64.flat[i]!r}, |err|={err.flat[i]:.3g} "
+            f"(rel {rel:.3g}), allowed {bound.flat[i]:.3g}; max |err| over the array "
+            f"{float(np.max(err)):.3g}")
+
+
+def assert_bitwise(actual, expected, *, what: str = "") -> None:
+    """Same shape, dtype and bits (NaN payloads aside: NaN must match NaN)."""
+    a = np.asarray(actual)
+    e = np.asarray(expected)
+    label = f"{what}: " if what else ""
+    assert a.shape == e.shape, f"{label}shape {a.shape} != {e.shape}"
+    assert a.dtype == e.dtype, f"{label}dtype {a.dtype} != {e.dtype}"
+    same = (a == e) | (np.isnan(a) & np.isnan(e))
+    if not np.all(same):
+        i = int(np.flatnonzero(~np.asarray(same).reshape(-1))[0])
+        n_bad = int(np.count_nonzero(~same))
+        af, ef = a.reshape(-1), e.reshape(-1)
+        raise AssertionError(f"{label}{n_bad} of {a.size} elements differ; first at "
+                             f"{_where(a.shape, i)}: {af[i]!r} != {ef[i]!r} "
+                             f"(diff {float(af[i]) - float(ef[i]):.3g})")

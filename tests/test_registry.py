@@ -1,0 +1,188 @@
+"""Every registered loss has every layer (DESIGN.md principle 7), and the docstrings run.
+
+Layers: the public function (exported in ``fastloss.__all__``), the float64 reference and its
+``_grad``, the math header ``cpp/include/fastloss/losses/<name>.h``, a documented public docstring
+with a runnable example, and a benchmark row.
+"""
+
+from __future__ import annotations
+
+import doctest
+import inspect
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastloss
+from fastloss import _autodiff, _build, _classification, _regression, reference
+from fastloss._registry import REGISTRY, TOLERANCE, LossSpec, make_inputs
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted(REGISTRY.values(), key=lambda s: s.name)
+NAMES = [s.name for s in SPECS]
+
+
+def _is_loss(obj) -> bool:
+    """A public loss: a function taking the common `reduction` and `sample_weight` keywords."""
+    if not inspect.isfunction(obj):
+        return False
+    params = inspect.signature(obj).parameters
+    return "reduction" in params and "sample_weight" in params
+
+
+def test_repo_root_is_found():
+    assert (REPO_ROOT / "python" / "fastloss" / "_registry.py").is_file(), REPO_ROOT
+    assert (REPO_ROOT / "cpp" / "include" / "fastloss").is_dir(), REPO_ROOT
+
+
+def test_registry_is_not_empty_and_keys_are_names():
+    assert len(REGISTRY) >= 14
+    for key, spec in REGISTRY.items():
+        assert isinstance(spec, LossSpec)
+        assert key == spec.name
+
+
+def test_all_exported_losses_are_registered_and_vice_versa():
+    exported_losses = {name for name in fastloss.__all__ if _is_loss(getattr(fastloss, name))}
+    assert exported_losses == set(REGISTRY), (
+        f"exported but not registered: {sorted(exported_losses - set(REGISTRY))}; "
+        f"registered but not exported: {sorted(set(REGISTRY) - exported_losses)}")
+
+
+def test_all_names_exist():
+    missing = [name for name in fastloss.__all__ if not hasattr(fastloss, name)]
+    assert not missing
+    assert len(set(fastloss.__all__)) == len(fastloss.__all__)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_spec_fields(spec):
+    assert getattr(fastloss, spec.name) is spec.fn
+    assert spec.fn.__name__ == spec.name
+    assert spec.family in ("regression", "classification")
+    assert spec.kind in ("pointwise", "row")
+    assert isinstance(spec.variants, tuple) and spec.variants
+    for dtype in (np.float32, np.float64):
+        tol = spec.tol(dtype)
+        assert set(tol) >= {"rtol", "atol"}
+        # per-loss overrides may loosen, but never past float32 noise
+        assert 0 < tol["rtol"] < 1e-2 and 0 <= tol["atol"] < 1e-2
+        assert tol["rtol"] >= TOLERANCE[np.dtype(dtype)]["rtol"]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_reference_and_grad_exist(spec):
+    assert callable(getattr(reference, spec.name, None)), f"reference.{spec.name} is missing"
+    assert callable(getattr(reference, spec.name + "_grad", None)), \
+        f"reference.{spec.name}_grad is missing"
+    assert spec.reference is getattr(reference, spec.name)
+    assert spec.reference_grad is getattr(reference, spec.name + "_grad")
+    grad_params = inspect.signature(spec.reference_grad).parameters
+    assert "grad_output" in grad_params
+    assert grad_params["grad_output"].default is None
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_reference_signature_matches_public(spec):
+    """Same hyper-parameters, with the same defaults, in the reference and the public function."""
+    public = inspect.signature(spec.fn).parameters
+    ref = inspect.signature(spec.reference).parameters
+    assert list(public) == list(ref)
+    for name, p in public.items():
+        assert ref[name].default == p.default, name
+        assert ref[name].kind == p.kind, name
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_math_header_exists(spec):
+    header = REPO_ROOT / spec.header
+    if not header.is_file() and spec.kind == "row":
+        stems = [p for p in (REPO_ROOT / "cpp" / "include").rglob("*.h") if p.stem == spec.name]
+        assert stems, f"no header with stem {spec.name!r} under cpp/include"
+        header = stems[0]
+    assert header.is_file(), f"{spec.header} does not exist under {REPO_ROOT}"
+    text = header.read_text()
+    assert "FL_HOST_DEVICE" in text, f"{header} has no FL_HOST_DEVICE code"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_public_docstring(spec):
+    doc = inspect.getdoc(spec.fn)
+    assert doc, f"fastloss.{spec.name} has no docstring"
+    assert ">>>" in doc, f"fastloss.{spec.name}'s docstring has no runnable example"
+    assert "Args" in doc or ".. math::" in doc, \
+        f"fastloss.{spec.name}'s docstring has neither an Args section nor a math block"
+    summary = doc.splitlines()[0]
+    assert summary.strip() and len(summary) <= 100
+
+
+_DEFAULT_RE = re.compile(r"^\s*(\w+):.*?\(default ([^;,)]+)")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_docstring_defaults_agree_with_signature(spec):
+    """A '(default X)' in an argument's description matches the signature's default."""
+    params = inspect.signature(spec.fn).parameters
+    for line in inspect.getdoc(spec.fn).splitlines():
+        m = _DEFAULT_RE.match(line)
+        if not m:
+            continue
+        name, text = m.group(1), m.group(2).strip().rstrip(".")
+        assert name in params, f"docstring documents {name!r}, not in the signature"
+        default = params[name].default
+        try:
+            documented = type(default)(text) if default is not None else text
+        except ValueError:
+            documented = text
+        assert documented == default, f"{name}: docstring says {text}, signature says {default!r}"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_every_variant_samples_and_runs(spec):
+    rng = np.random.default_rng(0)
+    shape = (3, 4)
+    for variant in spec.variants:
+        args, kwargs = make_inputs(spec, variant, rng, shape, np.float64)
+        loss = spec.fn(*args, **kwargs)
+        assert loss.shape == () and loss.dtype == np.float64
+        assert np.isfinite(loss)
+        expected = spec.reference(*args, **kwargs)
+        assert abs(float(loss) - float(expected)) <= 1e-10 * max(1.0, abs(float(expected)))
+
+
+def _bench_sources():
+    """The benchmark's source files, or None when the benchmark is not written yet."""
+    candidates = [REPO_ROOT / "python" / "fastloss" / "bench", REPO_ROOT / "python" / "fastloss" / "bench.py"]
+    files = []
+    for c in candidates:
+        if c.is_dir():
+            files += sorted(p for p in c.rglob("*") if p.suffix in (".py", ".toml", ".json", ".yaml", ".csv"))
+        elif c.is_file():
+            files.append(c)
+    return files or None
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_bench_row(spec):
+    files = _bench_sources()
+    if files is None:
+        pytest.skip("python/fastloss/bench does not exist yet (being written): no bench rows to check")
+    text = "\n".join(p.read_text() for p in files)
+    # A row is the loss's stem as a string or a registry lookup; the quotes keep `mse` from
+    # matching inside another name.
+    pattern = re.compile(r"[\"']" + re.escape(spec.name) + r"[\"']")
+    uses_registry = "REGISTRY" in text and re.search(r"for\s+\w+\s+in\s+.*REGISTRY", text)
+    assert pattern.search(text) or uses_registry, f"no bench row for {spec.name!r}"
+
+
+@pytest.mark.parametrize("module", [_regression, _classification, _autodiff, _build],
+                         ids=lambda m: m.__name__)
+def test_doctests(module):
+    # Failures are printed to stdout, which pytest shows with the failing test.
+    result = doctest.testmod(module, verbose=False, report=False,
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{module.__name__} has no doctest examples"
+    assert result.failed == 0, (f"{result.failed} of {result.attempted} doctest examples failed in "
+                                f"{module.__name__} (see the captured stdout)")
