@@ -137,15 +137,17 @@ def test_weights_of_ones_are_no_weights(name, variant, dtype, reduction, weights
     rng, args, kwargs = _sample(name, variant, dtype, "ones")
     loss_shape = _loss_shape(name, args[0].shape)
     sw = {"full_ones": np.ones(loss_shape, dtype),
-          "broadcast_ones": np.ones(loss_shape[-1:], dtype),
+          "broadcast_ones": np.ones(loss_shape[-1:], dtype),  # a (n,) view broadcast to the shape
           "scalar_one": 1.0}[weights]
+    fn = REGISTRY[name].fn
+    plain0 = fn(*args, reduction=reduction, **kwargs)
+    plain1 = fn(*args, reduction=reduction, sample_weight=sw, **kwargs)
+    assert_bitwise(plain1, plain0, what="loss with weights of ones (plain call)")
     g = 0.37 if reduction != "none" else rng.uniform(-1, 1, loss_shape).astype(dtype)
     v0, g0 = _vg(name, *args, reduction=reduction, grad_output=g, **kwargs)
     v1, g1 = _vg(name, *args, reduction=reduction, grad_output=g, sample_weight=sw, **kwargs)
-    assert_bitwise(v1, v0, what="loss with weights of ones")
+    assert_bitwise(v1, v0, what="loss with weights of ones (value_and_grad)")
     assert_bitwise(g1, g0, what="gradient with weights of ones")
-    plain = REGISTRY[name].fn(*args, reduction=reduction, sample_weight=sw, **kwargs)
-    assert_bitwise(plain, v0, what="plain call with weights of ones")
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

@@ -1,8 +1,10 @@
 #include "cpu/parallel.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -132,17 +134,38 @@ class Pool {
   std::exception_ptr error_;
 };
 
+// Leaked on purpose: joining threads from a static destructor at interpreter exit can deadlock.
+std::atomic<Pool*> g_pool{nullptr};
+std::atomic<int> g_threads{0};  // the requested thread count, kept across fork
+std::mutex g_create;
+
 Pool& pool() {
-  // Leaked on purpose: joining threads from a static destructor at interpreter exit can deadlock.
-  static Pool* p = new Pool(default_threads());
-  return *p;
+  Pool* p = g_pool.load(std::memory_order_acquire);
+  if (p) return *p;
+  std::lock_guard<std::mutex> lock(g_create);
+  if (!g_pool.load()) {
+    if (g_threads.load() == 0) {
+      g_threads = default_threads();
+      // A forked child (multiprocessing, DataLoader workers) inherits the pool object but none
+      // of its threads: it gets a fresh pool on first use instead of waiting on dead workers.
+      pthread_atfork(nullptr, nullptr, [] {
+        g_pool.store(nullptr);
+        new (&g_create) std::mutex();  // the parent may have held it while forking
+      });
+    }
+    g_pool.store(new Pool(g_threads.load()), std::memory_order_release);
+  }
+  return *g_pool.load();
 }
 
 }  // namespace
 
 int num_threads() { return pool().threads(); }
 
-void set_num_threads(int n) { pool().resize(n); }
+void set_num_threads(int n) {
+  pool().resize(n);
+  g_threads = n;
+}
 
 void parallel_for(int64_t n_blocks, int64_t work,
                   const std::function<void(int64_t, int64_t)>& fn) {

@@ -1,0 +1,419 @@
+"""Every bad input gets the right exception type, with a message that starts with
+``[fastloss.<function>]`` and names the argument and the offending value; inputs are never
+modified, whether the call succeeds or raises.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import numpy as np
+import pytest
+
+import fastloss as fl
+
+X = np.linspace(-1.0, 1.0, 6).reshape(2, 3)      # pred / logits, 2 rows of 3 classes
+Y = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 0.25]])  # target / probabilities in [0, 1]
+P = np.array([[0.1, 0.5, 0.9], [0.2, 0.7, 0.4]])   # probabilities
+L = np.array([0, 2])                               # class labels
+S = np.array([[1, -1, 1], [-1, 1, 1]])             # signed labels
+NAN = float("nan")
+
+POINTWISE = ("mse", "mae", "huber", "smooth_l1", "quantile", "log_cosh", "binary_cross_entropy",
+             "binary_cross_entropy_with_logits", "hinge", "squared_hinge", "sigmoid_focal")
+ROWS = ("cross_entropy", "multiclass_hinge", "softmax_focal")
+FIRST_ARG = {"binary_cross_entropy": "prob", "binary_cross_entropy_with_logits": "logits",
+             "sigmoid_focal": "logits", "cross_entropy": "logits", "multiclass_hinge": "logits",
+             "softmax_focal": "logits"}
+
+
+def _good_inputs(name, dtype=np.float64):
+    """(first, target) valid for `name`, the first argument in dtype."""
+    if name in ROWS:
+        return X.astype(dtype), L.copy()
+    if name in ("hinge", "squared_hinge"):
+        return X.astype(dtype), S.copy()
+    if name == "binary_cross_entropy":
+        return P.astype(dtype), Y.astype(dtype)
+    return X.astype(dtype), Y.astype(dtype)
+
+
+def _pattern(fn, *parts):
+    """[fastloss.fn] ... part1 ... part2 ... (literal parts, in order)."""
+    return "^" + re.escape(f"[fastloss.{fn}]") + "".join(".*" + re.escape(p) for p in parts)
+
+
+def _case(fn, exc, parts, *args, call=None, id=None, **kwargs):
+    """One error case: call fastloss.<fn>(*args, **kwargs) (or call(*args, **kwargs))."""
+    return pytest.param(fn, call, args, kwargs, exc, _pattern(fn, *parts), id=id)
+
+
+def _vg(name):
+    return lambda *a, **k: fl.value_and_grad(getattr(fl, name))(*a, **k)
+
+
+CASES = [
+    # --- shapes --------------------------------------------------------------------------------
+    _case("mse", ValueError, ["target", "(2, 3)", "(1, 3)"], X, Y[:1], id="shape-mse"),
+    _case("huber", ValueError, ["target", "(2, 3)", "(3,)"], X, Y[0], id="shape-no-broadcast"),
+    _case("binary_cross_entropy", ValueError, ["target", "(2, 3)", "(3, 2)"], P, Y.T.copy(),
+          id="shape-bce"),
+    _case("hinge", ValueError, ["target", "(2, 3)", "(2,)"], X, np.array([1, -1]), id="shape-hinge"),
+    _case("cross_entropy", ValueError, ["target", "(2,)", "(3,)"], X, np.array([0, 1, 2]),
+          id="shape-ce-labels"),
+    _case("cross_entropy", ValueError, ["target", "(2, 3)", "(2, 2)"], X, Y[:, :2].copy(),
+          id="shape-ce-dense"),
+    _case("multiclass_hinge", ValueError, ["target", "(2,)", "(2, 1)"], X, L[:, None].copy(),
+          id="shape-mch"),
+    _case("softmax_focal", ValueError, ["target", "(2,)", "(1,)"], X, L[:1], id="shape-sfocal"),
+    # --- dtypes --------------------------------------------------------------------------------
+    _case("mse", TypeError, ["target", "float32", "float64"], X.astype(np.float32), Y,
+          id="dtype-mse"),
+    _case("sigmoid_focal", TypeError, ["target", "float64", "float32"], X, Y.astype(np.float32),
+          id="dtype-sfocal"),
+    _case("binary_cross_entropy_with_logits", TypeError, ["target", "float32", "float64"],
+          X.astype(np.float32), Y, id="dtype-bcel"),
+    _case("cross_entropy", TypeError, ["target", "float64", "float32"], X, Y.astype(np.float32),
+          id="dtype-ce-dense"),
+    _case("multiclass_hinge", TypeError, ["target", "float64"], X, L.astype(np.float64),
+          id="dtype-mch-float-labels"),
+    _case("softmax_focal", TypeError, ["target", "float64"], X, L.astype(np.float64),
+          id="dtype-sfocal-float-labels"),
+    _case("hinge", TypeError, ["target", "bool"], X, S > 0, id="dtype-hinge-bool-labels"),
+    _case("mse", TypeError, ["sample_weight", "complex128"], X, Y,
+          sample_weight=np.ones(3, np.complex128), id="dtype-sample-weight-complex"),
+    _case("mse", TypeError, ["sample_weight", "float16"], X, Y,
+          sample_weight=np.ones(3, np.float16), id="dtype-sample-weight-f16"),
+    # --- labels out of range -------------------------------------------------------------------
+    _case("cross_entropy", ValueError, ["label 3", "[0, 3)", "index (1,)"], X, np.array([0, 3]),
+          id="label-ce-high"),
+    _case("cross_entropy", ValueError, ["label -1", "[0, 3)", "index (1,)"], X, np.array([0, -1]),
+          id="label-ce-negative"),
+    _case("cross_entropy", ValueError, ["label -100", "index (0,)"], X, np.array([-100, 0]),
+          ignore_index=-1, id="label-ce-default-ignore-not-ignored"),
+    _case("cross_entropy", ValueError, ["label 7", "[0, 3)", "index (1, 0)"],
+          np.zeros((2, 2, 3)), np.array([[0, 1], [7, 2]]), id="label-ce-2d-index"),
+    _case("softmax_focal", ValueError, ["label 5", "[0, 3)", "index (0,)"], X, np.array([5, 0]),
+          id="label-sfocal"),
+    _case("multiclass_hinge", ValueError, ["label -100", "[0, 3)", "index (1,)"], X,
+          np.array([0, -100]), id="label-mch-no-ignore-index"),
+    _case("multiclass_hinge", ValueError, ["label 3", "[0, 3)", "index (0,)"], X, np.array([3, 0]),
+          id="label-mch"),
+    _case("cross_entropy", ValueError, ["label 4", "[0, 3)", "index (1,)"], X.T.copy(), np.array([0, 4]),
+          axis=0, id="label-ce-axis0"),
+    # --- hyper-parameters ----------------------------------------------------------------------
+    _case("huber", ValueError, ["delta", "> 0", "got 0"], X, Y, delta=0.0, id="huber-delta-0"),
+    _case("huber", ValueError, ["delta", "> 0", "got -1"], X, Y, delta=-1.0, id="huber-delta-neg"),
+    _case("huber", ValueError, ["delta", "finite", "nan"], X, Y, delta=NAN, id="huber-delta-nan"),
+    _case("huber", ValueError, ["delta", "finite", "inf"], X, Y, delta=np.inf, id="huber-delta-inf"),
+    _case("huber", TypeError, ["delta", "'1'"], X, Y, delta="1", id="huber-delta-str"),
+    _case("huber", TypeError, ["delta", "True"], X, Y, delta=True, id="huber-delta-bool"),
+    _case("smooth_l1", ValueError, ["beta", ">= 0", "-0.5"], X, Y, beta=-0.5, id="smooth-l1-beta"),
+    _case("smooth_l1", ValueError, ["beta", "inf"], X, Y, beta=np.inf, id="smooth-l1-beta-inf"),
+    _case("quantile", ValueError, ["tau", "(0, 1)", "0.0"], X, Y, tau=0.0, id="tau-0"),
+    _case("quantile", ValueError, ["tau", "(0, 1)", "1"], X, Y, tau=1, id="tau-1"),
+    _case("quantile", ValueError, ["tau", "(0, 1)", "-0.1"], X, Y, tau=-0.1, id="tau-neg"),
+    _case("quantile", ValueError, ["tau", "(0, 1)", "1.5"], X, Y, tau=1.5, id="tau-big"),
+    _case("quantile", ValueError, ["tau", "nan"], X, Y, tau=NAN, id="tau-nan"),
+    _case("quantile", ValueError, ["tau", "(3)", "(2,)"], X, Y, tau=[0.1, 0.5],
+          id="tau-array-length"),
+    _case("quantile", ValueError, ["tau", "(2, 3)"], X, Y, tau=np.full((2, 3), 0.5),
+          id="tau-array-2d"),
+    _case("quantile", ValueError, ["tau", "(0, 1)", "1.0"], X, Y, tau=[0.1, 0.5, 1.0],
+          id="tau-array-one"),
+    _case("quantile", ValueError, ["tau", "0.0"], X, Y, tau=[0.0, 0.5, 0.5], id="tau-array-zero"),
+    _case("quantile", ValueError, ["tau", "nan"], X, Y, tau=[0.1, NAN, 0.5], id="tau-array-nan"),
+    _case("cross_entropy", ValueError, ["label_smoothing", "[0, 1]", "1.5"], X, L,
+          label_smoothing=1.5, id="label-smoothing-big"),
+    _case("cross_entropy", ValueError, ["label_smoothing", "[0, 1]", "-0.1"], X, L,
+          label_smoothing=-0.1, id="label-smoothing-neg"),
+    _case("cross_entropy", ValueError, ["label_smoothing", "nan"], X, L,
+          label_smoothing=NAN, id="label-smoothing-nan"),
+    _case("cross_entropy", TypeError, ["ignore_index", "1.5"], X, L, ignore_index=1.5,
+          id="ignore-index-float"),
+    _case("sigmoid_focal", ValueError, ["gamma", ">= 0", "-1"], X, Y, gamma=-1.0,
+          id="sigmoid-focal-gamma"),
+    _case("softmax_focal", ValueError, ["gamma", ">= 0", "-0.5"], X, L, gamma=-0.5,
+          id="softmax-focal-gamma"),
+    _case("sigmoid_focal", ValueError, ["gamma", "inf"], X, Y, gamma=np.inf,
+          id="sigmoid-focal-gamma-inf"),
+    _case("sigmoid_focal", ValueError, ["alpha", "[0, 1]", "1.5"], X, Y, alpha=1.5,
+          id="sigmoid-focal-alpha-big"),
+    _case("sigmoid_focal", ValueError, ["alpha", "[0, 1]", "-0.1"], X, Y, alpha=-0.1,
+          id="sigmoid-focal-alpha-neg"),
+    _case("softmax_focal", ValueError, ["alpha", ">= 0", "-1"], X, L, alpha=np.array([1.0, -1.0, 1.0]),
+          id="softmax-focal-alpha-array-neg"),
+    _case("softmax_focal", ValueError, ["alpha", "(3,)", "(2,)"], X, L, alpha=[1.0, 1.0],
+          id="softmax-focal-alpha-array-length"),
+    _case("softmax_focal", ValueError, ["alpha", ">= 0", "-0.5"], X, L, alpha=-0.5,
+          id="softmax-focal-alpha-scalar-neg"),
+    _case("multiclass_hinge", ValueError, ["margin", ">= 0", "-1"], X, L, margin=-1.0,
+          id="margin-neg"),
+    _case("multiclass_hinge", ValueError, ["margin", "nan"], X, L, margin=NAN, id="margin-nan"),
+    _case("multiclass_hinge", ValueError, ["kind", "'foo'"], X, L, kind="foo", id="kind"),
+    _case("multiclass_hinge", TypeError, ["squared", "bool", "1"], X, L, squared=1,
+          id="squared-int"),
+    _case("multiclass_hinge", TypeError, ["squared", "'yes'"], X, L, squared="yes",
+          id="squared-str"),
+    _case("mse", ValueError, ["sample_weight", ">= 0", "-1.0"], X, Y,
+          sample_weight=-np.ones(3), id="sample-weight-neg"),
+    _case("mse", ValueError, ["sample_weight", "nan"], X, Y,
+          sample_weight=np.array([1.0, NAN, 1.0]), id="sample-weight-nan"),
+    _case("mse", ValueError, ["sample_weight", "inf"], X, Y,
+          sample_weight=np.array([1.0, np.inf, 1.0]), id="sample-weight-inf"),
+    _case("cross_entropy", ValueError, ["sample_weight", "-2"], X, L,
+          sample_weight=np.array([1.0, -2.0]), id="sample-weight-neg-rows"),
+    _case("cross_entropy", ValueError, ["class_weight", ">= 0", "-1"], X, L,
+          class_weight=[1.0, -1.0, 1.0], id="class-weight-neg"),
+    _case("cross_entropy", ValueError, ["class_weight", "(3,)", "(2,)"], X, L,
+          class_weight=[1.0, 1.0], id="class-weight-length"),
+    _case("multiclass_hinge", ValueError, ["class_weight", "(3,)", "(4,)"], X, L,
+          class_weight=np.ones(4), id="class-weight-length-mch"),
+    _case("multiclass_hinge", ValueError, ["class_weight", "nan"], X, L,
+          class_weight=[1.0, NAN, 1.0], id="class-weight-nan-mch"),
+    _case("binary_cross_entropy_with_logits", ValueError, ["pos_weight", ">= 0", "-1.0"], X, Y,
+          pos_weight=-1.0, id="pos-weight-neg"),
+    _case("binary_cross_entropy_with_logits", ValueError, ["pos_weight", "-0.5"], X, Y,
+          pos_weight=np.array([1.0, -0.5, 1.0]), id="pos-weight-array-neg"),
+    _case("binary_cross_entropy_with_logits", ValueError, ["pos_weight", "(2,)", "(2, 3)"], X, Y,
+          pos_weight=np.ones(2), id="pos-weight-broadcast"),
+    # --- reduction, broadcasting ---------------------------------------------------------------
+    _case("mse", ValueError, ["reduction", "'avg'"], X, Y, reduction="avg", id="reduction-avg"),
+    _case("mse", ValueError, ["reduction", "None"], X, Y, reduction=None, id="reduction-none-obj"),
+    _case("mse", ValueError, ["reduction", "'MEAN'"], X, Y, reduction="MEAN", id="reduction-case"),
+    _case("cross_entropy", ValueError, ["reduction", "'max'"], X, L, reduction="max",
+          id="reduction-rows"),
+    _case("mse", ValueError, ["sample_weight", "(2,)", "(2, 3)"], X, Y, sample_weight=np.ones(2),
+          id="sample-weight-broadcast"),
+    _case("cross_entropy", ValueError, ["sample_weight", "(3,)", "(2,)"], X, L,
+          sample_weight=np.ones(3), id="sample-weight-broadcast-rows"),
+    # --- domains -------------------------------------------------------------------------------
+    _case("binary_cross_entropy", ValueError, ["prob", "[0, 1]", "1.5", "index (1,)"],
+          np.array([0.5, 1.5]), np.array([1.0, 0.0]), id="prob-above-one"),
+    _case("binary_cross_entropy", ValueError, ["prob", "[0, 1]", "-0.1", "index (0, 1)"],
+          np.array([[0.5, -0.1]]), np.array([[1.0, 0.0]]), id="prob-negative"),
+    _case("binary_cross_entropy", ValueError, ["prob", "inf"],
+          np.array([0.5, np.inf], np.float32), np.array([1.0, 0.0], np.float32), id="prob-inf"),
+    _case("hinge", ValueError, ["target", "-1, 0 or 1", "2", "index (1,)"], X[0], np.array([1, 2, -1]),
+          id="hinge-label-2"),
+    _case("squared_hinge", ValueError, ["target", "-1, 0 or 1", "0.5", "index (1,)"], X[0],
+          np.array([1.0, 0.5, -1.0]), id="squared-hinge-label-half"),
+    _case("hinge", ValueError, ["target", "-2"], X[0], np.array([1, -2, -1], np.int8),
+          id="hinge-label-int8"),
+    # --- axes ----------------------------------------------------------------------------------
+    _case("cross_entropy", ValueError, ["axis 2", "2 dimensions"], X, L, axis=2, id="axis-2"),
+    _case("cross_entropy", ValueError, ["axis -3", "2 dimensions"], X, L, axis=-3, id="axis-neg"),
+    _case("softmax_focal", ValueError, ["axis 5"], X, L, axis=5, id="axis-sfocal"),
+    _case("multiclass_hinge", ValueError, ["axis 2"], X, L, axis=2, id="axis-mch"),
+    _case("cross_entropy", TypeError, ["axis", "1.0"], X, L, axis=1.0, id="axis-float"),
+    _case("cross_entropy", ValueError, ["logits", "0-d"], np.float64(1.0), np.int64(0),
+          id="logits-0d"),
+    # --- value_and_grad --------------------------------------------------------------------------
+    _case("mse", ValueError, ["grad_output", "(4,)", "(2, 3)"], X, Y, reduction="none",
+          grad_output=np.ones(4), call=_vg("mse"), id="grad-output-shape-none"),
+    _case("mse", ValueError, ["grad_output", "scalar", "(3,)"], X, Y,
+          grad_output=np.ones(3), call=_vg("mse"), id="grad-output-shape-mean"),
+    _case("cross_entropy", ValueError, ["grad_output", "(3,)", "(2,)"], X, L, reduction="none",
+          grad_output=np.ones(3), call=_vg("cross_entropy"), id="grad-output-shape-rows"),
+    _case("cross_entropy", ValueError, ["grad_output", "scalar", "(2,)"], X, L, reduction="sum",
+          grad_output=np.ones(2), call=_vg("cross_entropy"), id="grad-output-shape-rows-sum"),
+    _case("mse", TypeError, ["grad_output", "complex"], X, Y, reduction="none",
+          grad_output=np.ones(3, np.complex128), call=_vg("mse"), id="grad-output-complex"),
+    _case("cross_entropy", ValueError, ["label 3"], X, np.array([3, 0]), call=_vg("cross_entropy"),
+          id="label-under-value-and-grad"),
+    _case("value_and_grad", TypeError, ["fastloss loss function", "sum"], np.sum,
+          call=fl.value_and_grad, id="value-and-grad-numpy-fn"),
+    _case("value_and_grad", TypeError, ["fastloss loss function", "<lambda>"],
+          lambda a, b: fl.mse(a, b), call=fl.value_and_grad, id="value-and-grad-lambda"),
+    _case("value_and_grad", TypeError, ["fastloss loss function"], fl.reference.mse,
+          call=fl.value_and_grad, id="value-and-grad-reference"),
+    _case("value_and_grad", ValueError, ["argnums", "1"], fl.mse, argnums=1,
+          call=fl.value_and_grad, id="argnums-1"),
+    _case("value_and_grad", ValueError, ["argnums", "(0, 1)"], fl.mse, argnums=(0, 1),
+          call=fl.value_and_grad, id="argnums-tuple"),
+    _case("grad", ValueError, ["argnums", "1"], fl.mse, argnums=1, call=fl.grad,
+          id="grad-argnums"),
+    _case("grad", TypeError, ["fastloss loss function"], np.mean, call=fl.grad,
+          id="grad-numpy-fn"),
+    # --- threads -------------------------------------------------------------------------------
+    _case("set_num_threads", ValueError, ["n", ">= 1", "0"], 0, call=fl.set_num_threads,
+          id="threads-0"),
+    _case("set_num_threads", ValueError, ["n", ">= 1", "-2"], -2, call=fl.set_num_threads,
+          id="threads-neg"),
+    _case("set_num_threads", TypeError, ["n", "integer", "1.5"], 1.5, call=fl.set_num_threads,
+          id="threads-float"),
+]
+
+
+def _arrays(obj):
+    """Every ndarray reachable in obj's args/kwargs (one level deep)."""
+    if isinstance(obj, np.ndarray):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [a for o in obj for a in _arrays(o)]
+    if isinstance(obj, dict):
+        return [a for o in obj.values() for a in _arrays(o)]
+    return []
+
+
+@pytest.mark.parametrize("fn, call, args, kwargs, exc, match", CASES)
+def test_error(fn, call, args, kwargs, exc, match):
+    args = copy.deepcopy(args)
+    kwargs = copy.deepcopy(kwargs)
+    arrays = _arrays((args, kwargs))
+    before = [a.copy() for a in arrays]
+    threads = fl.get_num_threads()
+    target = call if call is not None else getattr(fl, fn)
+    with pytest.raises(exc, match=match) as info:
+        target(*args, **kwargs)
+    assert type(info.value) is exc, f"expected exactly {exc.__name__}, got {type(info.value).__name__}"
+    assert str(info.value).startswith(f"[fastloss.{fn}] ")
+    for a, b in zip(arrays, before):
+        np.testing.assert_array_equal(a, b, err_msg="an input was modified by a failing call")
+    assert fl.get_num_threads() == threads
+
+
+@pytest.mark.parametrize("name", POINTWISE + ROWS)
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8, np.bool_, np.float16,
+                                   np.complex64, np.complex128, np.longdouble, object],
+                         ids=lambda d: np.dtype(d).name)
+def test_non_float_first_argument_is_a_type_error(name, dtype):
+    first, target = _good_inputs(name)
+    bad = first.astype(dtype)
+    arg = FIRST_ARG.get(name, "pred")
+    with pytest.raises(TypeError, match=_pattern(name, arg, "float32 or float64",
+                                                 str(np.dtype(dtype)))):
+        getattr(fl, name)(bad, target)
+    with pytest.raises(TypeError, match=_pattern(name, arg)):
+        fl.value_and_grad(getattr(fl, name))(bad, target)
+
+
+@pytest.mark.parametrize("name", POINTWISE)
+def test_pointwise_shape_mismatch_names_both_shapes(name):
+    first, target = _good_inputs(name)
+    arg = FIRST_ARG.get(name, "pred")
+    with pytest.raises(ValueError, match=_pattern(name, "target", arg, "(2, 3)", "(2, 2)")):
+        getattr(fl, name)(first, target[:, :2])
+
+
+@pytest.mark.parametrize("name", [n for n in POINTWISE if n not in ("hinge", "squared_hinge")])
+def test_pointwise_dtype_mismatch(name):
+    first, target = _good_inputs(name, np.float32)
+    with pytest.raises(TypeError, match=_pattern(name, "target", "float32", "float64")):
+        getattr(fl, name)(first, target.astype(np.float64))
+
+
+@pytest.mark.parametrize("name", POINTWISE + ROWS)
+@pytest.mark.parametrize("reduction", ["avg", "", "Mean", None, 1])
+def test_unknown_reduction_every_loss(name, reduction):
+    first, target = _good_inputs(name)
+    with pytest.raises(ValueError, match=_pattern(name, "reduction", repr(reduction))):
+        getattr(fl, name)(first, target, reduction=reduction)
+
+
+@pytest.mark.parametrize("name", POINTWISE + ROWS)
+@pytest.mark.parametrize("bad", [-1.0, NAN, np.inf, -np.inf])
+def test_bad_sample_weight_every_loss(name, bad):
+    first, target = _good_inputs(name)
+    shape = first.shape if name in POINTWISE else first.shape[:-1]
+    w = np.ones(shape)
+    w.flat[-1] = bad
+    with pytest.raises(ValueError, match=_pattern(name, "sample_weight", repr(bad).lstrip("-")[:3])):
+        getattr(fl, name)(first, target, sample_weight=w)
+
+
+@pytest.mark.parametrize("name", ROWS)
+@pytest.mark.parametrize("label", [3, 4, 1000, -2, np.iinfo(np.int64).min, np.iinfo(np.int64).max])
+def test_label_out_of_range_rows(name, label):
+    t = np.array([1, label], dtype=np.int64)
+    with pytest.raises(ValueError, match=_pattern(name, f"label {label}", "[0, 3)", "index (1,)")):
+        getattr(fl, name)(X, t)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "softmax_focal"])
+@pytest.mark.parametrize("ignore_index", [-100, -1, 7, 2])
+def test_ignore_index_is_allowed_anywhere(name, ignore_index):
+    t = np.array([0, ignore_index])
+    value = getattr(fl, name)(X, t, ignore_index=ignore_index, reduction="none")
+    assert value[1] == 0.0
+    assert np.isfinite(value[0])
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64])
+def test_label_dtypes_and_range(dtype):
+    t = np.array([0, 2], dtype=dtype)
+    assert np.isfinite(fl.cross_entropy(X, t))
+    with pytest.raises(ValueError, match=_pattern("cross_entropy", "label 3")):
+        fl.cross_entropy(X, np.array([0, 3], dtype=dtype))
+
+
+def test_error_leaves_value_and_grad_usable():
+    vg = fl.value_and_grad(fl.cross_entropy)
+    with pytest.raises(ValueError):
+        vg(X, np.array([0, 3]))
+    # no request leaks into the next plain call or the next value_and_grad call
+    plain = fl.cross_entropy(X, L)
+    loss, g = vg(X, L)
+    assert float(loss) == float(plain)
+    assert g.shape == X.shape
+    with pytest.raises(ValueError):
+        vg(X, L, reduction="bad")
+    loss2, g2 = fl.value_and_grad(fl.mse)(X, Y)
+    assert g2.shape == X.shape
+
+
+def test_set_num_threads_rejects_and_keeps_the_setting():
+    n = fl.get_num_threads()
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=_pattern("set_num_threads", "n", str(bad))):
+            fl.set_num_threads(bad)
+    for bad in (True, 2.0, "2", None):
+        with pytest.raises(TypeError, match=_pattern("set_num_threads", "n")):
+            fl.set_num_threads(bad)
+    assert fl.get_num_threads() == n
+
+
+def _successful_calls():
+    """(name, args, kwargs) that succeed, with every optional array operand in use."""
+    w = np.array([1.0, 2.0, 0.5])
+    return [
+        ("mse", (X, Y), {"sample_weight": w}),
+        ("huber", (X, Y), {"delta": 0.3, "reduction": "none"}),
+        ("quantile", (X, Y), {"tau": np.array([0.1, 0.5, 0.9])}),
+        ("binary_cross_entropy", (P, Y), {"reduction": "sum"}),
+        ("binary_cross_entropy_with_logits", (X, Y), {"pos_weight": np.array([1.0, 2.0, 3.0])}),
+        ("hinge", (X, S), {}),
+        ("sigmoid_focal", (X, Y), {"sample_weight": w}),
+        ("cross_entropy", (X, L), {"class_weight": w, "label_smoothing": 0.1}),
+        ("cross_entropy", (X, P / P.sum(1, keepdims=True)), {"axis": 1}),
+        ("cross_entropy", (X.T.copy(), L), {"axis": 0}),
+        ("multiclass_hinge", (X, L), {"class_weight": w, "squared": True}),
+        ("softmax_focal", (X, L), {"alpha": w, "sample_weight": np.array([1.0, 3.0])}),
+    ]
+
+
+@pytest.mark.parametrize("name, args, kwargs", _successful_calls(),
+                         ids=[c[0] + str(i) for i, c in enumerate(_successful_calls())])
+def test_successful_calls_do_not_modify_inputs(name, args, kwargs):
+    args = copy.deepcopy(args)
+    kwargs = copy.deepcopy(kwargs)
+    arrays = _arrays((args, kwargs))
+    before = [a.copy() for a in arrays]
+    fn = getattr(fl, name)
+    fn(*args, **kwargs)
+    go = np.full((), 2.0) if kwargs.get("reduction", "mean") != "none" else None
+    fl.value_and_grad(fn)(*args, grad_output=go, **kwargs)
+    for a, b in zip(arrays, before):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", POINTWISE + ROWS)
+def test_read_only_inputs_are_accepted(name):
+    first, target = _good_inputs(name)
+    first.flags.writeable = False
+    target.flags.writeable = False
+    loss, g = fl.value_and_grad(getattr(fl, name))(first, target)
+    assert np.isfinite(loss) and g.shape == first.shape
+    with pytest.raises(ValueError, match=_pattern(name, "reduction")):
+        getattr(fl, name)(first, target, reduction="bad")
