@@ -248,22 +248,40 @@ double multiclass_hinge_ww_row(const cpu::RowArgs<T>& a) {
 }
 
 template <class T>
+bool has_nan(const T* __restrict x, int64_t n) {
+  using Mask = decltype(LanesT<T>{} != LanesT<T>{});
+  Mask acc{};
+  const int64_t full = n - n % kLanes;
+  for (int64_t j = 0; j < full; j += kLanes) {
+    LanesT<T> v;
+    std::memcpy(&v, x + j, sizeof v);
+    acc |= v != v;
+  }
+  bool nan = false;
+  for (int k = 0; k < kLanes; ++k) nan |= acc[k] != 0;
+  for (int64_t j = full; j < n; ++j) nan |= x[j] != x[j];
+  return nan;
+}
+
+template <class T>
 double multiclass_hinge_cs_row(const cpu::RowArgs<T>& a) {
   const T* __restrict x = a.x;
   const int64_t n = a.classes;
   const int64_t t = a.label;
-  // The largest competitor (first index on ties); any NaN in the row makes the loss NaN.
+  // The largest competitor: vectorised maxima on both sides of t, then the first index holding
+  // it. Any NaN (or inf - inf) in the row makes the loss NaN.
+  const T left = row_max(x, t), right = row_max(x + t + 1, n - t - 1);
+  const T best_value = right > left ? right : left;
   int64_t best = -1;
-  bool any_nan = false;
-  for (int64_t j = 0; j < n; ++j) {
-    any_nan |= x[j] != x[j];
-    if (j != t && (best < 0 || x[j] > x[best])) best = j;
-  }
+  for (int64_t j = 0; j < n && best < 0; ++j)
+    if (j != t && x[j] == best_value) best = j;
+  const bool any_nan = has_nan(x, n);
   T value = T(0), slope = T(0);
   if (best >= 0) hinge_term(T(a.margin) + x[best] - x[t], a.squared, value, slope);
   if (any_nan) value = slope = fl_nan<T>();
   if (a.grad) {
-    for (int64_t j = 0; j < n; ++j) a.grad[j] = any_nan ? fl_nan<T>() : T(0);
+    const T fill = any_nan ? fl_nan<T>() : T(0);
+    for (int64_t j = 0; j < n; ++j) a.grad[j] = fill;
     if (best >= 0 && !any_nan) {
       a.grad[best] = T(a.grad_scale) * slope;
       a.grad[t] = -T(a.grad_scale) * slope;
