@@ -20,7 +20,8 @@ def restore_threads():
     try:
         yield fastloss
     finally:
-        fastloss.set_num_threads(before)
+        if fastloss.get_num_threads() != before:  # a resize restarts the pool: only when needed
+            fastloss.set_num_threads(before)
 
 
 @pytest.fixture

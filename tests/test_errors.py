@@ -59,7 +59,8 @@ CASES = [
     _case("huber", ValueError, ["target", "(2, 3)", "(3,)"], X, Y[0], id="shape-no-broadcast"),
     _case("binary_cross_entropy", ValueError, ["target", "(2, 3)", "(3, 2)"], P, Y.T.copy(),
           id="shape-bce"),
-    _case("hinge", ValueError, ["target", "(2, 3)", "(2,)"], X, np.array([1, -1]), id="shape-hinge"),
+    _case("hinge", ValueError, ["target", "(2, 3)", "(2,)"], X, np.array([1, -1]),
+          id="shape-hinge"),
     _case("cross_entropy", ValueError, ["target", "(2,)", "(3,)"], X, np.array([0, 1, 2]),
           id="shape-ce-labels"),
     _case("cross_entropy", ValueError, ["target", "(2, 3)", "(2, 2)"], X, Y[:, :2].copy(),
@@ -100,13 +101,15 @@ CASES = [
           np.array([0, -100]), id="label-mch-no-ignore-index"),
     _case("multiclass_hinge", ValueError, ["label 3", "[0, 3)", "index (0,)"], X, np.array([3, 0]),
           id="label-mch"),
-    _case("cross_entropy", ValueError, ["label 4", "[0, 3)", "index (1,)"], X.T.copy(), np.array([0, 4]),
+    _case("cross_entropy", ValueError, ["label 4", "[0, 3)", "index (1,)"], X.T.copy(),
+          np.array([0, 4]),
           axis=0, id="label-ce-axis0"),
     # --- hyper-parameters ----------------------------------------------------------------------
     _case("huber", ValueError, ["delta", "> 0", "got 0"], X, Y, delta=0.0, id="huber-delta-0"),
     _case("huber", ValueError, ["delta", "> 0", "got -1"], X, Y, delta=-1.0, id="huber-delta-neg"),
     _case("huber", ValueError, ["delta", "finite", "nan"], X, Y, delta=NAN, id="huber-delta-nan"),
-    _case("huber", ValueError, ["delta", "finite", "inf"], X, Y, delta=np.inf, id="huber-delta-inf"),
+    _case("huber", ValueError, ["delta", "finite", "inf"], X, Y, delta=np.inf,
+          id="huber-delta-inf"),
     _case("huber", TypeError, ["delta", "'1'"], X, Y, delta="1", id="huber-delta-str"),
     _case("huber", TypeError, ["delta", "True"], X, Y, delta=True, id="huber-delta-bool"),
     _case("smooth_l1", ValueError, ["beta", ">= 0", "-0.5"], X, Y, beta=-0.5, id="smooth-l1-beta"),
@@ -142,7 +145,8 @@ CASES = [
           id="sigmoid-focal-alpha-big"),
     _case("sigmoid_focal", ValueError, ["alpha", "[0, 1]", "-0.1"], X, Y, alpha=-0.1,
           id="sigmoid-focal-alpha-neg"),
-    _case("softmax_focal", ValueError, ["alpha", ">= 0", "-1"], X, L, alpha=np.array([1.0, -1.0, 1.0]),
+    _case("softmax_focal", ValueError, ["alpha", ">= 0", "-1"], X, L,
+          alpha=np.array([1.0, -1.0, 1.0]),
           id="softmax-focal-alpha-array-neg"),
     _case("softmax_focal", ValueError, ["alpha", "(3,)", "(2,)"], X, L, alpha=[1.0, 1.0],
           id="softmax-focal-alpha-array-length"),
@@ -195,7 +199,8 @@ CASES = [
           np.array([[0.5, -0.1]]), np.array([[1.0, 0.0]]), id="prob-negative"),
     _case("binary_cross_entropy", ValueError, ["prob", "inf"],
           np.array([0.5, np.inf], np.float32), np.array([1.0, 0.0], np.float32), id="prob-inf"),
-    _case("hinge", ValueError, ["target", "-1, 0 or 1", "2", "index (1,)"], X[0], np.array([1, 2, -1]),
+    _case("hinge", ValueError, ["target", "-1, 0 or 1", "2", "index (1,)"], X[0],
+          np.array([1, 2, -1]),
           id="hinge-label-2"),
     _case("squared_hinge", ValueError, ["target", "-1, 0 or 1", "0.5", "index (1,)"], X[0],
           np.array([1.0, 0.5, -1.0]), id="squared-hinge-label-half"),
@@ -267,7 +272,8 @@ def test_error(fn, call, args, kwargs, exc, match):
     target = call if call is not None else getattr(fl, fn)
     with pytest.raises(exc, match=match) as info:
         target(*args, **kwargs)
-    assert type(info.value) is exc, f"expected exactly {exc.__name__}, got {type(info.value).__name__}"
+    assert type(info.value) is exc, \
+        f"expected exactly {exc.__name__}, got {type(info.value).__name__}"
     assert str(info.value).startswith(f"[fastloss.{fn}] ")
     for a, b in zip(arrays, before):
         np.testing.assert_array_equal(a, b, err_msg="an input was modified by a failing call")
@@ -319,7 +325,8 @@ def test_bad_sample_weight_every_loss(name, bad):
     shape = first.shape if name in POINTWISE else first.shape[:-1]
     w = np.ones(shape)
     w.flat[-1] = bad
-    with pytest.raises(ValueError, match=_pattern(name, "sample_weight", repr(bad).lstrip("-")[:3])):
+    shown = repr(bad).lstrip("-")[:3]  # "1.0", "nan", "inf"
+    with pytest.raises(ValueError, match=_pattern(name, "sample_weight", shown)):
         getattr(fl, name)(first, target, sample_weight=w)
 
 

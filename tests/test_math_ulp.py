@@ -7,7 +7,7 @@ inputs and results, the overflow and underflow thresholds, 0, -0, +-inf, NaN, th
 of 0 (expm1, log1p) and of 1 (log), plus random bit patterns (every binade).
 
 Bounds asserted are exactly the ones documented at the top of math.h:
-exp <= 1 ulp, expm1 <= 2 ulp, log <= 1 ulp, log1p <= 2 ulp, in float32 and float64.
+exp <= 1.5 ulp, expm1 <= 2.5 ulp, log <= 1 ulp, log1p <= 2 ulp, in float32 and float64.
 
 Oracle: float32 results are compared with float64 (numpy/libm, < 1 float64 ulp, i.e. ~2^-29
 float32 ulp); float64 results with mpmath at 160 bits when installed, else np.longdouble when it
@@ -24,7 +24,7 @@ import pytest
 
 from fastloss import _core
 
-BOUNDS = {"exp": 1.0, "expm1": 2.0, "log": 1.0, "log1p": 2.0}
+BOUNDS = {"exp": 1.5, "expm1": 2.5, "log": 1.0, "log1p": 2.0}  # as documented in math.h
 FUNCTIONS = tuple(BOUNDS)
 DTYPES = (np.float32, np.float64)
 
@@ -89,6 +89,19 @@ def _tiny_magnitudes(dtype):
     return np.concatenate([mags, -mags])
 
 
+# Worst cases found by scanning every 61st float32 bit pattern and 10^8 random float64 inputs
+# (all variants); kept in the table so the test sees them deterministically.
+HARD_POINTS = {
+    "exp": {np.float32: [48.176445, 49.59796], np.float64: [3.813218528741758, 3.8213900457381276]},
+    "expm1": {np.float32: [0.347382, 0.35116696],
+              np.float64: [0.36681269609990874, 0.3916544314719588]},
+    "log": {np.float32: [1.0627834, 1.0007778],
+            np.float64: [0.700338852073542, 0.7024784306318811, 0.7071067811865467]},
+    "log1p": {np.float32: [0.0018588833, 0.2498738],
+              np.float64: [5.836522675976381e-08, 3.3251102859522295e-09]},
+}
+
+
 def _points(fn, dtype):
     dtype = np.dtype(dtype).type
     fi = np.finfo(dtype)
@@ -118,6 +131,7 @@ def _points(fn, dtype):
             parts += [_tiny_magnitudes(dtype), near_minus_one, pos - 1,
                       _neighbours([-1.0, -0.5, math.sqrt(0.5) - 1, math.sqrt(2.0) - 1], dtype, 8),
                       rng.uniform(-1.0, 1.0, 1000), [-1.5, -2.0, -1e30]]
+    parts.append(HARD_POINTS[fn][dtype])
     x = np.concatenate([np.asarray(p, dtype=np.float64).astype(dtype) for p in parts] +
                        [np.asarray(specials, dtype=dtype)])
     return np.ascontiguousarray(x)
@@ -226,7 +240,8 @@ def test_ulp_bound(isa, fn, dtype):
     # ulps); inf, -inf and NaN results must match exactly.
     bad_special = special & ~_same(got, expected.astype(x.dtype))
     assert not bad_special.any(), (
-        f"{fn}[{isa}, {np.dtype(dtype).name}] special results differ at x = {x[bad_special][:8]!r}: "
+        f"{fn}[{isa}, {np.dtype(dtype).name}] special results differ at "
+        f"x = {x[bad_special][:8]!r}: "
         f"got {got[bad_special][:8]!r}, expected {expected[bad_special][:8]!r}")
     worst = int(np.argmax(err))
     assert err[worst] <= BOUNDS[fn], (
@@ -270,10 +285,9 @@ def test_special_values_exact(isa, fn, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("fn", FUNCTIONS)
-def test_isas_agree_on_lengths_around_the_vector_width(fn, dtype):
-    """Every variant handles every tail length (vector remainder) the same way: results for an
-    array of n elements equal the elementwise results of that variant on the same values, and
-    all variants stay within the bound of each other's oracle (checked above)."""
+def test_tail_lengths_match_the_full_array(fn, dtype):
+    """Every variant handles every tail length (vector remainder) the same way: the results for
+    the first n elements are the first n results of the whole array."""
     rng = np.random.default_rng(7)
     base = (rng.uniform(0.01, 3.0, 67) if fn.startswith("log") else rng.uniform(-5, 5, 67))
     base = base.astype(dtype)

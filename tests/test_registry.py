@@ -8,6 +8,7 @@ with a runnable example, and a benchmark row.
 from __future__ import annotations
 
 import doctest
+import importlib
 import inspect
 import re
 from pathlib import Path
@@ -154,27 +155,44 @@ def test_every_variant_samples_and_runs(spec):
 
 def _bench_sources():
     """The benchmark's source files, or None when the benchmark is not written yet."""
-    candidates = [REPO_ROOT / "python" / "fastloss" / "bench", REPO_ROOT / "python" / "fastloss" / "bench.py"]
+    package = REPO_ROOT / "python" / "fastloss"
+    candidates = [package / "bench", package / "bench.py"]
     files = []
     for c in candidates:
         if c.is_dir():
-            files += sorted(p for p in c.rglob("*") if p.suffix in (".py", ".toml", ".json", ".yaml", ".csv"))
+            files += sorted(p for p in c.rglob("*")
+                            if p.suffix in (".py", ".toml", ".json", ".yaml", ".csv"))
         elif c.is_file():
             files.append(c)
     return files or None
+
+
+def _bench_rows():
+    """Row names of the installed benchmark (fastloss.bench.cases.all_cases), or None when the
+    installed package has no benchmark (an older install of a checkout that has one)."""
+    try:
+        cases = importlib.import_module("fastloss.bench.cases")
+    except ImportError:
+        return None
+    return {c.row for c in cases.all_cases(quick=True)}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=NAMES)
 def test_bench_row(spec):
     files = _bench_sources()
     if files is None:
-        pytest.skip("python/fastloss/bench does not exist yet (being written): no bench rows to check")
+        pytest.skip("python/fastloss/bench does not exist yet (being written): "
+                    "no bench rows to check")
+    rows = _bench_rows()
+    if rows is not None:
+        assert spec.name in rows, f"no bench row named {spec.name!r} (rows: {sorted(rows)})"
+        return
+    # Not installed yet: read the sources. A row is the loss's stem as a string, or a loop over
+    # the registry that makes one row per loss; the quotes keep `mse` from matching elsewhere.
     text = "\n".join(p.read_text() for p in files)
-    # A row is the loss's stem as a string or a registry lookup; the quotes keep `mse` from
-    # matching inside another name.
     pattern = re.compile(r"[\"']" + re.escape(spec.name) + r"[\"']")
-    uses_registry = "REGISTRY" in text and re.search(r"for\s+\w+\s+in\s+.*REGISTRY", text)
-    assert pattern.search(text) or uses_registry, f"no bench row for {spec.name!r}"
+    registry_loop = re.search(r"for\s+\w+\s+in\s+[^\n]*REGISTRY", text)
+    assert pattern.search(text) or registry_loop, f"no bench row for {spec.name!r}"
 
 
 @pytest.mark.parametrize("module", [_regression, _classification, _autodiff, _build],

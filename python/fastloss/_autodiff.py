@@ -35,7 +35,11 @@ def value_and_grad(fn, argnums=0):
     >>> float(loss), g.tolist()
     (2.5, [1.0, 2.0])
     """
-    name = _check(fn, argnums, "value_and_grad")
+    return _fused(fn, argnums, "value_and_grad")
+
+
+def _fused(fn, argnums, who: str):
+    name = _check(fn, argnums, who)
 
     @functools.wraps(fn)
     def wrapper(*args, grad_output=None, **kwargs):
@@ -61,7 +65,7 @@ def grad(fn, argnums=0):
     >>> fastloss.grad(fastloss.mae)(np.array([1.0, -2.0]), np.array([0.0, 0.0])).tolist()
     [0.5, -0.5]
     """
-    both = value_and_grad(fn, argnums)
+    both = _fused(fn, argnums, "grad")
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

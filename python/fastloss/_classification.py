@@ -90,9 +90,13 @@ def hinge(pred, target, *, reduction="mean", sample_weight=None):
 
 
 def squared_hinge(pred, target, *, reduction="mean", sample_weight=None):
-    r"""Squared hinge loss: :math:`\max(0, 1 - y f)^2`, differentiable everywhere.
+    r"""Squared hinge loss, differentiable everywhere.
 
-    Labels as :func:`hinge`.
+    .. math:: \ell = \max(0, 1 - y f)^2, \qquad \partial\ell/\partial f = -2y\max(0, 1 - y f)
+
+    Args:
+      pred: float32/float64 scores :math:`f`.
+      target: labels in {-1, +1}, or {0, 1} with 0 read as -1 (any real or integer dtype).
 
     >>> import numpy as np, fastloss
     >>> fastloss.squared_hinge(np.array([0.5, 2.0, 0.5]), np.array([1, 1, -1]), reduction="none").tolist()

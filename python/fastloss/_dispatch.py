@@ -78,7 +78,9 @@ def _sample_weight(fn: str, sample_weight, loss_shape: tuple):
     n = int(np.prod(loss_shape, dtype=np.int64))
     # Summing the original weights and scaling by the replication factor is exact for
     # broadcasting and costs O(w.size), not O(n).
-    total = float(w.sum(dtype=np.float64)) * (n / w.size) if w.size else 0.0
+    # The contiguous copy (of the small original, if it is strided at all) fixes NumPy's pairwise
+    # summation order, so the mean's denominator does not depend on the weights' memory layout.
+    total = float(np.ascontiguousarray(w).sum(dtype=np.float64)) * (n / w.size) if w.size else 0.0
     return view, total
 
 

@@ -206,10 +206,16 @@ def _classes_last(name, logits, axis):
 
 
 def _log_softmax(x):
-    """log softmax over the last axis: (x - m) - log(sum(exp(x - m))), m = max."""
+    """log softmax over the last axis: (x - m) - log(sum(exp(x - m))), m = max.
+
+    The sum is 1 (the maximum) plus the rest, and log(1 + rest) is taken with log1p: for a
+    confident row the rest is tiny and a plain log of the sum would round most of it away."""
     with np.errstate(invalid="ignore", divide="ignore"):  # rows with +-inf give nan, like torch
         shifted = x - np.max(x, axis=-1, keepdims=True)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+        first_max = np.argmax(shifted, axis=-1)[..., None]
+        e = np.exp(shifted)
+        np.put_along_axis(e, first_max, 0.0, axis=-1)
+        return shifted - np.log1p(np.sum(e, axis=-1, keepdims=True))
 
 
 def _index_targets(name, x, target, num_classes, ignore_index):

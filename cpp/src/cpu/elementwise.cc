@@ -89,9 +89,15 @@ PointwiseResult run(const PointwiseRequest& req) {
         T* grad_dst = grad_out ? (grad_direct ? grad_out : grad) : nullptr;
         int64_t bad = loss_fn(req.params, x, y, p, value_dst, grad_dst, len);
         if (bad >= 0 && first_invalid[b] < 0) first_invalid[b] = pos + bad;
+        // Element i goes to lane (flat index) % kSumLanes however the block is cut into runs,
+        // so the sum depends on the shape alone, not on strides or broadcasting.
+        const int shift = int(pos % kSumLanes);
+        double rotated[kSumLanes];
+        for (int k = 0; k < kSumLanes; ++k) rotated[k] = lanes[(k + shift) % kSumLanes];
         FinishArgs<T> fin{len, value_dst, grad_dst, in(kWeight), in(kUpstream), T(scale),
-                          loss_out, grad_out, lanes};
+                          loss_out, grad_out, rotated};
         finish_fn(fin);
+        for (int k = 0; k < kSumLanes; ++k) lanes[(k + shift) % kSumLanes] = rotated[k];
         if (loss_out && !loss_direct)
           store_run<T>(static_cast<char*>(views[kLossOut]->data) + walk.offset[kLossOut],
                        strides[kLossOut][inner], len, loss_out);

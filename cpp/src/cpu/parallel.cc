@@ -82,8 +82,9 @@ class Pool {
     if (begin < end) (*fn_)(begin, end);
   }
 
-  void worker(int part) {
-    uint64_t seen = 0;
+  // `seen` starts at the generation current when the worker was created, so a worker started by
+  // resize() never runs a call that finished before it existed.
+  void worker(int part, uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -107,7 +108,8 @@ class Pool {
   void start(int threads) {
     threads_ = std::max(1, threads);
     quit_ = false;
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+    for (int i = 1; i < threads_; ++i)
+      workers_.emplace_back([this, i, g = generation_] { worker(i, g); });
   }
 
   void stop() {

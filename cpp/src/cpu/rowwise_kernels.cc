@@ -100,15 +100,24 @@ ExpSums exp_pass(const T* x, int64_t n, T m, T* e_row, const T* probs, const T* 
   return acc;
 }
 
-// grad_j = a * e_j - b * c_j q_j (dense) or a * e_j - b * c_j q_shift (sparse), in place.
+// grad_j = b * (a * e_j - c_j q_j), q_j = q_scale * probs_j + q_shift (dense) or q_shift
+// (sparse), in place. The difference is taken before scaling, so an exact zero stays zero.
 template <class T, bool kDense, bool kWeighted>
 void softmax_grad_pass(T* __restrict g, int64_t n, T a, T b, const T* __restrict probs,
                        const T* __restrict c, T q_scale, T q_shift) {
   for (int64_t j = 0; j < n; ++j) {
     T q = kDense ? q_scale * probs[j] + q_shift : q_shift;
     T cq = kWeighted ? c[j] * q : q;
-    g[j] = a * g[j] - b * cq;
+    g[j] = b * (a * g[j] - cq);
   }
+}
+
+// A +inf logit makes the row NaN (loss and gradient), as in PyTorch.
+template <class T>
+double nan_row(const cpu::RowArgs<T>& a) {
+  if (a.grad)
+    for (int64_t j = 0; j < a.classes; ++j) a.grad[j] = fl_nan<T>();
+  return fl_nan<double>();
 }
 
 template <class T, bool kDense, bool kWeighted>
@@ -118,6 +127,7 @@ double cross_entropy_row_impl(const cpu::RowArgs<T>& a) {
   const double eps = a.smoothing;
   const double classes = double(n);
   const T m = row_max(x, n);
+  if (m == fl_inf<T>()) return nan_row(a);
   // Sparse rows only need the target sums for the smoothing mass.
   const bool target_sums = kDense || eps > 0;
   const T q_scale = T(1.0 - eps);
@@ -149,10 +159,10 @@ double cross_entropy_row_impl(const cpu::RowArgs<T>& a) {
   if (a.grad) {
     const double scale = a.grad_scale;
     if (kDense) {
-      softmax_grad_pass<T, true, kWeighted>(a.grad, n, T(scale * total_cq / s), T(scale), a.probs,
+      softmax_grad_pass<T, true, kWeighted>(a.grad, n, T(total_cq / s), T(scale), a.probs,
                                             a.class_weight, q_scale, q_shift);
     } else {
-      softmax_grad_pass<T, false, kWeighted>(a.grad, n, T(scale * total_cq / s), T(scale), nullptr,
+      softmax_grad_pass<T, false, kWeighted>(a.grad, n, T(total_cq / s), T(scale), nullptr,
                                              a.class_weight, q_scale, q_shift);
       const double x_t = double(x[a.label]);
       const double e_t = double(fl_exp(T(x_t - double(m))));
@@ -199,6 +209,7 @@ double softmax_focal_row(const cpu::RowArgs<T>& a) {
   const int64_t n = a.classes;
   const int64_t t = a.label;
   const T m = row_max(x, n);
+  if (m == fl_inf<T>()) return nan_row(a);
   const double s_rest = focal_exp_pass(x, n, m, t, a.grad);
   const double gap = double(x[t]) - double(m);  // <= 0
   const double e_t = double(fl_exp(T(gap)));
@@ -243,8 +254,13 @@ double multiclass_hinge_ww_row(const cpu::RowArgs<T>& a) {
       for (int64_t j = 0; j < len; ++j) slopes[j] *= scale;
     }
   }
-  if (a.grad) a.grad[t] = T(-a.grad_scale * lanes_sum(slope_sum));
-  return lanes_sum(loss);
+  const double total = lanes_sum(loss);
+  if (a.grad) {
+    a.grad[t] = T(-a.grad_scale * lanes_sum(slope_sum));
+    if (total != total)  // NaN anywhere in the row reaches the whole gradient row
+      for (int64_t j = 0; j < n; ++j) a.grad[j] = fl_nan<T>();
+  }
+  return total;
 }
 
 template <class T>

@@ -54,8 +54,12 @@ struct SigmoidFocal {
     modulate(b, mod, dmod);
     T a_t = weighted ? alpha * y + (T(1) - alpha) * c_neg : T(1);
     T dce = c_neg * p - y * q;  // p - y
-    value = a_t * mod * ce;
-    grad = a_t * (mod * dce + dmod * (T(1) - T(2) * y) * p * q * ce);
+    // Zero factors win over an infinite ce (a logit of +-inf): p q == 0 there, and a_t == 0
+    // when alpha excludes the class, so the limits are finite instead of 0 * inf.
+    T pq = p * q;
+    T curvature = pq == T(0) ? T(0) : dmod * (T(1) - T(2) * y) * pq * ce;
+    value = a_t == T(0) ? T(0) : a_t * mod * ce;
+    grad = a_t == T(0) ? T(0) : a_t * (mod * dce + curvature);
     value = x != x ? x : value;
     grad = x != x ? x : grad;
   }
