@@ -1,0 +1,335 @@
+"""fastloss.jax against inline jax.numpy formulas: values and gradients for every reduction with a
+cotangent != 1, under jax.jit(jax.grad(...)) and jax.vmap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+jnp = pytest.importorskip("jax.numpy")
+import fastloss.jax as flj  # noqa: E402  (after the importorskip above)
+
+REDUCTIONS = ("mean", "sum", "none")
+TOL = dict(rtol=2e-5, atol=2e-6)
+
+
+def _reduce(loss, reduction, sample_weight=None, denominator=None):
+    if sample_weight is not None:
+        loss = loss * sample_weight
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if denominator is not None:
+        return loss.sum() / denominator
+    if sample_weight is not None:
+        return loss.sum() / jnp.broadcast_to(sample_weight, loss.shape).sum()
+    return loss.mean()
+
+
+def ref_pointwise(f):
+    def ref(x, y, *, reduction="mean", sample_weight=None, **kw):
+        return _reduce(f(x, y, **kw), reduction, sample_weight)
+    return ref
+
+
+def _huber(x, y, delta=1.0):
+    d = jnp.abs(x - y)
+    return jnp.where(d < delta, 0.5 * d ** 2, delta * (d - 0.5 * delta))
+
+
+def _smooth_l1(x, y, beta=1.0):
+    d = jnp.abs(x - y)
+    return jnp.where(d < beta, 0.5 * d ** 2 / beta, d - 0.5 * beta)
+
+
+def _quantile(x, y, tau=0.5):
+    u = y - x
+    return jnp.maximum(tau * u, (tau - 1) * u)
+
+
+def _bce_logits(x, y, pos_weight=None):
+    pw = 1.0 if pos_weight is None else pos_weight
+    return (1 - y) * jax.nn.softplus(x) + pw * y * jax.nn.softplus(-x)
+
+
+def _pm1(y):
+    return jnp.where(y == 0, -1, y)
+
+
+def _sigmoid_focal(x, y, alpha=0.25, gamma=2.0):
+    p = jax.nn.sigmoid(x)
+    p_t = p * y + (1 - p) * (1 - y)
+    loss = _bce_logits(x, y) * (1 - p_t) ** gamma
+    return loss if alpha is None else (alpha * y + (1 - alpha) * (1 - y)) * loss
+
+
+def ref_cross_entropy(x, t, *, class_weight=None, ignore_index=-100, label_smoothing=0.0,
+                      reduction="mean", sample_weight=None):
+    c = jnp.ones(x.shape[-1]) if class_weight is None else class_weight
+    logp = jax.nn.log_softmax(x, axis=-1)
+    if jnp.issubdtype(t.dtype, jnp.floating):
+        q = (1 - label_smoothing) * t + label_smoothing / x.shape[-1]
+        return _reduce(-(c * q * logp).sum(-1), reduction, sample_weight)
+    keep = t != ignore_index
+    safe = jnp.where(keep, t, 0)
+    q = (1 - label_smoothing) * jax.nn.one_hot(safe, x.shape[-1]) + label_smoothing / x.shape[-1]
+    loss = jnp.where(keep, -(c * q * logp).sum(-1), 0.0)
+    s = jnp.ones(loss.shape) if sample_weight is None else sample_weight
+    return _reduce(loss, reduction, sample_weight, denominator=(s * keep * c[safe]).sum())
+
+
+def ref_multiclass_hinge(x, t, *, margin=1.0, kind="weston_watkins", squared=False,
+                         class_weight=None, reduction="mean", sample_weight=None):
+    x_t = jnp.take_along_axis(x, t[..., None], -1)
+    h = jnp.maximum(margin + x - x_t, 0.0) * (1 - jax.nn.one_hot(t, x.shape[-1]))
+    h = h ** 2 if squared else h
+    loss = h.sum(-1) if kind == "weston_watkins" else h.max(-1)
+    if class_weight is not None:
+        loss = loss * class_weight[t]
+    return _reduce(loss, reduction, sample_weight)
+
+
+def ref_softmax_focal(x, t, *, alpha=None, gamma=2.0, ignore_index=-100, reduction="mean",
+                      sample_weight=None):
+    keep = t != ignore_index
+    safe = jnp.where(keep, t, 0)
+    logp = jnp.take_along_axis(jax.nn.log_softmax(x, -1), safe[..., None], -1)[..., 0]
+    loss = -((1 - jnp.exp(logp)) ** gamma) * logp
+    if alpha is not None:
+        loss = loss * (alpha[safe] if np.ndim(alpha) else alpha)
+    loss = jnp.where(keep, loss, 0.0)
+    s = jnp.ones(loss.shape) if sample_weight is None else sample_weight
+    return _reduce(loss, reduction, sample_weight, denominator=(s * keep).sum())
+
+
+# ---- inputs -------------------------------------------------------------------------------------
+
+def _rng(seed):
+    return np.random.default_rng(seed)
+
+
+def _reg(r, shape=(6, 5)):
+    return (jnp.asarray(r.standard_normal(shape) * 2, jnp.float32),
+            jnp.asarray(r.standard_normal(shape), jnp.float32))
+
+
+def _probs(r, shape=(6, 5)):
+    return (jnp.asarray(r.uniform(0.05, 0.95, shape), jnp.float32),
+            jnp.asarray(r.random(shape) < 0.5, jnp.float32))
+
+
+def _logits_binary(r, shape=(6, 5)):
+    return (jnp.asarray(r.standard_normal(shape) * 3, jnp.float32),
+            jnp.asarray(r.random(shape), jnp.float32))
+
+
+def _labels(r, shape=(6, 5)):
+    return (jnp.asarray(r.integers(-24, 25, shape) / 8 + 1 / 64, jnp.float32),
+            jnp.asarray(r.choice([-1, 1], shape), jnp.int32))
+
+
+def _class(r, shape=(6, 5), ignore=True):
+    t = r.integers(0, shape[-1], shape[:-1])
+    if ignore:
+        t.reshape(-1)[::4] = -100
+    return jnp.asarray(r.standard_normal(shape) * 2, jnp.float32), jnp.asarray(t, jnp.int32)
+
+
+def _grid(r, shape=(6, 5)):
+    return (jnp.asarray(r.integers(-16, 17, shape) / 8 + 1 / 64, jnp.float32),
+            jnp.asarray(r.integers(0, shape[-1], shape[:-1]), jnp.int32))
+
+
+def _w(r, shape=(6, 5)):
+    return jnp.asarray(r.uniform(0.1, 1.1, shape), jnp.float32)
+
+
+def _case(name, fn, ref, inputs, **kwargs):
+    return pytest.param(fn, ref, inputs, kwargs, id=name)
+
+
+CASES = [
+    _case("mse", flj.mse, ref_pointwise(lambda x, y: (x - y) ** 2), _reg),
+    _case("mse-weight", flj.mse, ref_pointwise(lambda x, y: (x - y) ** 2), _reg,
+          sample_weight=_w),
+    _case("mae", flj.mae, ref_pointwise(lambda x, y: jnp.abs(x - y)), _reg),
+    _case("huber", flj.huber, ref_pointwise(_huber), _reg, delta=0.7),
+    _case("smooth_l1", flj.smooth_l1, ref_pointwise(_smooth_l1), _reg, beta=0.5),
+    _case("quantile", flj.quantile, ref_pointwise(_quantile), _reg, tau=0.8),
+    _case("quantile-per-column", flj.quantile, ref_pointwise(_quantile), _reg,
+          tau=lambda r: jnp.asarray(r.uniform(0.1, 0.9, 5), jnp.float32)),
+    _case("log_cosh", flj.log_cosh,
+          ref_pointwise(lambda x, y: jnp.logaddexp(x - y, y - x) - jnp.log(2.0)), _reg),
+    _case("bce", flj.binary_cross_entropy,
+          ref_pointwise(lambda p, y: -(y * jnp.log(p) + (1 - y) * jnp.log1p(-p))), _probs),
+    _case("bce_logits-pos_weight", flj.binary_cross_entropy_with_logits,
+          ref_pointwise(_bce_logits), _logits_binary,
+          pos_weight=lambda r: _w(r, (5,)) * 3, sample_weight=_w),
+    _case("hinge", flj.hinge, ref_pointwise(lambda x, y: jnp.maximum(0, 1 - _pm1(y) * x)),
+          _labels),
+    _case("squared_hinge", flj.squared_hinge,
+          ref_pointwise(lambda x, y: jnp.maximum(0, 1 - _pm1(y) * x) ** 2), _labels),
+    _case("sigmoid_focal", flj.sigmoid_focal, ref_pointwise(_sigmoid_focal), _logits_binary),
+    _case("sigmoid_focal-noalpha", flj.sigmoid_focal, ref_pointwise(_sigmoid_focal),
+          _logits_binary, alpha=None, gamma=1.5),
+    _case("cross_entropy", flj.cross_entropy, ref_cross_entropy, _class),
+    _case("cross_entropy-weights-smoothing", flj.cross_entropy, ref_cross_entropy, _class,
+          class_weight=lambda r: _w(r, (5,)), label_smoothing=0.2,
+          sample_weight=lambda r: _w(r, (6,))),
+    _case("cross_entropy-3d", flj.cross_entropy, ref_cross_entropy,
+          lambda r: _class(r, (3, 4, 5)), label_smoothing=0.1),
+    _case("cross_entropy-probs", flj.cross_entropy, ref_cross_entropy,
+          lambda r: (lambda x: (x, jax.nn.softmax(x * 0.3 + 1, -1)))(_class(r)[0]),
+          class_weight=lambda r: _w(r, (5,)), label_smoothing=0.1),
+    _case("multiclass_hinge", flj.multiclass_hinge, ref_multiclass_hinge, _grid),
+    _case("multiclass_hinge-cs", flj.multiclass_hinge, ref_multiclass_hinge, _grid,
+          kind="crammer_singer", squared=True, margin=0.5, class_weight=lambda r: _w(r, (5,))),
+    _case("softmax_focal", flj.softmax_focal, ref_softmax_focal, _class),
+    _case("softmax_focal-alpha", flj.softmax_focal, ref_softmax_focal, _class,
+          alpha=lambda r: _w(r, (5,)), gamma=0.5),
+]
+
+
+def _materialise(kwargs, r):
+    return {k: (v(r) if callable(v) else v) for k, v in kwargs.items()}
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("fn,ref,inputs,kwargs", CASES)
+def test_matches_jnp_formulas(fn, ref, inputs, kwargs, reduction):
+    r = _rng(3)
+    x, y = inputs(r)
+    kw = _materialise(kwargs, r)
+    ref_loss = ref(x, y, reduction=reduction, **kw)
+    ct = (jnp.asarray(r.standard_normal(ref_loss.shape), jnp.float32) if reduction == "none"
+          else jnp.float32(2.5))
+
+    def objective(f):
+        return lambda a: jnp.sum(f(a, y, reduction=reduction, **kw) * ct)
+
+    loss = fn(x, y, reduction=reduction, **kw)
+    assert isinstance(loss, jax.Array) and loss.dtype == x.dtype and loss.shape == ref_loss.shape
+    np.testing.assert_allclose(loss, ref_loss, **TOL)
+    grad = jax.grad(objective(fn))(x)
+    np.testing.assert_allclose(grad, jax.grad(objective(ref))(x), **TOL)
+    if reduction == "sum":  # every loss once under jit (compiling all 66 cases costs ~20 s)
+        np.testing.assert_allclose(jax.jit(jax.grad(objective(fn)))(x), grad, **TOL)
+
+
+def test_jit_of_grad_with_traced_weights():
+    r = _rng(4)
+    x, t = _class(r)
+    cw, sw = _w(r, (5,)), _w(r, (6,))
+
+    @jax.jit
+    def g(a, cw, sw):
+        return jax.grad(lambda z: flj.cross_entropy(z, t, class_weight=cw, sample_weight=sw,
+                                                    label_smoothing=0.1))(a)
+
+    expected = jax.grad(lambda z: ref_cross_entropy(z, t, class_weight=cw, sample_weight=sw,
+                                                    label_smoothing=0.1))(x)
+    np.testing.assert_allclose(g(x, cw, sw), expected, **TOL)
+
+
+def test_target_gradient_of_difference_losses():
+    x, y = _reg(_rng(5))
+    for fn, f in ((flj.mse, lambda a, b: (a - b) ** 2), (flj.huber, _huber),
+                  (flj.quantile, _quantile), (flj.log_cosh, lambda a, b: jnp.log(jnp.cosh(a - b)))):
+        ours = jax.grad(lambda a, b: fn(a, b, reduction="sum"), argnums=(0, 1))(x, y)
+        ref = jax.grad(lambda a, b: f(a, b).sum(), argnums=(0, 1))(x, y)
+        for a, b in zip(ours, ref):
+            np.testing.assert_allclose(a, b, **TOL)
+
+
+def test_gradient_wrt_other_arrays_raises_not_zero():
+    x, y = _logits_binary(_rng(6))
+    with pytest.raises(TypeError, match="cannot differentiate with respect to target"):
+        jax.grad(lambda t: flj.binary_cross_entropy_with_logits(x, t))(y)
+    xc, t = _class(_rng(7))
+    with pytest.raises(TypeError, match="class_weight"):
+        jax.grad(lambda w: flj.cross_entropy(xc, t, class_weight=w))(jnp.ones(5))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_vmap_losses_and_per_example_grads(reduction):
+    r = _rng(8)
+    xs, _ = _class(r, (4, 6, 5))
+    _, t = _class(r)                      # one target, shared by the batch (in_axes None)
+    sw = _w(r, (6,))
+    for kw in ({}, {"sample_weight": sw, "label_smoothing": 0.1}):
+        f = lambda a: flj.cross_entropy(a, t, reduction=reduction, **kw)    # noqa: E731
+        fr = lambda a: ref_cross_entropy(a, t, reduction=reduction, **kw)   # noqa: E731
+        batched = jax.vmap(f)(xs)
+        np.testing.assert_allclose(batched, jnp.stack([f(a) for a in xs]), **TOL)
+        np.testing.assert_allclose(batched, jax.vmap(fr)(xs), **TOL)
+        s = lambda fn: lambda a: jnp.sum(fn(a) * 1.5)                       # noqa: E731
+        np.testing.assert_allclose(jax.jit(jax.vmap(jax.grad(s(f))))(xs),
+                                   jax.vmap(jax.grad(s(fr)))(xs), **TOL)
+
+
+def test_vmap_pointwise_over_both_arguments_and_target_only():
+    r = _rng(9)
+    xs, ys = _reg(r, (3, 4, 5))
+    for reduction in REDUCTIONS:
+        f = lambda a, b: flj.huber(a, b, delta=0.5, reduction=reduction)      # noqa: E731
+        np.testing.assert_allclose(jax.vmap(f)(xs, ys),
+                                   jnp.stack([f(a, b) for a, b in zip(xs, ys)]), **TOL)
+        np.testing.assert_allclose(jax.vmap(f, (None, 0))(xs[0], ys),
+                                   jnp.stack([f(xs[0], b) for b in ys]), **TOL)
+
+
+def test_axis_equals_moveaxis():
+    x, t = _class(_rng(10), (6, 5))
+    np.testing.assert_allclose(flj.cross_entropy(x.T, t, axis=0), flj.cross_entropy(x, t),
+                               rtol=1e-6)
+    g0 = jax.grad(lambda a: flj.softmax_focal(a, t, axis=0, reduction="sum"))(x.T)
+    g1 = jax.grad(lambda a: flj.softmax_focal(a, t, reduction="sum"))(x)
+    np.testing.assert_allclose(g0.T, g1, **TOL)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_computed_in_float32(dtype):
+    x, y = _reg(_rng(11))
+    xh = x.astype(dtype)
+    loss = flj.mse(xh, y)
+    assert loss.dtype == jnp.float32
+    grad = jax.grad(flj.mse)(xh, y)
+    assert grad.dtype == jnp.dtype(dtype)
+    expected = 2 * (xh.astype(jnp.float32) - y) / x.size
+    np.testing.assert_allclose(grad.astype(jnp.float32), expected, rtol=1e-2, atol=1e-3)
+
+
+def test_second_derivative_raises():
+    x, y = _reg(_rng(12), (4,))
+    with pytest.raises(ValueError, match="do not support JVP"):
+        jax.grad(lambda a: jnp.sum(jax.grad(flj.mse)(a, y)))(x)
+    with pytest.raises(TypeError):
+        jax.jvp(lambda a: flj.mse(a, y), (x,), (x,))
+
+
+def test_argument_errors():
+    x, y = _reg(_rng(13))
+    with pytest.raises(ValueError, match="reduction"):
+        flj.mse(x, y, reduction="avg")
+    with pytest.raises(TypeError, match="float array"):
+        flj.mse(jnp.ones(3, jnp.int32), jnp.ones(3, jnp.int32))
+    with pytest.raises(ValueError, match="out of range"):
+        flj.cross_entropy(x, jnp.zeros(6, jnp.int32), axis=2)
+
+
+@pytest.mark.skipif(not hasattr(jax, "enable_x64"), reason="jax.enable_x64 context manager")
+def test_float64_is_native_with_x64():
+    r = _rng(14)
+    with jax.enable_x64(True):
+        x = jnp.asarray(r.standard_normal((6, 5)) * 2)
+        t = jnp.asarray(r.integers(0, 5, 6))
+        assert x.dtype == jnp.float64
+        loss = flj.cross_entropy(x, t, label_smoothing=0.1)
+        grad = jax.jit(jax.grad(lambda a: flj.cross_entropy(a, t, label_smoothing=0.1)))(x)
+        assert loss.dtype == grad.dtype == jnp.float64
+        np.testing.assert_allclose(loss, ref_cross_entropy(x, t, label_smoothing=0.1), rtol=1e-12)
+        np.testing.assert_allclose(
+            grad, jax.grad(lambda a: ref_cross_entropy(a, t, label_smoothing=0.1))(x),
+            rtol=1e-10, atol=1e-14)
