@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._arrays import any_array
 from ._dispatch import as_array, class_axis, float_input, pointwise, rows
 from ._validate import choice, fail, in_unit_interval, integer, non_negative, weights
 
 
+@any_array
 def binary_cross_entropy(prob, target, *, reduction="mean", sample_weight=None):
     r"""Binary cross-entropy on probabilities.
 
@@ -37,6 +39,7 @@ def binary_cross_entropy(prob, target, *, reduction="mean", sample_weight=None):
                      domain_error=lambda p, y: f"prob must be in [0, 1], got {p!r}")
 
 
+@any_array
 def binary_cross_entropy_with_logits(logits, target, *, pos_weight=None, reduction="mean",
                                      sample_weight=None):
     r"""Binary cross-entropy on logits, stable for every logit including +-inf.
@@ -69,6 +72,7 @@ def _binary_label_error(value, label):
     return f"target must be -1, 0 or 1, got {label!r}"
 
 
+@any_array
 def hinge(pred, target, *, reduction="mean", sample_weight=None):
     r"""Hinge (SVM) loss for binary labels.
 
@@ -89,6 +93,7 @@ def hinge(pred, target, *, reduction="mean", sample_weight=None):
                      domain_error=_binary_label_error)
 
 
+@any_array
 def squared_hinge(pred, target, *, reduction="mean", sample_weight=None):
     r"""Squared hinge loss, differentiable everywhere.
 
@@ -108,6 +113,7 @@ def squared_hinge(pred, target, *, reduction="mean", sample_weight=None):
                      domain_error=_binary_label_error)
 
 
+@any_array
 def sigmoid_focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean", sample_weight=None):
     r"""Binary focal loss on logits (per-element values of ``torchvision.ops.sigmoid_focal_loss``).
 
@@ -136,6 +142,7 @@ def sigmoid_focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean", sa
                      sample_weight=sample_weight)
 
 
+@any_array
 def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-100,
                   label_smoothing=0.0, reduction="mean", sample_weight=None):
     r"""Softmax cross-entropy with class indices or probability targets, label smoothing and
@@ -174,6 +181,7 @@ def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-1
                 reduction=reduction, sample_weight=sample_weight)
 
 
+@any_array
 def multiclass_hinge(logits, target, *, margin=1.0, kind="weston_watkins", squared=False, axis=-1,
                      class_weight=None, reduction="mean", sample_weight=None):
     r"""Multi-class hinge loss.
@@ -207,6 +215,7 @@ def multiclass_hinge(logits, target, *, margin=1.0, kind="weston_watkins", squar
                 margin=m, squared=bool(squared), reduction=reduction, sample_weight=sample_weight)
 
 
+@any_array
 def softmax_focal(logits, target, *, alpha=None, gamma=2.0, axis=-1, ignore_index=-100,
                   reduction="mean", sample_weight=None):
     r"""Multi-class (softmax) focal loss.

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._arrays import any_array
 from ._dispatch import float_input, pointwise
 from ._validate import fail, in_open_unit_interval, non_negative, positive, weights
 
 
+@any_array
 def mse(pred, target, *, reduction="mean", sample_weight=None):
     r"""Mean squared error.
 
@@ -44,6 +46,7 @@ def mse(pred, target, *, reduction="mean", sample_weight=None):
                      sample_weight=sample_weight)
 
 
+@any_array
 def mae(pred, target, *, reduction="mean", sample_weight=None):
     r"""Mean absolute error.
 
@@ -63,6 +66,7 @@ def mae(pred, target, *, reduction="mean", sample_weight=None):
                      sample_weight=sample_weight)
 
 
+@any_array
 def huber(pred, target, *, delta=1.0, reduction="mean", sample_weight=None):
     r"""Huber loss: quadratic for small errors, linear for large ones.
 
@@ -85,6 +89,7 @@ def huber(pred, target, *, delta=1.0, reduction="mean", sample_weight=None):
                      reduction=reduction, sample_weight=sample_weight)
 
 
+@any_array
 def smooth_l1(pred, target, *, beta=1.0, reduction="mean", sample_weight=None):
     r"""Smooth L1 loss (Huber divided by beta).
 
@@ -106,6 +111,7 @@ def smooth_l1(pred, target, *, beta=1.0, reduction="mean", sample_weight=None):
                      reduction=reduction, sample_weight=sample_weight)
 
 
+@any_array
 def quantile(pred, target, *, tau=0.5, reduction="mean", sample_weight=None):
     r"""Quantile (pinball) loss; its constant minimiser is the tau-quantile of the target.
 
@@ -139,6 +145,7 @@ def quantile(pred, target, *, tau=0.5, reduction="mean", sample_weight=None):
                      param_name="tau", reduction=reduction, sample_weight=sample_weight)
 
 
+@any_array
 def log_cosh(pred, target, *, reduction="mean", sample_weight=None):
     r"""Log-cosh loss: about :math:`d^2/2` for small errors and :math:`|d| - \log 2` for large ones.
 

@@ -1,0 +1,124 @@
+"""Any array in, the caller's array type out.
+
+Every public loss is wrapped by :func:`any_array`. NumPy arrays go straight through. Objects from
+other libraries that implement ``__dlpack__`` (PyTorch, JAX, CuPy, ...) are read through DLPack
+as zero-copy NumPy views (``np.from_dlpack`` negotiates a versioned DLPack 1.x capsule and falls
+back to a legacy one for producers such as JAX), the loss runs on those views, and the results are
+handed back to the library of the first array argument with its ``from_dlpack``, zero-copy where
+that library allows. float16/bfloat16 inputs are computed in float32: the loss comes back in
+float32 and the gradient in the input's dtype.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+
+import numpy as np
+
+from ._dispatch import _request
+from ._validate import fail
+
+_DLPACK_CPU = 1
+_DEVICE_NAMES = {1: "cpu", 2: "cuda", 3: "cuda_host", 4: "opencl", 7: "vulkan", 8: "metal",
+                 10: "rocm", 13: "cuda_managed", 14: "oneapi"}
+_HALF_DTYPES = ("float16", "bfloat16")
+
+
+def _device_of(a):
+    if hasattr(a, "__dlpack_device__"):
+        kind, index = a.__dlpack_device__()
+        return int(kind), int(index)
+    return _DLPACK_CPU, 0
+
+
+def _device_name(device) -> str:
+    kind, index = device
+    return f"{_DEVICE_NAMES.get(kind, f'device type {kind}')}:{index}"
+
+
+def _namespace(a):
+    """The library whose ``from_dlpack``/``astype`` builds arrays like ``a``."""
+    if hasattr(a, "__array_namespace__"):
+        return a.__array_namespace__()
+    return importlib.import_module(type(a).__module__.split(".")[0])
+
+
+def _dtype_name(a) -> str:
+    return str(getattr(a, "dtype", "")).rsplit(".", 1)[-1]
+
+
+class _Caller:
+    """Remembers what the caller passed so that results can be handed back in kind."""
+
+    def __init__(self, fn: str, first):
+        self.fn = fn
+        self.foreign = hasattr(first, "__dlpack__") and not isinstance(first, np.ndarray)
+        self.namespace = _namespace(first) if self.foreign else None
+        self.half = _dtype_name(first) in _HALF_DTYPES
+        self.first_dtype = getattr(first, "dtype", None)
+
+    def to_numpy(self, name: str, a):
+        if isinstance(a, np.ndarray):
+            return a.astype(np.float32) if a.dtype == np.float16 else a
+        if not hasattr(a, "__dlpack__"):
+            return a  # lists, scalars, None: the public function validates them
+        if getattr(a, "requires_grad", False) and hasattr(a, "detach"):
+            a = a.detach()  # a torch tensor in a graph: read its values (use fastloss.torch for autograd)
+        if _dtype_name(a) in _HALF_DTYPES:
+            # NumPy has no bfloat16: widen in the caller's library (one converted copy).
+            a = a.float() if hasattr(a, "float") else _namespace(a).astype(a, "float32")
+        try:
+            return np.from_dlpack(a)
+        except (BufferError, RuntimeError, TypeError, ValueError) as e:
+            fail(self.fn, f"{name}: cannot read this {type(a).__name__} through DLPack ({e})",
+                 TypeError)
+
+    def back(self, out, *, is_grad: bool = False):
+        if not self.foreign and not (self.half and is_grad):
+            return out
+        if not self.foreign:  # NumPy float16 input: gradient back in float16
+            return out.astype(self.first_dtype)
+        if not hasattr(self.namespace, "from_dlpack"):
+            return out  # a bare DLPack producer with no array library behind it: NumPy results
+        result = self.namespace.from_dlpack(out)
+        if is_grad and self.half:
+            result = result.to(self.first_dtype) if hasattr(result, "to") else \
+                self.namespace.astype(result, self.first_dtype)
+        return result
+
+
+def any_array(fn):
+    """Wrap a public loss so it takes any DLPack array and returns the caller's array type."""
+    params = list(inspect.signature(fn).parameters)
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if all(type(a) is np.ndarray and a.dtype != np.float16 for a in args) and not any(
+                hasattr(v, "__dlpack__") and type(v) is not np.ndarray for v in kwargs.values()):
+            return fn(*args, **kwargs)  # the common NumPy call: nothing to convert
+        arrays = [(params[i], a) for i, a in enumerate(args)] + list(kwargs.items())
+        devices = {}
+        for arg_name, a in arrays:
+            if hasattr(a, "__dlpack_device__"):
+                devices.setdefault(_device_of(a), arg_name)
+        if len(devices) > 1:
+            (d1, n1), (d2, n2) = list(devices.items())[:2]
+            fail(name, f"arrays on different devices: {n1} on {_device_name(d1)}, "
+                       f"{n2} on {_device_name(d2)}")
+        for device, arg_name in devices.items():
+            if device[0] != _DLPACK_CPU:
+                fail(name, f"{arg_name} is on {_device_name(device)}: this build of fastloss has "
+                           f"no kernels for that device (CPU only; no CUDA kernel yet)")
+        caller = _Caller(name, args[0] if args else None)
+        np_args = [caller.to_numpy(params[i], a) for i, a in enumerate(args)]
+        np_kwargs = {k: caller.to_numpy(k, v) for k, v in kwargs.items()}
+        out = fn(*np_args, **np_kwargs)
+        request = _request.get()
+        if request is not None and request.grad is not None:
+            request.grad = caller.back(request.grad, is_grad=True)
+        return caller.back(out)
+
+    return wrapper
