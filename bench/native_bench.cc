@@ -1,0 +1,236 @@
+// Native benchmark: times run_pointwise / run_rows (cpp/src/ops.h) directly, with no Python in
+// the loop, against the roofline stream (cpu::stream_f32) with the same traffic, measured in the
+// same run in interleaved rounds. Outputs are allocated and touched once, so neither the kernels
+// nor the stream pay page faults here (the Python benchmark, which allocates a fresh gradient
+// per call as users do, includes them). Method and byte counts: bench/METHOD.md.
+//
+//   cmake -S . -B build-bench -DFASTLOSS_BUILD_BENCH=ON && cmake --build build-bench --target fastloss_bench
+//   build-bench/fastloss_bench [--repeats N] [--threads N] [--quick]
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu/kernels.h"
+#include "cpu/parallel.h"
+#include "cpu/stream.h"
+#include "ops.h"
+
+namespace {
+
+using fastloss::DType;
+using fastloss::View;
+
+// 64-byte aligned, zero-initialised (so every page is touched before timing starts).
+template <class T>
+struct Buffer {
+  T* data = nullptr;
+  int64_t n = 0;
+  explicit Buffer(int64_t count) : n(count) {
+    size_t bytes = (size_t(count) * sizeof(T) + 63) / 64 * 64;
+    data = static_cast<T*>(std::aligned_alloc(64, bytes ? bytes : 64));
+    if (!data) {
+      std::fprintf(stderr, "out of memory allocating %zu bytes\n", bytes);
+      std::exit(1);
+    }
+    std::memset(static_cast<void*>(data), 0, bytes);
+  }
+  ~Buffer() { std::free(data); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+};
+
+View view(const void* data, DType dtype, std::initializer_list<int64_t> shape,
+          int64_t itemsize) {
+  View v;
+  v.data = const_cast<void*>(data);
+  v.dtype = dtype;
+  v.ndim = int(shape.size());
+  int d = 0;
+  for (int64_t s : shape) v.shape[d++] = s;
+  int64_t stride = itemsize;
+  for (int k = v.ndim - 1; k >= 0; --k) {
+    v.strides[k] = stride;
+    stride *= v.shape[k];
+  }
+  return v;
+}
+
+double now_s() {
+  using clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+// Times `kernel` and `roof` in interleaved rounds after one warm-up call each; returns the
+// medians in seconds.
+std::pair<double, double> interleaved(const std::function<void()>& kernel,
+                                      const std::function<void()>& roof, int repeats) {
+  kernel();
+  roof();
+  std::vector<double> tk, tr;
+  for (int r = 0; r < repeats; ++r) {
+    double t0 = now_s();
+    kernel();
+    double t1 = now_s();
+    roof();
+    double t2 = now_s();
+    tk.push_back(t1 - t0);
+    tr.push_back(t2 - t1);
+  }
+  return {median(tk), median(tr)};
+}
+
+volatile double g_sink = 0;  // keeps results observable
+
+void report(const char* name, const char* pass, const std::string& shape, double bytes,
+            std::pair<double, double> t) {
+  const double gbps = bytes / t.first / 1e9, roof = bytes / t.second / 1e9;
+  std::printf("%-34s %-8s %-12s %9.1f %9.3f %8.2f %9.2f %8.2f\n", name, pass, shape.c_str(),
+              bytes / 1e6, t.first * 1e3, gbps, roof, t.second / t.first);
+}
+
+void fill_normal(float* p, int64_t n, float scale, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  for (int64_t i = 0; i < n; ++i) p[i] = d(rng);
+}
+
+void bench_pointwise(const char* name, fastloss::cpu::Pointwise loss, double param0, bool param_array,
+                     bool probabilities_target, int64_t n, int repeats) {
+  Buffer<float> x(n), y(n), grad(n);
+  fill_normal(x.data, n, 2.0f, 1);
+  if (probabilities_target) {  // hard 0/1 labels, as the registry samples mostly
+    std::mt19937 rng(2);
+    for (int64_t i = 0; i < n; ++i) y.data[i] = float(rng() & 1u);
+  } else {
+    fill_normal(y.data, n, 1.0f, 2);
+  }
+  const float one = 1.0f;
+  View xv = view(x.data, DType::f32, {n}, 4), yv = view(y.data, DType::f32, {n}, 4);
+  View gv = view(grad.data, DType::f32, {n}, 4);
+  View pv = view(&one, DType::f32, {n}, 4);
+  pv.strides[0] = 0;  // a broadcast scalar (pos_weight = 1), as the Python layer passes it
+
+  fastloss::PointwiseRequest req;
+  req.name = name;
+  req.loss = loss;
+  req.params[0] = param0;
+  req.x = &xv;
+  req.y = &yv;
+  req.param = param_array ? &pv : nullptr;
+  req.reduction = fastloss::Reduction::mean;
+
+  const float* reads[2] = {x.data, y.data};
+  float* writes[1] = {grad.data};
+  const std::string shape = std::to_string(n);
+
+  // Forward (mean): reads x and y.
+  auto fwd = interleaved([&] { g_sink = fastloss::run_pointwise(req).value; },
+                         [&] { g_sink = fastloss::cpu::stream_f32(reads, 2, nullptr, 0, n); },
+                         repeats);
+  report(name, "forward", shape, 8.0 * double(n), fwd);
+  // Fused: reads x and y, writes the gradient.
+  fastloss::PointwiseRequest fused = req;
+  fused.grad_out = &gv;
+  auto fu = interleaved([&] { g_sink = fastloss::run_pointwise(fused).value; },
+                        [&] { g_sink = fastloss::cpu::stream_f32(reads, 2, writes, 1, n); },
+                        repeats);
+  report(name, "fused", shape, 12.0 * double(n), fu);
+}
+
+void bench_cross_entropy(int64_t rows, int64_t classes, int repeats) {
+  const int64_t n = rows * classes;
+  Buffer<float> x(n), grad(n);
+  Buffer<int64_t> t(rows);
+  fill_normal(x.data, n, 2.0f, 3);
+  std::mt19937 rng(4);
+  for (int64_t r = 0; r < rows; ++r)  // 20% ignored rows, as the registry's sampler
+    t.data[r] = (rng() % 5 == 0) ? -100 : int64_t(rng() % uint32_t(classes));
+  View xv = view(x.data, DType::f32, {rows, classes}, 4);
+  View tv = view(t.data, DType::i64, {rows}, 8);
+  View gv = view(grad.data, DType::f32, {rows, classes}, 4);
+
+  fastloss::RowRequest req;
+  req.name = "cross_entropy";
+  req.kind = fastloss::cpu::Row::cross_entropy_sparse;
+  req.x = &xv;
+  req.target = &tv;
+  req.class_weight_is_sample_weight = true;  // as the bindings set it for sparse CE
+  req.has_ignore_index = true;
+  req.ignore_index = -100;
+  req.reduction = fastloss::Reduction::mean;
+
+  const float* reads[1] = {x.data};
+  float* writes[1] = {grad.data};
+  const std::string shape = std::to_string(rows) + "x" + std::to_string(classes);
+  const double label_bytes = 8.0 * double(rows);
+  auto check = [](const fastloss::RowResult& r) {
+    if (r.bad_row >= 0) {
+      std::fprintf(stderr, "cross_entropy: bad label at row %lld\n", (long long)r.bad_row);
+      std::exit(1);
+    }
+    return r.value;
+  };
+  auto fwd = interleaved([&] { g_sink = check(fastloss::run_rows(req)); },
+                         [&] { g_sink = fastloss::cpu::stream_f32(reads, 1, nullptr, 0, n); },
+                         repeats);
+  report("cross_entropy", "forward", shape, 4.0 * double(n) + label_bytes, fwd);
+  fastloss::RowRequest fused = req;
+  fused.grad_out = &gv;
+  auto fu = interleaved([&] { g_sink = check(fastloss::run_rows(fused)); },
+                        [&] { g_sink = fastloss::cpu::stream_f32(reads, 1, writes, 1, n); },
+                        repeats);
+  report("cross_entropy", "fused", shape, 8.0 * double(n) + label_bytes, fu);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int repeats = 9, threads = 0;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--repeats" && i + 1 < argc) {
+      repeats = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--threads" && i + 1 < argc) {
+      threads = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--quick") {
+      quick = true;
+    } else {
+      std::fprintf(stderr, "usage: %s [--repeats N] [--threads N] [--quick]\n", argv[0]);
+      return a == "--help" || a == "-h" ? 0 : 2;
+    }
+  }
+  // Set before any kernel runs (the pool is only resized while idle and unused).
+  if (threads > 0) fastloss::cpu::set_num_threads(threads);
+
+  const int64_t n = quick ? (int64_t(1) << 16) : (int64_t(1) << 24);
+  std::printf("fastloss native benchmark: ISA %s, %d threads, median of %d runs "
+              "(outputs reused: no page faults)\n",
+              fastloss::cpu::active_kernels().name, fastloss::cpu::num_threads(), repeats);
+  std::printf("%-34s %-8s %-12s %9s %9s %8s %9s %8s\n", "loss", "pass", "shape", "MB",
+              "ms", "GB/s", "roof GB/s", "fraction");
+  using fastloss::cpu::Pointwise;
+  bench_pointwise("mse", Pointwise::mse, 0.0, false, false, n, repeats);
+  bench_pointwise("huber", Pointwise::huber, 1.0, false, false, n, repeats);
+  bench_pointwise("binary_cross_entropy_with_logits", Pointwise::binary_cross_entropy_with_logits,
+                  0.0, true, true, n, repeats);
+  bench_pointwise("log_cosh", Pointwise::log_cosh, 0.0, false, false, n, repeats);
+  if (quick)
+    bench_cross_entropy(64, 1000, repeats);
+  else
+    bench_cross_entropy(4096, 32000, repeats);
+  return 0;
+}

@@ -1,0 +1,248 @@
+"""The peers each kernel is compared with, called the way their users call them.
+
+* ``numpy``: fastloss's own float64 reference, composed the usual way: ``reference.NAME`` for
+  the value, then ``reference.NAME_grad`` for the gradient, on the same float32 arrays.
+* ``torch``: PyTorch CPU. Forward: the loss under ``torch.no_grad()``. Fused: forward then
+  ``loss.backward()`` through autograd on a leaf tensor sharing the NumPy memory
+  (``torch.from_numpy``), its ``.grad`` reset to None before each run so that every run
+  allocates its gradient, as fastloss does. ``torch.nn.functional.X`` where PyTorch has the loss;
+  otherwise composed from torch ops (marked "composed").
+* ``jax``: ``jax.jit(jax.value_and_grad(f))`` (fused) and ``jax.jit(f)`` (forward), f written
+  with jax.numpy the way optax writes it, inputs placed once with ``jax.device_put``, results
+  waited for with ``block_until_ready``. Only when jax is importable.
+
+Every peer function returns ``(forward, fused, how)``: two zero-argument callables and a
+description of the call, or raises ``Unavailable``. Hyper-parameters are fastloss's defaults,
+read from the public function's signature, so peers compute the same loss.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+
+from .cases import Case
+
+LOG2 = math.log(2.0)
+
+
+class Unavailable(Exception):
+    """This peer has no counterpart for this loss, or is not installed."""
+
+
+def defaults(case: Case, kwargs: dict) -> dict:
+    """fastloss's default hyper-parameters for the case, updated by the case's kwargs."""
+    params = inspect.signature(case.spec.fn).parameters
+    out = {k: p.default for k, p in params.items()
+           if p.kind is inspect.Parameter.KEYWORD_ONLY and k not in ("reduction", "sample_weight")}
+    out.update(kwargs)
+    return out
+
+
+# ---- NumPy reference -----------------------------------------------------------------------
+
+def numpy_peer(case: Case, args, kwargs):
+    """(value, grad, how): timed separately, summed per run for the fused time."""
+    ref, ref_grad = case.spec.reference, case.spec.reference_grad
+    how = f"fastloss.reference.{case.loss} + {case.loss}_grad (float64 NumPy)"
+    return (lambda: ref(*args, **kwargs)), (lambda: ref_grad(*args, **kwargs)), how
+
+
+# ---- PyTorch -------------------------------------------------------------------------------
+
+def _torch_loss(case: Case, kw: dict):
+    """(loss(x, target) -> scalar tensor, how)."""
+    import torch
+    import torch.nn.functional as F
+
+    name = case.loss
+    if name == "mse":
+        return F.mse_loss, "F.mse_loss"
+    if name == "mae":
+        return F.l1_loss, "F.l1_loss"
+    if name == "huber":
+        d = kw["delta"]
+        return (lambda x, y: F.huber_loss(x, y, delta=d)), f"F.huber_loss(delta={d})"
+    if name == "smooth_l1":
+        b = kw["beta"]
+        return (lambda x, y: F.smooth_l1_loss(x, y, beta=b)), f"F.smooth_l1_loss(beta={b})"
+    if name == "binary_cross_entropy":
+        return F.binary_cross_entropy, "F.binary_cross_entropy"
+    if name == "binary_cross_entropy_with_logits":
+        return F.binary_cross_entropy_with_logits, "F.binary_cross_entropy_with_logits"
+    if name == "cross_entropy":
+        ig = kw["ignore_index"]
+        return (lambda x, t: F.cross_entropy(x, t, ignore_index=ig)), "F.cross_entropy"
+    if name == "multiclass_hinge":
+        m = kw["margin"]
+        return ((lambda x, t: F.multi_margin_loss(x, t, margin=m)),
+                "F.multi_margin_loss (divides by C; same work)")
+    if name == "quantile":
+        tau = kw["tau"]
+
+        def quantile(x, y):
+            u = y - x
+            return torch.maximum(tau * u, (tau - 1) * u).mean()
+        return quantile, "composed: maximum(tau*u, (tau-1)*u).mean()"
+    if name == "log_cosh":
+        return ((lambda x, y: torch.log(torch.cosh(x - y)).mean()),
+                "composed: log(cosh(x - y)).mean()")
+    if name == "hinge":
+        return ((lambda x, y: torch.clamp(1 - y * x, min=0).mean()),
+                "composed: clamp(1 - y*f, min=0).mean()")
+    if name == "squared_hinge":
+        return ((lambda x, y: torch.clamp(1 - y * x, min=0).pow(2).mean()),
+                "composed: clamp(1 - y*f, min=0).pow(2).mean()")
+    if name == "sigmoid_focal":
+        alpha, gamma = kw["alpha"], kw["gamma"]
+
+        def sigmoid_focal(x, y):  # torchvision.ops.sigmoid_focal_loss, then .mean()
+            p = torch.sigmoid(x)
+            ce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
+            p_t = p * y + (1 - p) * (1 - y)
+            loss = ce * ((1 - p_t) ** gamma)
+            if alpha is not None and alpha >= 0:
+                loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+            return loss.mean()
+        return sigmoid_focal, "composed: torchvision sigmoid_focal_loss formula"
+    if name == "softmax_focal":
+        alpha, gamma, ig = kw["alpha"], kw["gamma"], kw["ignore_index"]
+        if alpha is not None:
+            raise Unavailable("softmax_focal with alpha is not composed for torch")
+
+        def softmax_focal(x, t):
+            logp = F.log_softmax(x, dim=-1)
+            keep = t != ig
+            safe = torch.where(keep, t, torch.zeros_like(t))
+            logpt = logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+            loss = -((1 - logpt.exp()) ** gamma) * logpt
+            return (loss * keep).sum() / keep.sum()
+        return softmax_focal, "composed: log_softmax, gather, (1-p)^g"
+    raise Unavailable(f"no torch counterpart written for {name}")
+
+
+def torch_peer(case: Case, args, kwargs):
+    """(forward, fused, how) for PyTorch CPU."""
+    try:
+        import torch
+    except ImportError as e:
+        raise Unavailable(f"torch not importable: {e}") from e
+    loss, how = _torch_loss(case, defaults(case, kwargs))
+    x, y = (torch.from_numpy(a) for a in args[:2])
+    leaf = x.detach().requires_grad_(True)
+
+    def forward():
+        with torch.no_grad():
+            return loss(x, y)
+
+    def fused():
+        leaf.grad = None
+        value = loss(leaf, y)
+        value.backward()
+        return value, leaf.grad
+
+    return forward, fused, how
+
+
+# ---- JAX -----------------------------------------------------------------------------------
+
+def _jax_loss(case: Case, kw: dict):
+    import jax
+    import jax.numpy as jnp
+
+    name = case.loss
+    if name == "mse":
+        return lambda x, y: jnp.mean((x - y) ** 2)
+    if name == "mae":
+        return lambda x, y: jnp.mean(jnp.abs(x - y))
+    if name in ("huber", "smooth_l1"):
+        d = kw["delta"] if name == "huber" else kw["beta"]
+
+        def huber(x, y):  # optax.huber_loss; smooth_l1 = huber / beta
+            e = x - y
+            a = jnp.abs(e)
+            q = jnp.minimum(a, d)
+            loss = 0.5 * q * q + d * (a - q)
+            return jnp.mean(loss / d if name == "smooth_l1" else loss)
+        return huber
+    if name == "quantile":
+        tau = kw["tau"]
+        return lambda x, y: jnp.mean(jnp.maximum(tau * (y - x), (tau - 1) * (y - x)))
+    if name == "log_cosh":
+        return lambda x, y: jnp.mean(jnp.logaddexp(x - y, y - x) - LOG2)  # optax.log_cosh
+    if name == "binary_cross_entropy":
+        return lambda p, y: -jnp.mean(y * jnp.maximum(jnp.log(p), -100.0)
+                                      + (1 - y) * jnp.maximum(jnp.log1p(-p), -100.0))
+    if name == "binary_cross_entropy_with_logits":
+        # optax.sigmoid_binary_cross_entropy
+        return lambda x, y: jnp.mean(-(y * jax.nn.log_sigmoid(x) + (1 - y) * jax.nn.log_sigmoid(-x)))
+    if name == "hinge":
+        return lambda x, y: jnp.mean(jnp.maximum(0.0, 1.0 - y * x))
+    if name == "squared_hinge":
+        return lambda x, y: jnp.mean(jnp.maximum(0.0, 1.0 - y * x) ** 2)
+    if name == "sigmoid_focal":
+        alpha, gamma = kw["alpha"], kw["gamma"]
+
+        def sigmoid_focal(x, y):  # optax.sigmoid_focal_loss
+            p = jax.nn.sigmoid(x)
+            ce = -(y * jax.nn.log_sigmoid(x) + (1 - y) * jax.nn.log_sigmoid(-x))
+            p_t = p * y + (1 - p) * (1 - y)
+            loss = ce * (1 - p_t) ** gamma
+            if alpha is not None and alpha >= 0:
+                loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+            return jnp.mean(loss)
+        return sigmoid_focal
+    if name in ("cross_entropy", "softmax_focal"):
+        ig, gamma = kw["ignore_index"], kw.get("gamma", 0.0)
+        if name == "softmax_focal" and kw["alpha"] is not None:
+            raise Unavailable("softmax_focal with alpha is not composed for jax")
+
+        def ce(x, t):
+            logp = jax.nn.log_softmax(x, axis=-1)
+            keep = t != ig
+            safe = jnp.where(keep, t, 0)
+            logpt = jnp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
+            loss = -logpt if name == "cross_entropy" else -((1 - jnp.exp(logpt)) ** gamma) * logpt
+            return jnp.sum(jnp.where(keep, loss, 0.0)) / jnp.sum(keep)
+        return ce
+    if name == "multiclass_hinge":
+        m = kw["margin"]
+
+        def multiclass_hinge(x, t):
+            xt = jnp.take_along_axis(x, t[..., None], axis=-1)
+            h = jnp.maximum(0.0, m + x - xt)
+            h = jnp.where(jnp.arange(x.shape[-1]) == t[..., None], 0.0, h)
+            return jnp.mean(jnp.sum(h, axis=-1))
+        return multiclass_hinge
+    raise Unavailable(f"no jax counterpart written for {name}")
+
+
+def jax_peer(case: Case, args, kwargs):
+    try:
+        import jax
+    except ImportError as e:
+        raise Unavailable(f"jax not importable: {e}") from e
+    f = _jax_loss(case, defaults(case, kwargs))
+    x, y = (jax.device_put(a) for a in args[:2])
+    fwd = jax.jit(f)
+    vg = jax.jit(jax.value_and_grad(f))
+
+    def forward():
+        return jax.block_until_ready(fwd(x, y))
+
+    def fused():
+        return jax.block_until_ready(vg(x, y))
+
+    return forward, fused, "jax.jit(jax.value_and_grad(f)), f in jax.numpy (optax forms)"
+
+
+def versions() -> dict:
+    out = {"numpy": np.__version__}
+    for mod in ("torch", "jax", "jaxlib", "matplotlib"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception:  # not installed or broken: recorded as absent
+            out[mod] = None
+    return out
