@@ -24,6 +24,7 @@ _DLPACK_CPU = 1
 _DEVICE_NAMES = {1: "cpu", 2: "cuda", 3: "cuda_host", 4: "opencl", 7: "vulkan", 8: "metal",
                  10: "rocm", 13: "cuda_managed", 14: "oneapi"}
 _HALF_DTYPES = ("float16", "bfloat16")
+_FLOAT16 = np.dtype(np.float16)  # builtin dtypes are singletons: an identity test suffices
 
 
 def _device_of(a):
@@ -89,6 +90,17 @@ class _Caller:
         return result
 
 
+def _plain_numpy(args, kwargs) -> bool:
+    """True when no argument needs converting (written as loops: this runs on every call)."""
+    for a in args:
+        if type(a) is not np.ndarray or a.dtype is _FLOAT16:
+            return False
+    for v in kwargs.values():
+        if type(v) is not np.ndarray and hasattr(v, "__dlpack__"):
+            return False
+    return True
+
+
 def any_array(fn):
     """Wrap a public loss so it takes any DLPack array and returns the caller's array type."""
     params = list(inspect.signature(fn).parameters)
@@ -96,8 +108,7 @@ def any_array(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if all(type(a) is np.ndarray and a.dtype != np.float16 for a in args) and not any(
-                hasattr(v, "__dlpack__") and type(v) is not np.ndarray for v in kwargs.values()):
+        if _plain_numpy(args, kwargs):
             return fn(*args, **kwargs)  # the common NumPy call: nothing to convert
         arrays = [(params[i], a) for i, a in enumerate(args)] + list(kwargs.items())
         devices = {}

@@ -18,17 +18,7 @@ struct Device {
 
 constexpr int kMaxDims = 16;
 
-inline size_t itemsize(DType t) {
-  switch (t) {
-    case DType::f64: case DType::i64: case DType::u64: return 8;
-    case DType::f32: case DType::i32: case DType::u32: return 4;
-    case DType::i16: case DType::u16: return 2;
-    default: return 1;
-  }
-}
-
 inline bool is_floating(DType t) { return t == DType::f32 || t == DType::f64; }
-inline bool is_integer(DType t) { return !is_floating(t) && t != DType::boolean; }
 
 inline const char* dtype_name(DType t) {
   switch (t) {
@@ -48,25 +38,18 @@ inline const char* dtype_name(DType t) {
 }
 
 struct View {
-  void* data = nullptr;  // nullptr with present() == false means "argument not given"
+  void* data = nullptr;
   DType dtype = DType::f32;
   Device device;
   int ndim = 0;
   int64_t shape[kMaxDims] = {};
   int64_t strides[kMaxDims] = {};  // in bytes; 0 for broadcast dimensions
 
-  bool present() const { return data != nullptr || numel() == 0; }
   int64_t numel() const {
     int64_t n = 1;
     for (int d = 0; d < ndim; ++d) n *= shape[d];
     return n;
   }
-};
-
-// An optional argument: a view plus whether the caller gave it.
-struct Arg {
-  View view;
-  bool given = false;
 };
 
 }  // namespace fastloss
