@@ -269,23 +269,30 @@ FL_HOST_DEVICE T fl_log1p(T x) {
   return y;
 }
 
-// log(1 + e^x), stable for every x: max(x, 0) + log1p(e^-|x|).
+// The pieces of a binary cross-entropy on a logit x, all from one exponential e = exp(-|x|):
+// softplus(+-x) = max(+-x, 0) + log1p(e) and sigmoid(+-x), each with full relative accuracy.
 template <class T>
-FL_HOST_DEVICE T fl_softplus(T x) {
-  T pos = x > T(0) ? x : T(0);
-  T sp = pos + fl_log1p(fl_exp(-fl_abs(x)));
-  return x != x ? x : sp;
-}
+struct LogitTerms {
+  T softplus_pos, softplus_neg;  // softplus(x), softplus(-x)
+  T sigmoid_pos, sigmoid_neg;    // sigmoid(x), sigmoid(-x) = 1 - sigmoid(x) without cancellation
 
-// sigmoid(x) and sigmoid(-x) together from one exponential, each with full relative accuracy.
+  // w_neg softplus(x) + w_pos softplus(-x), a term whose weight is exactly 0 contributing 0 even
+  // where its softplus is inf (x = +-inf), so the cross-entropy keeps its finite limits.
+  FL_HOST_DEVICE T cross_entropy(T w_neg, T w_pos) const {
+    return (w_neg == T(0) ? T(0) : w_neg * softplus_pos) +
+           (w_pos == T(0) ? T(0) : w_pos * softplus_neg);
+  }
+};
+
 template <class T>
-FL_HOST_DEVICE void fl_sigmoid_pair(T x, T& sig, T& sig_neg) {
-  T e = fl_exp(-fl_abs(x));  // in (0, 1]
+FL_HOST_DEVICE LogitTerms<T> fl_logit_terms(T x) {
+  T e = fl_exp(-fl_abs(x));  // in [0, 1]
+  T log1p_e = fl_log1p(e);
   T big = T(1) / (T(1) + e);  // sigmoid(|x|)
   T small = e * big;          // sigmoid(-|x|)
   bool neg = x < T(0);
-  sig = neg ? small : big;
-  sig_neg = neg ? big : small;
+  return {(neg ? T(0) : x) + log1p_e, (neg ? -x : T(0)) + log1p_e, neg ? small : big,
+          neg ? big : small};
 }
 
 FL_ISA_NAMESPACE_END

@@ -48,14 +48,33 @@ inline bool usable_in_place(const char* p, int64_t stride, DType dt) {
 
 // Returns a pointer to n contiguous T values of the run: the operand itself when possible, else
 // `buf` filled by converting the strided elements.
+// Converts n elements of source type S at byte stride `stride` into buf (one typed loop, so the
+// dtype switch happens once per run, not per element).
+template <class T, class S>
+inline void convert_run(const char* p, int64_t stride, int64_t n, T* buf) {
+  for (int64_t i = 0; i < n; ++i) {
+    S v;
+    std::memcpy(&v, p + i * stride, sizeof v);
+    buf[i] = T(v);
+  }
+}
+
 template <class T>
 inline const T* load_run(const char* p, int64_t stride, DType dt, int64_t n, T* buf) {
   if (usable_in_place<T>(p, stride, dt)) return reinterpret_cast<const T*>(p);
   if (stride == 0) {
     T v = read_as<T>(p, dt);
     for (int64_t i = 0; i < n; ++i) buf[i] = v;
-  } else {
-    for (int64_t i = 0; i < n; ++i) buf[i] = read_as<T>(p + i * stride, dt);
+    return buf;
+  }
+  switch (dt) {
+#define FL_CONVERT(tag, ctype) \
+  case DType::tag: convert_run<T, ctype>(p, stride, n, buf); break;
+    FL_CONVERT(f32, float) FL_CONVERT(f64, double) FL_CONVERT(i8, int8_t) FL_CONVERT(i16, int16_t)
+    FL_CONVERT(i32, int32_t) FL_CONVERT(i64, int64_t) FL_CONVERT(u8, uint8_t)
+    FL_CONVERT(u16, uint16_t) FL_CONVERT(u32, uint32_t) FL_CONVERT(u64, uint64_t)
+    FL_CONVERT(boolean, bool)
+#undef FL_CONVERT
   }
   return buf;
 }

@@ -14,18 +14,11 @@ struct BinaryCrossEntropyWithLogits {
   static constexpr bool kChecksDomain = false;
   explicit BinaryCrossEntropyWithLogits(const double*) {}
   FL_HOST_DEVICE void operator()(T x, T y, T pos_weight, T& value, T& grad) const {
-    T e = fl_exp(-fl_abs(x));
-    T log1p_e = fl_log1p(e);
-    T sp_pos = (x > T(0) ? x : T(0)) + log1p_e;   // softplus(x)
-    T sp_neg = (x < T(0) ? -x : T(0)) + log1p_e;  // softplus(-x)
+    const LogitTerms<T> t = fl_logit_terms(x);
     T c_neg = T(1) - y;
     T c_pos = pos_weight * y;
-    value = (c_neg == T(0) ? T(0) : c_neg * sp_pos) + (c_pos == T(0) ? T(0) : c_pos * sp_neg);
-    T big = T(1) / (T(1) + e);
-    T small = e * big;
-    T sig = x < T(0) ? small : big;
-    T sig_neg = x < T(0) ? big : small;
-    grad = c_neg * sig - c_pos * sig_neg;
+    value = t.cross_entropy(c_neg, c_pos);
+    grad = c_neg * t.sigmoid_pos - c_pos * t.sigmoid_neg;
     value = x != x ? x : value;
     grad = x != x ? x : grad;
   }

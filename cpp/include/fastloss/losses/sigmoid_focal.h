@@ -39,16 +39,11 @@ struct SigmoidFocal {
   }
 
   FL_HOST_DEVICE void operator()(T x, T y, T, T& value, T& grad) const {
-    T e = fl_exp(-fl_abs(x));
-    T log1p_e = fl_log1p(e);
-    T sp_pos = (x > T(0) ? x : T(0)) + log1p_e;
-    T sp_neg = (x < T(0) ? -x : T(0)) + log1p_e;
+    const LogitTerms<T> t = fl_logit_terms(x);
     T c_neg = T(1) - y;
-    T ce = (c_neg == T(0) ? T(0) : c_neg * sp_pos) + (y == T(0) ? T(0) : y * sp_neg);
-    T big = T(1) / (T(1) + e);
-    T small = e * big;
-    T p = x < T(0) ? small : big;
-    T q = x < T(0) ? big : small;  // 1 - p, without cancellation
+    T ce = t.cross_entropy(c_neg, y);
+    T p = t.sigmoid_pos;
+    T q = t.sigmoid_neg;  // 1 - p, without cancellation
     T b = y * q + c_neg * p;
     T mod, dmod;
     modulate(b, mod, dmod);
