@@ -287,9 +287,12 @@ struct LogitTerms {
 template <class T>
 FL_HOST_DEVICE LogitTerms<T> fl_logit_terms(T x) {
   T e = fl_exp(-fl_abs(x));  // in [0, 1]
-  T log1p_e = fl_log1p(e);
-  T big = T(1) / (T(1) + e);  // sigmoid(|x|)
+  T u = T(1) + e;
+  T big = T(1) / u;           // sigmoid(|x|)
   T small = e * big;          // sigmoid(-|x|)
+  // log1p(e) = log(u) + (e - (u - 1)) / u: the second term restores what rounding u lost, and
+  // dividing by u is multiplying by sigmoid(|x|), already at hand (one division saved).
+  T log1p_e = fl_fma(e - (u - T(1)), big, fl_log(u));
   bool neg = x < T(0);
   return {(neg ? T(0) : x) + log1p_e, (neg ? -x : T(0)) + log1p_e, neg ? small : big,
           neg ? big : small};
