@@ -12,7 +12,7 @@ import fastloss
 from . import report
 from .cases import all_cases
 from .peers import versions
-from .runner import Config, machine, run_case, small_calls
+from .runner import Config, machine, peak_memory, run_case, small_calls
 from .timing import Progress
 
 
@@ -73,13 +73,14 @@ def main(argv=None) -> int:
         "quick": a.quick, "repeats": cfg.repeats, "threads": cfg.threads,
         "torch_threads": torch_threads,
         "machine": machine(), "build_info": fastloss.build_info(), "versions": versions(),
-        "rows": [], "small_calls": None,
+        "rows": [], "small_calls": None, "peak_memory": None,
     }
-    progress = Progress(len(cases) + 1)
+    progress = Progress(len(cases) + 2)
     try:
         for i, case in enumerate(cases, 1):
             result["rows"].append(run_case(case, cfg, progress, i))
         result["small_calls"] = small_calls(cfg, progress, len(cases) + 1)
+        result["peak_memory"] = peak_memory(cfg, progress, len(cases) + 2)
     finally:
         if fastloss.get_num_threads() != default_threads:
             fastloss.set_num_threads(default_threads)

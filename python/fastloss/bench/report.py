@@ -111,6 +111,12 @@ def markdown(result: dict) -> str:
                   "|---|--:|"]
         for name, d in result["small_calls"].items():
             lines.append(f"| {name} | {_f(d['us_per_call'], 1)} |")
+    if result.get("peak_memory"):
+        lines += ["", "## Peak memory of one fused call", "",
+                  "| loss | elements | peak MB | outputs MB | peak / outputs |", "|---|--:|--:|--:|--:|"]
+        for name, d in result["peak_memory"].items():
+            lines.append(f"| {name} | {d['elements']} | {_mb(d['peak_bytes'])} | "
+                         f"{_mb(d['output_bytes'])} | {_f(d['peak_over_outputs'])} |")
     lines += ["", "## How each peer was called", "",
               "(a call that is the same for several rows is listed at its first row)", "",
               "| row | peer | call |", "|---|---|---|"]

@@ -210,6 +210,42 @@ def small_calls(cfg: Config, progress: Progress, index: int) -> dict:
     return out
 
 
+def peak_memory(cfg: Config, progress: Progress, index: int) -> dict:
+    """Peak memory fastloss allocates during one fused call on 2^26 float32 elements (a few
+    thousand in quick mode), against the bytes of the outputs it must return: a ratio near 1
+    means no temporary proportional to the input. Counted with tracemalloc, which sees NumPy's
+    array allocations; the kernels' own scratch (one double per block, one row per thread) is
+    outside it and bounded independently of n."""
+    import tracemalloc
+
+    progress.step(index, "peak memory", "")
+    n = 1 << (12 if cfg.quick else 26)
+    rng = np.random.default_rng(26)
+    out = {}
+    cases = {
+        "mse": (fastloss.mse, (rng.standard_normal(n, dtype=np.float32),
+                               rng.standard_normal(n, dtype=np.float32))),
+        "cross_entropy": (fastloss.cross_entropy, (rng.standard_normal((n // 1024, 1024),
+                                                                       dtype=np.float32),
+                                                   rng.integers(0, 1024, n // 1024))),
+    }
+    for name, (fn, args) in cases.items():
+        vg = fastloss.value_and_grad(fn)
+        vg(*args)  # warm-up: first-call allocations of the runtime are not the call's
+        gc.collect()
+        tracemalloc.start()
+        try:
+            loss, grad = vg(*args)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        needed = grad.nbytes + loss.nbytes
+        out[name] = {"elements": int(args[0].size), "peak_bytes": int(peak),
+                     "output_bytes": int(needed), "peak_over_outputs": peak / needed}
+        del loss, grad
+    return out
+
+
 def machine() -> dict:
     cpu = None
     try:
