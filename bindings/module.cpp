@@ -23,6 +23,11 @@ DType dtype_of(const py::array& a, const char* name) {
   const py::dtype dt = a.dtype();
   const char kind = dt.kind();
   const auto size = dt.itemsize();
+  const char order = dt.byteorder();  // '=' native, '|' not applicable, '<' / '>' explicit
+  constexpr bool little = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+  if ((order == '>' && little) || (order == '<' && !little))
+    throw fastloss::TypeError(detail::concat("[fastloss.", name, "] arrays in non-native byte order (",
+                                             std::string(py::str(dt)), ") are not supported"));
   if (kind == 'f' && size == 4) return DType::f32;
   if (kind == 'f' && size == 8) return DType::f64;
   if (kind == 'b') return DType::boolean;

@@ -460,3 +460,14 @@ def test_one_d_logits_give_a_0d_loss(name):
     loss2, g2 = _vg(getattr(fl, name), x[None], t[None], reduction="none")
     assert float(loss) == float(loss2[0])
     np.testing.assert_array_equal(g, g2[0])
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_rows_with_no_classes_are_an_empty_input_as_pytorch(reduction):
+    # Probability targets over zero classes: each row's loss is an empty sum (0, as PyTorch), and
+    # the mean of an empty input is nan (PyTorch: 0 / 0).
+    logits = np.zeros((3, 0))
+    loss, grad = fl.value_and_grad(fl.cross_entropy)(logits, np.zeros((3, 0)), reduction=reduction)
+    expected = {"none": np.zeros(3), "sum": np.zeros(()), "mean": np.full((), np.nan)}[reduction]
+    np.testing.assert_array_equal(loss, expected)
+    assert grad.shape == (3, 0)

@@ -425,3 +425,17 @@ def test_read_only_inputs_are_accepted(name):
     assert np.isfinite(loss) and g.shape == first.shape
     with pytest.raises(ValueError, match=_pattern(name, "reduction")):
         getattr(fl, name)(first, target, reduction="bad")
+
+
+def test_non_native_byte_order_labels_are_a_type_error_and_weights_are_normalised():
+    logits = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    labels = np.array([1, 2, 3, 4])
+    with pytest.raises(TypeError, match=r"^\[fastloss\.cross_entropy\] target .*native byte order"):
+        fl.cross_entropy(logits, labels.astype(">i8"))
+    with pytest.raises(TypeError, match=r"^\[fastloss\.hinge\] target .*native byte order"):
+        fl.hinge(np.zeros(3), np.ones(3, dtype=">f8"))
+    with pytest.raises(TypeError, match=r"^\[fastloss\.mse\] pred must be float32 or float64"):
+        fl.mse(np.zeros(3, dtype=">f8"), np.zeros(3))
+    swapped = np.array([1.0, 2.0, 0.5, 1.0], dtype=">f8")
+    assert fl.cross_entropy(logits, labels, sample_weight=swapped) == \
+        fl.cross_entropy(logits, labels, sample_weight=swapped.astype("<f8"))

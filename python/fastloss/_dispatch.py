@@ -118,8 +118,9 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
     y = as_array(fn, target_name, target)
     _same_shape(fn, x_name, x, target_name, y)
     if labels:
-        if y.dtype.kind not in "fiu" or y.dtype == np.float16:
-            fail(fn, f"{target_name} must be a real array, got dtype {y.dtype}", TypeError)
+        if y.dtype.kind not in "fiu" or y.dtype == np.float16 or not y.dtype.isnative:
+            fail(fn, f"{target_name} must be a real array in native byte order, got dtype "
+                     f"{y.dtype.str}", TypeError)
     elif y.dtype != x.dtype:
         fail(fn, f"{target_name} must have the dtype of {x_name} ({x.dtype}), got {y.dtype}", TypeError)
     shape = x.shape
@@ -166,6 +167,8 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     classes = logits.shape[ax]
     y = as_array(fn, "target", target)
     outer_shape = logits.shape[:ax] + logits.shape[ax + 1:]
+    if not y.dtype.isnative:
+        fail(fn, f"target must be in native byte order, got dtype {y.dtype.str}", TypeError)
     if y.dtype.kind in "iu":
         dense = False
         if y.shape != outer_shape:

@@ -81,6 +81,8 @@ def choice(fn: str, name: str, value, options: tuple[str, ...]) -> str:
 def weights(fn: str, name: str, value, *, length: int | None = None) -> np.ndarray:
     """A non-negative, finite weight array (1-D of `length` when given)."""
     w = np.asarray(value)
+    if not w.dtype.isnative:
+        w = w.astype(w.dtype.newbyteorder("="))  # a small parameter array: normalise its byte order
     if w.dtype.kind not in "fiu" or w.dtype == np.float16:
         fail(fn, f"{name} must be a real float32/float64 or integer array, got dtype {w.dtype}",
              TypeError)

@@ -93,7 +93,7 @@ RowResult run(const RowRequest& req) {
     denominator.add(w);
   }
   const double denom = req.reduction == Reduction::mean ? denominator.value() : 1.0;
-  if (rows == 0 || classes == 0) {
+  if (rows == 0) {
     result.value = req.reduction == Reduction::mean ? std::numeric_limits<double>::quiet_NaN() : 0.0;
     return result;
   }
@@ -154,8 +154,8 @@ RowResult run(const RowRequest& req) {
             a.alpha_t = req.alpha_array ? alpha[a.label] : (req.alpha >= 0 ? req.alpha : 1.0);
           }
         }
-        double loss = 0.0;
-        if (!ignored) {
+        double loss = 0.0;  // also the loss of a row with no classes (an empty sum, as PyTorch)
+        if (!ignored && classes > 0) {
           if (x_in_place && reinterpret_cast<uintptr_t>(x_ptr) % alignof(T) == 0) {
             a.x = reinterpret_cast<const T*>(x_ptr);
           } else {
@@ -208,6 +208,9 @@ RowResult run(const RowRequest& req) {
 
   const double total = pairwise_sum(partial.data(), n_blocks);
   result.value = req.reduction == Reduction::mean ? total / denom : total;
+  // Logits with no classes are an empty input: mean is nan, as for every empty input (PyTorch).
+  if (classes == 0 && req.reduction == Reduction::mean)
+    result.value = std::numeric_limits<double>::quiet_NaN();
   return result;
 }
 
