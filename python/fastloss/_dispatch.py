@@ -118,9 +118,11 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
     y = as_array(fn, target_name, target)
     _same_shape(fn, x_name, x, target_name, y)
     if labels:
-        if y.dtype.kind not in "fiu" or y.dtype == np.float16 or not y.dtype.isnative:
-            fail(fn, f"{target_name} must be a real array in native byte order, got dtype "
-                     f"{y.dtype.str}", TypeError)
+        if y.dtype.kind not in "fiu" or y.dtype == np.float16:
+            fail(fn, f"{target_name} must be a real array, got dtype {y.dtype}", TypeError)
+        if not y.dtype.isnative:
+            fail(fn, f"{target_name} must be in native byte order, got dtype {y.dtype.str}",
+                 TypeError)
     elif y.dtype != x.dtype:
         fail(fn, f"{target_name} must have the dtype of {x_name} ({x.dtype}), got {y.dtype}", TypeError)
     shape = x.shape
