@@ -14,16 +14,49 @@
 namespace fastloss::cpu {
 namespace {
 
-// Byte offset of row r in a view whose leading `outer_ndim` dimensions are the row dimensions.
-inline int64_t row_offset(const View* v, const int64_t* outer_shape, int outer_ndim, int64_t r) {
-  if (!v) return 0;
-  int64_t off = 0;
-  for (int d = outer_ndim - 1; d >= 0; --d) {
-    off += (r % outer_shape[d]) * v->strides[d];
-    r /= outer_shape[d];
+// Byte offset of row r in a view whose leading `outer_ndim` dimensions are the row dimensions:
+// one multiply when those dimensions collapse into a single stride (the usual case), else a walk
+// over the dimensions with divisions.
+class RowIndex {
+ public:
+  RowIndex(const View* v, const int64_t* outer_shape, int outer_ndim)
+      : v_(v), shape_(outer_shape), ndim_(outer_ndim) {
+    if (!v) return;
+    linear_ = true;
+    stride_ = 0;
+    bool first = true;
+    int64_t expected = 0;  // the stride the next-outer dimension must have to collapse
+    for (int d = outer_ndim - 1; d >= 0; --d) {
+      if (outer_shape[d] == 1) continue;
+      if (first) {
+        stride_ = v->strides[d];
+        first = false;
+      } else if (v->strides[d] != expected) {
+        linear_ = false;
+        return;
+      }
+      expected = v->strides[d] * outer_shape[d];
+    }
   }
-  return off;
-}
+
+  int64_t operator()(int64_t r) const {
+    if (!v_) return 0;
+    if (linear_) return r * stride_;
+    int64_t off = 0;
+    for (int d = ndim_ - 1; d >= 0; --d) {
+      off += (r % shape_[d]) * v_->strides[d];
+      r /= shape_[d];
+    }
+    return off;
+  }
+
+ private:
+  const View* v_;
+  const int64_t* shape_;
+  int ndim_;
+  bool linear_ = false;
+  int64_t stride_ = 0;
+};
 
 inline const char* at(const View* v, int64_t off) {
   return static_cast<const char*>(v->data) + off;
@@ -61,6 +94,10 @@ RowResult run(const RowRequest& req) {
   for (int d = 0; d < outer_ndim; ++d) rows *= outer_shape[d];
   const bool sparse = req.kind != Row::cross_entropy_dense;
   const bool wants_grad = req.grad_out != nullptr;
+  const RowIndex x_row_at(x, outer_shape, outer_ndim), target_row_at(req.target, outer_shape, outer_ndim),
+      weight_row_at(req.weight, outer_shape, outer_ndim),
+      upstream_row_at(req.upstream, outer_shape, outer_ndim),
+      grad_row_at(req.grad_out, outer_shape, outer_ndim), loss_row_at(req.loss_out, outer_shape, outer_ndim);
 
   std::vector<T> class_weight = contiguous_copy<T>(req.class_weight);
   double class_weight_sum = double(classes);
@@ -75,12 +112,11 @@ RowResult run(const RowRequest& req) {
   RowResult result;
   CompensatedSum denominator;
   for (int64_t r = 0; r < rows; ++r) {
-    double w = req.weight ? read_as<double>(at(req.weight, row_offset(req.weight, outer_shape,
-                                                                       outer_ndim, r)),
+    double w = req.weight ? read_as<double>(at(req.weight, weight_row_at(r)),
                                             req.weight->dtype)
                           : 1.0;
     if (sparse) {
-      int64_t label = read_label(at(req.target, row_offset(req.target, outer_shape, outer_ndim, r)),
+      int64_t label = read_label(at(req.target, target_row_at(r)),
                                  req.target->dtype);
       if (req.has_ignore_index && label == req.ignore_index) continue;
       if (label < 0 || label >= classes) {
@@ -120,18 +156,16 @@ RowResult run(const RowRequest& req) {
       double block_sum = 0.0;
       const int64_t r_end = std::min(rows, (b + 1) * rows_per_block);
       for (int64_t r = b * rows_per_block; r < r_end; ++r) {
-        const char* x_ptr = at(x, row_offset(x, outer_shape, outer_ndim, r));
+        const char* x_ptr = at(x, x_row_at(r));
         char* g_ptr = wants_grad ? static_cast<char*>(req.grad_out->data) +
-                                       row_offset(req.grad_out, outer_shape, outer_ndim, r)
+                                       grad_row_at(r)
                                  : nullptr;
         const bool g_in_place = wants_grad && grad_stride == int64_t(sizeof(T)) &&
                                 reinterpret_cast<uintptr_t>(g_ptr) % alignof(T) == 0;
-        double w = req.weight ? read_as<double>(at(req.weight, row_offset(req.weight, outer_shape,
-                                                                           outer_ndim, r)),
+        double w = req.weight ? read_as<double>(at(req.weight, weight_row_at(r)),
                                                 req.weight->dtype)
                               : 1.0;
-        double up = req.upstream ? read_as<double>(at(req.upstream, row_offset(req.upstream, outer_shape,
-                                                                               outer_ndim, r)),
+        double up = req.upstream ? read_as<double>(at(req.upstream, upstream_row_at(r)),
                                                    req.upstream->dtype)
                                  : 1.0;
         RowArgs<T> a{};
@@ -146,7 +180,7 @@ RowResult run(const RowRequest& req) {
         double factor = 1.0;  // per-row class factor applied outside the kernel
         bool ignored = false;
         if (sparse) {
-          a.label = read_label(at(req.target, row_offset(req.target, outer_shape, outer_ndim, r)),
+          a.label = read_label(at(req.target, target_row_at(r)),
                                req.target->dtype);
           ignored = req.has_ignore_index && a.label == req.ignore_index;
           if (!ignored) {
@@ -165,7 +199,7 @@ RowResult run(const RowRequest& req) {
             a.x = x_row.data();
           }
           if (!sparse) {
-            const char* p_ptr = at(req.target, row_offset(req.target, outer_shape, outer_ndim, r));
+            const char* p_ptr = at(req.target, target_row_at(r));
             if (probs_in_place && reinterpret_cast<uintptr_t>(p_ptr) % alignof(T) == 0) {
               a.probs = reinterpret_cast<const T*>(p_ptr);
             } else {
@@ -197,7 +231,7 @@ RowResult run(const RowRequest& req) {
         if (req.loss_out) {
           T v = T(weighted);
           std::memcpy(static_cast<char*>(req.loss_out->data) +
-                          row_offset(req.loss_out, outer_shape, outer_ndim, r),
+                          loss_row_at(r),
                       &v, sizeof(T));
         }
         block_sum += weighted;
