@@ -204,3 +204,14 @@ def test_doctests(module):
     assert result.attempted > 0, f"{module.__name__} has no doctest examples"
     assert result.failed == 0, (f"{result.failed} of {result.attempted} doctest examples failed in "
                                 f"{module.__name__} (see the captured stdout)")
+
+
+def test_every_registered_loss_has_framework_adapters():
+    # New losses join fastloss.torch and fastloss.jax through the registry, not by hand.
+    torch_adapter = pytest.importorskip("fastloss.torch")
+    for name, spec in REGISTRY.items():
+        assert name in torch_adapter.FOR_REGISTRY, f"fastloss.torch has no adapter for {name}"
+        assert callable(getattr(torch_adapter, torch_adapter.FOR_REGISTRY[name]))
+    jax_adapter = pytest.importorskip("fastloss.jax")
+    for name in REGISTRY:
+        assert callable(getattr(jax_adapter, name, None)), f"fastloss.jax has no {name}"

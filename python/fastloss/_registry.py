@@ -44,6 +44,12 @@ class LossSpec:
         return getattr(reference, self.name + "_grad")
 
     @property
+    def target_differentiable(self) -> bool:
+        """Every regression loss here is a function of pred - target, so d/d target is
+        -d/d pred; the framework adapters offer that gradient, and no other."""
+        return self.family == "regression"
+
+    @property
     def header(self) -> str:
         return f"cpp/include/fastloss/losses/{self.name}.h"
 

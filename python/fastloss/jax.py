@@ -47,44 +47,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
-from . import _classification as _cls
-from . import _regression as _reg
 from ._autodiff import value_and_grad
+from ._registry import REGISTRY
 
-__all__ = [
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
-    "hinge",
-    "huber",
-    "log_cosh",
-    "mae",
-    "mse",
-    "multiclass_hinge",
-    "quantile",
-    "sigmoid_focal",
-    "smooth_l1",
-    "softmax_focal",
-    "squared_hinge",
-]
-
-# name -> (NumPy loss, row loss (has a class axis), differentiable target)
-_LOSSES = {
-    "mse": (_reg.mse, False, True),
-    "mae": (_reg.mae, False, True),
-    "huber": (_reg.huber, False, True),
-    "smooth_l1": (_reg.smooth_l1, False, True),
-    "quantile": (_reg.quantile, False, True),
-    "log_cosh": (_reg.log_cosh, False, True),
-    "binary_cross_entropy": (_cls.binary_cross_entropy, False, False),
-    "binary_cross_entropy_with_logits": (_cls.binary_cross_entropy_with_logits, False, False),
-    "hinge": (_cls.hinge, False, False),
-    "squared_hinge": (_cls.squared_hinge, False, False),
-    "sigmoid_focal": (_cls.sigmoid_focal, False, False),
-    "cross_entropy": (_cls.cross_entropy, True, False),
-    "multiclass_hinge": (_cls.multiclass_hinge, True, False),
-    "softmax_focal": (_cls.softmax_focal, True, False),
-}
+# One function per registered loss, under its fastloss name (tests/test_registry.py checks that
+# every registry entry has one). name -> (NumPy loss, row loss (has a class axis), target is
+# differentiable).
+__all__ = list(REGISTRY)
+_LOSSES = {name: (spec.fn, spec.kind == "row", spec.target_differentiable)
+           for name, spec in REGISTRY.items()}
 
 _HALF = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 

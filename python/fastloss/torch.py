@@ -73,6 +73,18 @@ from . import _classification as _cls
 from . import _regression as _reg
 from ._autodiff import value_and_grad
 
+# The adapter of each registered loss (tests/test_registry.py checks that every registry entry
+# has one): registry name -> function name here.
+FOR_REGISTRY = {
+    "mse": "mse_loss", "mae": "l1_loss", "huber": "huber_loss", "smooth_l1": "smooth_l1_loss",
+    "quantile": "quantile_loss", "log_cosh": "log_cosh_loss",
+    "binary_cross_entropy": "binary_cross_entropy",
+    "binary_cross_entropy_with_logits": "binary_cross_entropy_with_logits",
+    "hinge": "hinge_loss", "squared_hinge": "squared_hinge_loss",
+    "sigmoid_focal": "sigmoid_focal_loss", "cross_entropy": "cross_entropy",
+    "multiclass_hinge": "multiclass_hinge_loss", "softmax_focal": "softmax_focal_loss",
+}
+
 __all__ = [
     # torch.nn.functional names
     "binary_cross_entropy",
