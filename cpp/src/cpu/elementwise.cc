@@ -1,8 +1,10 @@
 // The pointwise driver: splits the flat index space into fixed blocks, walks each block in runs
 // and chunks, feeds the per-ISA loss loop contiguous data (gathering strided, broadcast or
 // converted operands into small buffers), and reduces per-block partial sums in block order.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/drivers.h"

@@ -1,6 +1,7 @@
 // The row driver: validates labels and computes the mean's denominator in one pass over the
 // targets, then runs the per-ISA row kernel over fixed blocks of rows, gathering rows whose class
 // axis is strided into a contiguous scratch row, and reduces per-block sums in block order.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
