@@ -159,9 +159,11 @@ def test_versioned_capsules_are_negotiated_and_legacy_ones_accepted():
     assert None in legacy.calls  # fell back to a legacy capsule
 
 
-def test_cuda_arrays_get_a_clear_error_not_a_crash():
+def test_a_bare_producer_on_a_device_gets_a_clear_error_not_a_crash():
+    # (arrays of a library on a device: tests/test_device_dispatch.py)
     cuda = _Producer(np.zeros(4, np.float32), device=(2, 0))
-    with pytest.raises(ValueError, match=r"\[fastloss.mse\] pred is on cuda:0.*no kernels"):
+    with pytest.raises(TypeError, match=r"\[fastloss.mse\] pred: a _Producer on cuda:0 has no array "
+                                        r"library"):
         fl.mse(cuda, cuda)
 
 

@@ -31,10 +31,15 @@ Device common_device(const char* name, std::initializer_list<const View*> views)
   return first ? first->device : Device{};
 }
 
-[[noreturn]] void no_backend(const char* name, Device d) {
-  throw ValueError(detail::concat("[fastloss.", name, "] arrays on device ",
-                                  d.kind == DeviceKind::cuda ? "cuda:" : "?:", d.index,
-                                  " are not supported: this build of fastloss has no CUDA backend"));
+// Device arrays reach this point with their device and stream; a CUDA backend plugs in here.
+[[noreturn]] void no_backend(const char* name, Device d, intptr_t stream) {
+#ifdef FL_WITH_CUDA
+  const char* why = "this build of fastloss has no CUDA kernel for this loss";
+#else
+  const char* why = "this build of fastloss was built without CUDA (CPU kernels only)";
+#endif
+  throw ValueError(detail::concat("[fastloss.", name, "] arrays on cuda:", d.index, " (stream ",
+                                  stream, ") cannot be computed: ", why));
 }
 
 void check_output(const char* name, const char* what, const View* out, const View& like,
@@ -43,6 +48,12 @@ void check_output(const char* name, const char* what, const View* out, const Vie
   FL_CHECK(same_shape(*out, like), name, what, " has the wrong shape");
   FL_CHECK(out->dtype == dtype, name, what, " has dtype ", dtype_name(out->dtype), ", expected ",
            dtype_name(dtype));
+}
+
+bool same_strides(const View& a, const View& b) {
+  for (int d = 0; d < a.ndim; ++d)
+    if (a.strides[d] != b.strides[d] && a.shape[d] > 1) return false;
+  return true;
 }
 
 }  // namespace
@@ -58,9 +69,11 @@ PointwiseResult run_pointwise(const PointwiseRequest& req) {
            name, "loss output must be given exactly for reduction='none'");
   check_output(name, "loss output", req.loss_out, *req.x, req.x->dtype);
   check_output(name, "gradient output", req.grad_out, *req.x, req.x->dtype);
+  FL_CHECK(!req.grad_out || req.grad_out->data != req.x->data, name,
+           "the gradient output must not be the input (in-place gradients: row losses only)");
   Device device = common_device(name, {req.x, req.y, req.param, req.weight, req.upstream,
                                        req.loss_out, req.grad_out});
-  if (device.kind != DeviceKind::cpu) no_backend(name, device);
+  if (device.kind != DeviceKind::cpu) no_backend(name, device, req.stream);
   return cpu::pointwise(req);
 }
 
@@ -73,8 +86,12 @@ RowResult run_rows(const RowRequest& req) {
   Device device = common_device(name, {req.x, req.target, req.weight, req.upstream,
                                        req.class_weight, req.alpha_array, req.loss_out,
                                        req.grad_out});
-  if (device.kind != DeviceKind::cpu) no_backend(name, device);
+  if (device.kind != DeviceKind::cpu) no_backend(name, device, req.stream);
   check_output(name, "gradient output", req.grad_out, *req.x, req.x->dtype);
+  // The row kernels may overwrite the logits with their gradient (each row reads what it needs
+  // first), provided both are the same view; a shifted or restrided alias would be garbage.
+  FL_CHECK(!req.grad_out || req.grad_out->data != req.x->data || same_strides(*req.grad_out, *req.x),
+           name, "a gradient output at the logits' address must have the logits' strides");
   return cpu::rows(req);
 }
 

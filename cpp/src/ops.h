@@ -28,6 +28,7 @@ struct PointwiseRequest {
   Reduction reduction = Reduction::mean;
   View* loss_out = nullptr;          // unreduced loss (reduction none), else nullptr
   View* grad_out = nullptr;          // gradient wrt x, or nullptr for the forward only
+  intptr_t stream = 0;               // CUDA stream to order the work on (device arrays only)
 };
 
 struct PointwiseResult {
@@ -60,6 +61,7 @@ struct RowRequest {
   Reduction reduction = Reduction::mean;
   View* loss_out = nullptr;            // (...) for reduction none
   View* grad_out = nullptr;            // (..., C) or nullptr
+  intptr_t stream = 0;                 // CUDA stream to order the work on (device arrays only)
 };
 
 struct RowResult {

@@ -7,6 +7,11 @@ back to a legacy one for producers such as JAX), the loss runs on those views, a
 handed back to the library of the first array argument with its ``from_dlpack``, zero-copy where
 that library allows. float16/bfloat16 inputs are computed in float32: the loss comes back in
 float32 and the gradient in the input's dtype.
+
+Arrays on another device (CUDA, ...) become :class:`~fastloss._device.DeviceArray` views of their
+DLPack capsules, exported on the caller's current stream, and reach the native dispatch with their
+device and stream; outputs are allocated on that device by the caller's library. A build without
+kernels for the device says so in a ValueError.
 """
 
 from __future__ import annotations
@@ -17,26 +22,26 @@ import inspect
 
 import numpy as np
 
+from . import _device
+from ._device import DeviceArray
 from ._dispatch import _request
 from ._validate import fail
 
-_DLPACK_CPU = 1
-_DEVICE_NAMES = {1: "cpu", 2: "cuda", 3: "cuda_host", 4: "opencl", 7: "vulkan", 8: "metal",
-                 10: "rocm", 13: "cuda_managed", 14: "oneapi"}
+
 _HALF_DTYPES = ("float16", "bfloat16")
 _FLOAT16 = np.dtype(np.float16)  # builtin dtypes are singletons: an identity test suffices
+
+
+def _on_cpu(device) -> bool:
+    """Whether arrays on `device` are read as NumPy views (else as DeviceArrays)."""
+    return device[0] == _device.DLPACK_CPU
 
 
 def _device_of(a):
     if hasattr(a, "__dlpack_device__"):
         kind, index = a.__dlpack_device__()
         return int(kind), int(index)
-    return _DLPACK_CPU, 0
-
-
-def _device_name(device) -> str:
-    kind, index = device
-    return f"{_DEVICE_NAMES.get(kind, f'device type {kind}')}:{index}"
+    return _device.DLPACK_CPU, 0
 
 
 def _namespace(a):
@@ -53,14 +58,17 @@ def _dtype_name(a) -> str:
 class _Caller:
     """Remembers what the caller passed so that results can be handed back in kind."""
 
-    def __init__(self, fn: str, first):
+    def __init__(self, fn: str, first, device=(_device.DLPACK_CPU, 0)):
         self.fn = fn
+        self.device = device
         self.foreign = hasattr(first, "__dlpack__") and not isinstance(first, np.ndarray)
         self.namespace = _namespace(first) if self.foreign else None
         self.half = _dtype_name(first) in _HALF_DTYPES
         self.first_dtype = getattr(first, "dtype", None)
 
-    def to_numpy(self, name: str, a):
+    def convert(self, name: str, a):
+        """`a` as the dispatcher reads it: a NumPy array (a zero-copy view of a CPU array), a
+        DeviceArray (an array on another device), or unchanged (lists, scalars, None)."""
         if isinstance(a, np.ndarray):
             return a.astype(np.float32) if a.dtype == np.float16 else a
         if not hasattr(a, "__dlpack__"):
@@ -70,6 +78,9 @@ class _Caller:
         if _dtype_name(a) in _HALF_DTYPES:
             # NumPy has no bfloat16: widen in the caller's library (one converted copy).
             a = a.float() if hasattr(a, "float") else _namespace(a).astype(a, "float32")
+        if not _on_cpu(self.device):
+            return _device.wrap(self.fn, name, a, _device.namespace(self.fn, name, a, self.device),
+                                self.device)
         try:
             return np.from_dlpack(a)
         except (BufferError, RuntimeError, TypeError, ValueError) as e:
@@ -77,6 +88,12 @@ class _Caller:
                  TypeError)
 
     def back(self, out, *, is_grad: bool = False):
+        if isinstance(out, DeviceArray) or not _on_cpu(self.device):
+            # allocated by the caller's library on its device (a reduced loss: a 0-d array of it)
+            result = out.source if isinstance(out, DeviceArray) else out
+            return _device.namespace(self.fn, "result", result, self.device).astype(
+                result, self.first_dtype) \
+                if is_grad and self.half else result
         if not self.foreign and not (self.half and is_grad):
             return out
         if not self.foreign:  # NumPy float16 input: gradient back in float16
@@ -117,17 +134,19 @@ def any_array(fn):
                 devices.setdefault(_device_of(a), arg_name)
         if len(devices) > 1:
             (d1, n1), (d2, n2) = list(devices.items())[:2]
-            fail(name, f"arrays on different devices: {n1} on {_device_name(d1)}, "
-                       f"{n2} on {_device_name(d2)}")
-        for device, arg_name in devices.items():
-            if device[0] != _DLPACK_CPU:
-                fail(name, f"{arg_name} is on {_device_name(device)}: this build of fastloss has "
-                           f"no kernels for that device (CPU only; no CUDA kernel yet)")
-        caller = _Caller(name, args[0] if args else None)
-        np_args = [caller.to_numpy(params[i], a) for i, a in enumerate(args)]
-        np_kwargs = {k: caller.to_numpy(k, v) for k, v in kwargs.items()}
-        out = fn(*np_args, **np_kwargs)
+            fail(name, f"arrays on different devices: {n1} on {_device.device_name(d1)}, "
+                       f"{n2} on {_device.device_name(d2)}")
+        device = next(iter(devices), (_device.DLPACK_CPU, 0))
+        caller = _Caller(name, args[0] if args else None, device)
+        converted_args = [caller.convert(params[i], a) for i, a in enumerate(args)]
+        converted_kwargs = {k: caller.convert(k, v) for k, v in kwargs.items()}
         request = _request.get()
+        if request is not None and request.grad_into is not None:
+            if _dtype_name(request.grad_into) in _HALF_DTYPES:  # would be a converted copy
+                fail(name, "grad_into must be float32 or float64 (half-precision gradients are "
+                           "computed in float32 and converted)", TypeError)
+            request.grad_into = caller.convert("grad_into", request.grad_into)
+        out = fn(*converted_args, **converted_kwargs)
         if request is not None and request.grad is not None:
             request.grad = caller.back(request.grad, is_grad=True)
         return caller.back(out)

@@ -25,7 +25,11 @@ def value_and_grad(fn, argnums=0):
 
     The returned function takes the loss's own arguments plus a keyword ``grad_output``: the
     upstream gradient of the loss (a scalar for ``reduction="mean"|"sum"``, an array
-    broadcastable to the unreduced loss for ``"none"``; default 1). The gradient is
+    broadcastable to the unreduced loss for ``"none"``; default 1), and optionally
+    ``grad_into``: an array of the input's shape and dtype to write the gradient into instead
+    of a new one (no allocation, no page faults). For the row losses (``cross_entropy``,
+    ``softmax_focal``, ``multiclass_hinge``) it may be the logits array itself, which is then
+    overwritten by its gradient; otherwise it must not overlap any argument. The gradient is
     ``d(sum(grad_output * loss)) / d(first argument)``, so with ``reduction="none"`` and no
     ``grad_output`` it is the gradient of the sum of the per-sample losses. This is the
     vector-Jacobian product a framework's backward pass needs.
@@ -42,8 +46,8 @@ def _fused(fn, argnums, who: str):
     name = _check(fn, argnums, who)
 
     @functools.wraps(fn)
-    def wrapper(*args, grad_output=None, **kwargs):
-        request = GradRequest(grad_output=grad_output)
+    def wrapper(*args, grad_output=None, grad_into=None, **kwargs):
+        request = GradRequest(grad_output=grad_output, grad_into=grad_into)
         token = _request.set(request)
         try:
             loss = fn(*args, **kwargs)

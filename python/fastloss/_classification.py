@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._arrays import any_array
-from ._dispatch import as_array, class_axis, float_input, pointwise, rows
-from ._validate import choice, fail, in_unit_interval, integer, non_negative, weights
+from ._dispatch import (as_array, checked_weights, class_axis, constant, float_input, pointwise,
+                        rows)
+from ._validate import choice, fail, in_unit_interval, integer, non_negative
 
 
 @any_array
@@ -62,8 +63,8 @@ def binary_cross_entropy_with_logits(logits, target, *, pos_weight=None, reducti
     """
     fn = "binary_cross_entropy_with_logits"
     x = float_input(fn, "logits", logits)
-    pw = (np.ones((), dtype=x.dtype) if pos_weight is None
-          else weights(fn, "pos_weight", as_array(fn, "pos_weight", pos_weight)))
+    pw = (constant(1.0, like=x) if pos_weight is None
+          else checked_weights(fn, "pos_weight", as_array(fn, "pos_weight", pos_weight)))
     return pointwise(fn, fn, x, target, x_name="logits", param=pw, param_name="pos_weight",
                      reduction=reduction, sample_weight=sample_weight)
 
@@ -247,7 +248,7 @@ def softmax_focal(logits, target, *, alpha=None, gamma=2.0, axis=-1, ignore_inde
             alpha_scalar = non_negative(fn, "alpha", alpha)
         else:
             classes = x.shape[class_axis(fn, x, axis)]
-            alpha_array = weights(fn, "alpha", alpha, length=classes)
+            alpha_array = checked_weights(fn, "alpha", alpha, length=classes)
     return rows(fn, "softmax_focal", x, target, axis=axis, gamma=g, alpha=alpha_scalar,
                 alpha_array=alpha_array, ignore_index=ignore, reduction=reduction,
                 sample_weight=sample_weight)

@@ -2,7 +2,10 @@
 
 Every public loss ends in one call to :func:`pointwise` or :func:`rows`. They check shapes and
 dtypes once, broadcast the optional operands as views (never copies), allocate the outputs, call
-the fused kernel, and turn its result into arrays of the input's dtype. When the call runs under
+the fused kernel, and turn its result into arrays of the input's dtype. Arrays are NumPy arrays,
+or :class:`~fastloss._device.DeviceArray` views for arrays on another device: the few operations
+that differ (broadcasting, moving an axis, allocating, checking weights) go through the helpers
+below, and outputs are allocated on the input's device. When the call runs under
 :func:`fastloss.value_and_grad` the same kernel pass also writes the gradient (see
 ``GradRequest``).
 """
@@ -14,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _core
+from . import _core, _device
+from ._device import DeviceArray
 from ._validate import fail, reduction_code, weights
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -30,6 +34,7 @@ class GradRequest:
     """
 
     grad_output: object = None
+    grad_into: object = None  # where to write the gradient (None: a new array)
     grad: np.ndarray | None = None
     calls: int = field(default=0)
 
@@ -38,10 +43,42 @@ _request: contextvars.ContextVar[GradRequest | None] = contextvars.ContextVar(
     "fastloss_grad_request", default=None)
 
 
-def as_array(fn: str, name: str, x) -> np.ndarray:
+def as_array(fn: str, name: str, x) -> np.ndarray | DeviceArray:
     """x as an ndarray (arrays of other libraries were already turned into zero-copy NumPy views
-    by _arrays.any_array; this only handles lists and scalars)."""
-    return x if isinstance(x, np.ndarray) else np.asarray(x)
+    or DeviceArrays by _arrays.any_array; this only handles lists and scalars)."""
+    return x if isinstance(x, (np.ndarray, DeviceArray)) else np.asarray(x)
+
+
+def empty(shape: tuple, dtype, like):
+    """An uninitialised output on `like`'s device."""
+    if isinstance(like, DeviceArray):
+        return _device.empty(shape, dtype, like)
+    return np.empty(shape, dtype=dtype)
+
+
+def constant(value: float, like):
+    """A 0-d array of `like`'s dtype and device holding `value` (a broadcast parameter)."""
+    if isinstance(like, DeviceArray):
+        return _device.constant(value, like.dtype, like)
+    return np.asarray(value, dtype=like.dtype)
+
+
+def checked_weights(fn: str, name: str, value, *, length: int | None = None):
+    """fastloss._validate.weights, on the device of `value`."""
+    if isinstance(value, DeviceArray):
+        return _device.check_weights(fn, name, value, length)
+    return weights(fn, name, value, length=length)
+
+
+def all_elements(a, test) -> bool:
+    """Whether `test(array)` (written with operators only) holds for every element of `a`."""
+    return bool(test(a.source if isinstance(a, DeviceArray) else a).all())
+
+
+def _moveaxis(a, source: int, destination: int):
+    if isinstance(a, DeviceArray):
+        return a.moveaxis(source, destination)
+    return np.moveaxis(a, source, destination)
 
 
 def float_input(fn: str, name: str, x) -> np.ndarray:
@@ -58,7 +95,7 @@ def _same_shape(fn: str, a_name: str, a: np.ndarray, b_name: str, b: np.ndarray)
 
 def _broadcast(fn: str, name: str, a: np.ndarray, shape: tuple) -> np.ndarray:
     try:
-        return np.broadcast_to(a, shape)
+        return a.broadcast_to(shape) if isinstance(a, DeviceArray) else np.broadcast_to(a, shape)
     except ValueError:
         fail(fn, f"{name} of shape {a.shape} does not broadcast to the loss shape {shape}")
 
@@ -67,9 +104,11 @@ def _sample_weight(fn: str, sample_weight, loss_shape: tuple):
     """Broadcast view of the weights and the sum of the broadcast weights."""
     if sample_weight is None:
         return None, 0.0
-    w = weights(fn, "sample_weight", sample_weight)
+    w = checked_weights(fn, "sample_weight", sample_weight)
     view = _broadcast(fn, "sample_weight", w, loss_shape)
     n = int(np.prod(loss_shape, dtype=np.int64))
+    if isinstance(w, DeviceArray):
+        return view, _device.total(w) * (n / w.size) if w.size else 0.0
     # Summing the original weights and scaling by the replication factor is exact for
     # broadcasting and costs O(w.size), not O(n).
     # The contiguous copy (of the small original, if it is strided at all) fixes NumPy's pairwise
@@ -78,11 +117,17 @@ def _sample_weight(fn: str, sample_weight, loss_shape: tuple):
     return view, total
 
 
-def _upstream(fn: str, request: GradRequest, code: int, loss_shape: tuple, dtype):
+def _upstream(fn: str, request: GradRequest, code: int, loss_shape: tuple, like):
     """(per-element grad_output view or None, scalar grad_output)."""
     g = request.grad_output
     if g is None:
         return None, 1.0
+    if isinstance(like, DeviceArray) and hasattr(g, "__dlpack__"):
+        g = _device.wrap_like(fn, "grad_output", g, like)
+        if code != 0:
+            if g.size != 1:
+                fail(fn, f"grad_output of a reduced loss must be a scalar, got shape {g.shape}")
+            return None, float(g.source.item())
     if code != 0:  # reduced loss: a scalar upstream gradient
         a = np.asarray(g)
         if a.size != 1:
@@ -94,6 +139,36 @@ def _upstream(fn: str, request: GradRequest, code: int, loss_shape: tuple, dtype
     return _broadcast(fn, "grad_output", a, loss_shape), 1.0
 
 
+def _gradient_buffer(fn: str, request: GradRequest, x, inputs: dict, *, in_place_ok: bool):
+    """The array the kernel writes the gradient into: `request.grad_into` once checked, else a
+    new one. `inputs` are the other operands by name, which the buffer must not overlap; with
+    in_place_ok (the row losses) it may be `x` itself, the same view."""
+    into = request.grad_into
+    if into is None:
+        return empty(x.shape, x.dtype, like=x)
+    if isinstance(x, DeviceArray) != isinstance(into, DeviceArray):
+        fail(fn, "grad_into must be on the device of the input")
+    if not isinstance(into, (np.ndarray, DeviceArray)):
+        fail(fn, f"grad_into must be an array, got {type(into).__name__}", TypeError)
+    if into.shape != x.shape or into.dtype != x.dtype:
+        fail(fn, f"grad_into must have the input's shape {x.shape} and dtype {x.dtype}, got "
+                 f"{into.shape} and {into.dtype}")
+    if isinstance(into, DeviceArray):
+        return into  # overlap is checked on the host only
+    if not into.flags.writeable:
+        fail(fn, "grad_into is read-only")
+    same_view = (into.__array_interface__["data"][0] == x.__array_interface__["data"][0]
+                 and into.strides == x.strides)
+    if same_view and not in_place_ok:
+        fail(fn, "grad_into must not be the input itself (in place: the row losses only)")
+    overlapping = {} if same_view else {"the input": x}
+    overlapping.update(inputs)
+    for name, a in overlapping.items():
+        if isinstance(a, np.ndarray) and np.may_share_memory(into, a):
+            fail(fn, f"grad_into overlaps {name}")
+    return into
+
+
 def _take_request(fn: str) -> GradRequest | None:
     request = _request.get()
     if request is not None:
@@ -103,8 +178,12 @@ def _take_request(fn: str) -> GradRequest | None:
     return request
 
 
-def _result(value: float, loss_out, dtype, code: int):
-    return loss_out if code == 0 else np.asarray(value, dtype=dtype)
+def _result(value: float, loss_out, like, code: int):
+    if code == 0:
+        return loss_out
+    if isinstance(like, DeviceArray):
+        return _device.scalar_result(value, like.dtype, like)
+    return np.asarray(value, dtype=like.dtype)
 
 
 def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, target_name: str = "target",
@@ -132,9 +211,11 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
     upstream, upstream_scalar = (None, 1.0)
     grad_out = None
     if request is not None:
-        upstream, upstream_scalar = _upstream(fn, request, code, shape, x.dtype)
-        grad_out = np.empty(shape, dtype=x.dtype)
-    loss_out = np.empty(shape, dtype=x.dtype) if code == 0 else None
+        upstream, upstream_scalar = _upstream(fn, request, code, shape, x)
+        grad_out = _gradient_buffer(fn, request, x, {target_name: y, param_name: p,
+                                                     "sample_weight": w, "grad_output": upstream},
+                                    in_place_ok=False)
+    loss_out = empty(shape, x.dtype, like=x) if code == 0 else None
     value, first_invalid = getattr(_core, kernel)(
         x, y, p, w, upstream, upstream_scalar, w_total, code, list(params), loss_out, grad_out)
     if first_invalid >= 0:
@@ -143,7 +224,7 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
         fail(fn, f"{domain_error(bad_x, bad_y)} at index {tuple(int(i) for i in index)}")
     if request is not None:
         request.grad = grad_out
-    return _result(value, loss_out, x.dtype, code)
+    return _result(value, loss_out, x, code)
 
 
 def class_axis(fn: str, logits: np.ndarray, axis) -> int:
@@ -186,18 +267,20 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         wanted = "integer class indices or float probabilities" if dense_ok else "integer class indices"
         fail(fn, f"target must hold {wanted}, got dtype {y.dtype}", TypeError)
     if class_weight is not None:
-        class_weight = weights(fn, "class_weight", class_weight, length=classes)
-    x = np.moveaxis(logits, ax, -1)
-    y_view = np.moveaxis(y, ax, -1) if dense else y
+        class_weight = checked_weights(fn, "class_weight", class_weight, length=classes)
+    x = _moveaxis(logits, ax, -1)
+    y_view = _moveaxis(y, ax, -1) if dense else y
     w, _ = _sample_weight(fn, sample_weight, outer_shape)
     request = _take_request(fn)
     upstream, upstream_scalar = (None, 1.0)
     grad_out = grad_view = None
     if request is not None:
-        upstream, upstream_scalar = _upstream(fn, request, code, outer_shape, logits.dtype)
-        grad_out = np.empty(logits.shape, dtype=logits.dtype)
-        grad_view = np.moveaxis(grad_out, ax, -1)
-    loss_out = np.empty(outer_shape, dtype=logits.dtype) if code == 0 else None
+        upstream, upstream_scalar = _upstream(fn, request, code, outer_shape, logits)
+        grad_out = _gradient_buffer(fn, request, logits, {
+            "target": y, "class_weight": class_weight, "alpha": alpha_array, "sample_weight": w,
+            "grad_output": upstream}, in_place_ok=True)
+        grad_view = _moveaxis(grad_out, ax, -1)
+    loss_out = empty(outer_shape, logits.dtype, like=logits) if code == 0 else None
     name = kernel + ("_dense" if dense else "_sparse") if dense_ok else kernel
     value, bad_row, bad_label = getattr(_core, name)(
         x, y_view, w, upstream, upstream_scalar, class_weight, smoothing, gamma, alpha,
@@ -207,4 +290,4 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         fail(fn, f"target label {bad_label} out of range [0, {classes}) at index {index}")
     if request is not None:
         request.grad = grad_out
-    return _result(value, loss_out, logits.dtype, code)
+    return _result(value, loss_out, logits, code)

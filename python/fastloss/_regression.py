@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._arrays import any_array
-from ._dispatch import float_input, pointwise
-from ._validate import fail, in_open_unit_interval, non_negative, positive, weights
+from ._dispatch import all_elements, checked_weights, constant, float_input, pointwise
+from ._validate import fail, in_open_unit_interval, non_negative, positive
 
 
 @any_array
@@ -131,16 +131,17 @@ def quantile(pred, target, *, tau=0.5, reduction="mean", sample_weight=None):
     x = float_input("quantile", "pred", pred)
     if np.ndim(tau) == 0:
         t = in_open_unit_interval("quantile", "tau", tau)
-        tau_array = np.asarray(t, dtype=x.dtype)
+        tau_array = constant(t, like=x)
     else:
-        tau_array = weights("quantile", "tau", tau)
+        tau_array = checked_weights("quantile", "tau", tau)
         if tau_array.ndim != 1 or x.ndim == 0 or tau_array.shape[0] != x.shape[-1]:
             last = x.shape[-1] if x.ndim else None
             fail("quantile", f"tau array must be 1-D with one quantile per position of pred's "
                              f"last axis ({last}), got shape {tau_array.shape}")
-        if tau_array.size and not np.all((tau_array > 0) & (tau_array < 1)):
-            bad = tau_array[~((tau_array > 0) & (tau_array < 1))][0]
-            fail("quantile", f"tau must be in (0, 1), got {bad!r}")
+        inside = lambda a: (a > 0) & (a < 1)  # noqa: E731 (operators only: any array library)
+        if tau_array.size and not all_elements(tau_array, inside):
+            shown = f", got {tau_array[~inside(tau_array)][0]!r}" if isinstance(tau_array, np.ndarray) else ""
+            fail("quantile", f"tau must be in (0, 1){shown}")
     return pointwise("quantile", "quantile", x, target, x_name="pred", param=tau_array,
                      param_name="tau", reduction=reduction, sample_weight=sample_weight)
 

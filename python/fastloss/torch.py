@@ -40,8 +40,11 @@ losses). ``register_fake`` gives the output shapes, so the functions trace under
 * Tensors: CPU tensors are read in place, zero-copy (``t.detach().numpy()``, strided views
   included). float32 and float64 are computed natively; float16 and bfloat16 are computed in
   float32 (one converted copy of the input), the loss is returned in float32 and the gradient
-  in the input's dtype. Class indices may be of any integer dtype. Tensors on another device
-  raise ``RuntimeError``: fastloss has no CUDA kernels yet.
+  in the input's dtype. Class indices may be of any integer dtype. CUDA tensors go through
+  the NumPy API's device path (DLPack views on the current stream, outputs allocated by torch
+  on the device) to the native dispatch, which raises ``ValueError`` while fastloss has no CUDA
+  kernels; tensors on other devices (or on a device other than ``input``'s) raise
+  ``RuntimeError``.
 * Gradients: with respect to ``input``; for the losses of ``input - target`` (mse, l1, huber,
   smooth_l1, quantile, log_cosh) also with respect to ``target`` (its negative). Any other
   tensor argument that requires grad is a ``RuntimeError`` rather than a silently missing
@@ -49,11 +52,13 @@ losses). ``register_fake`` gives the output shapes, so the functions trace under
 * Double backward (``create_graph=True`` through a fastloss loss) raises a ``RuntimeError``:
   the second derivative is not implemented, and treating the saved gradient as a constant would
   silently give a wrong one.
-* The gradient is written into fresh memory, never into the caller's input. There is no
-  ``inplace_backward=True`` option (Liger-Kernel's trick of overwriting the logits with their
-  gradient to save memory): the row kernels store ``exp(x_j - m)`` into the gradient row while
-  they still read ``x`` from the logits row (and declare the two ``__restrict``), so aliasing
-  them gives wrong results; it needs kernel support first.
+* The gradient is written into fresh memory, never into the caller's input, unless the user
+  opts in: the row losses (``cross_entropy``, ``multi_margin_loss``, ``softmax_focal_loss``,
+  ``multiclass_hinge_loss``, and ``CrossEntropyLoss``) take ``inplace_backward=True``, which
+  overwrites ``input`` (an intermediate float32/float64 result such as the logits of the last
+  layer, not a leaf) with its gradient and saves a logits-sized buffer. The row kernels read
+  each row before writing its gradient, so this is exact (tested bit for bit against the
+  out-of-place path). It runs eagerly: under ``torch.compile`` it is a graph break.
 * Not supported: ``torch.func`` transforms (``torch.func.grad`` raises PyTorch's error about
   ``setup_context``; ``torch.func.vmap`` runs PyTorch's per-sample fallback with a performance
   warning). Each call costs a fixed ~0.2-0.3 ms of dispatcher and argument checking, so for tiny
@@ -152,10 +157,29 @@ def _as_target(t: Tensor, dtype: np.dtype) -> np.ndarray:
     return _as_numpy(t)
 
 
-def _check_device(fn: str, name: str, t) -> None:
-    if isinstance(t, Tensor) and t.device.type != "cpu":
-        _fail(fn, f"{name} is on device '{t.device}': fastloss has no CUDA kernels yet "
-                  f"(only CPU tensors are supported); move the tensors to the CPU", RuntimeError)
+def _device_operands(input: Tensor, target: Tensor, kwargs: dict):
+    """The operands of a call on a CUDA device: the tensors themselves, which the NumPy API
+    routes through DLPack to the native dispatch (float targets in the compute dtype)."""
+    compute = torch.float32 if input.dtype in _HALF else input.dtype
+    y = target.detach()
+    if y.dtype.is_floating_point and y.dtype != compute:
+        y = y.to(compute)
+    detached = {k: v.detach() if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+    return input.detach(), y, detached
+
+
+def _through_device_path(input: Tensor) -> bool:
+    return input.device.type != "cpu"
+
+
+def _check_device(fn: str, name: str, t, input: Tensor) -> None:
+    if not isinstance(t, Tensor):
+        return
+    if t.device.type not in ("cpu", "cuda"):
+        _fail(fn, f"{name} is on device '{t.device}': fastloss reads CPU and CUDA tensors only",
+              RuntimeError)
+    if t.device != input.device:
+        _fail(fn, f"{name} is on {t.device} but input is on {input.device}", RuntimeError)
 
 
 def _class_dim(x: Tensor) -> int:
@@ -170,19 +194,18 @@ def _value_and_grad(loss):
 # ---- the op bodies: one fused kernel call ------------------------------------------------------
 
 def _evaluate(fn: str, loss, input: Tensor, target: Tensor, reduction: str, need_grad: bool,
-              *, divisor: int = 1, mean_by_count: bool = False, **kwargs):
+              *, divisor: int = 1, mean_by_count: bool = False, grad_into=None, **kwargs):
     """Runs the fastloss NumPy loss ``loss`` on views of the tensors and returns (loss, grad)
     tensors. ``divisor`` divides loss and gradient (multi_margin_loss's 1/C);
     ``mean_by_count`` makes ``mean`` sum/number-of-losses (PyTorch's weighted mean for huber
-    and the binary cross-entropies) instead of fastloss's sum(w*l)/sum(w)."""
-    _check_device(fn, "input", input)
-    _check_device(fn, "target", target)
-    x = _as_numpy(input)
-    y = _as_target(target, x.dtype)
-    for key, value in kwargs.items():
-        if isinstance(value, Tensor):
-            _check_device(fn, key, value)
-            kwargs[key] = _as_numpy(value)
+    and the binary cross-entropies) instead of fastloss's sum(w*l)/sum(w). ``grad_into``: a
+    tensor to write the gradient into (``input`` itself for inplace_backward)."""
+    if _through_device_path(input):  # (no CUDA kernels yet: the native dispatch says so)
+        x, y, kwargs = _device_operands(input, target, kwargs)
+    else:
+        x = _as_numpy(input)
+        y = _as_target(target, x.dtype)
+        kwargs = {k: _as_numpy(v) if isinstance(v, Tensor) else v for k, v in kwargs.items()}
     red = reduction
     if mean_by_count and reduction == "mean":
         axis = kwargs.get("axis")
@@ -191,17 +214,19 @@ def _evaluate(fn: str, loss, input: Tensor, target: Tensor, reduction: str, need
     scale = 1.0 / divisor if divisor else float("nan")
     if need_grad:
         value, grad = _value_and_grad(loss)(
-            x, y, reduction=red, grad_output=None if scale == 1.0 else scale, **kwargs)
-        grad_t = torch.from_numpy(grad)
+            x, y, reduction=red, grad_output=None if scale == 1.0 else scale,
+            grad_into=None if grad_into is None else _as_numpy(grad_into), **kwargs)
+        grad_t = grad_into if grad_into is not None else \
+            torch.from_numpy(grad) if isinstance(grad, np.ndarray) else grad
         if grad_t.dtype != input.dtype:
             grad_t = grad_t.to(input.dtype)
     else:
         value = loss(x, y, reduction=red, **kwargs)
         grad_t = input.new_empty((0,))
-    value = np.asarray(value)
+    value_t = value if isinstance(value, Tensor) else torch.from_numpy(np.asarray(value))
     if divisor != 1:
-        value = np.asarray(value / divisor) if divisor else np.full_like(value, np.nan)
-    return torch.from_numpy(value), grad_t
+        value_t = value_t / divisor if divisor else torch.full_like(value_t, float("nan"))
+    return value_t, grad_t
 
 
 # ---- custom ops: forward = kernel, fake = shapes, autograd = saved gradient x upstream --------
@@ -366,22 +391,51 @@ def _sigmoid_focal_loss_op(input: Tensor, target: Tensor, reduction: str, need_g
                      alpha=None if alpha < 0 else alpha, gamma=gamma, sample_weight=sample_weight)
 
 
+# The row losses' bodies take ``grad_into``: with ``inplace_backward=True`` they run outside the
+# custom ops (see _InPlaceRowLoss) and write the gradient into the input itself.
+
+def _cross_entropy_eval(input, target, reduction, need_grad, weight, ignore_index,
+                        label_smoothing, grad_into=None):
+    return _evaluate("cross_entropy", _cls.cross_entropy, input, target, reduction, need_grad,
+                     grad_into=grad_into, axis=_class_dim(input), class_weight=weight,
+                     ignore_index=ignore_index, label_smoothing=label_smoothing)
+
+
+def _multi_margin_loss_eval(input, target, reduction, need_grad, p, margin, weight,
+                            grad_into=None):
+    axis = _class_dim(input)
+    return _evaluate("multi_margin_loss", _cls.multiclass_hinge, input, target, reduction,
+                     need_grad, grad_into=grad_into, axis=axis, margin=margin, squared=p == 2,
+                     class_weight=weight, divisor=input.shape[axis])
+
+
+def _softmax_focal_loss_eval(input, target, reduction, need_grad, alpha, alpha_per_class, gamma,
+                             ignore_index, sample_weight, grad_into=None):
+    return _evaluate("softmax_focal_loss", _cls.softmax_focal, input, target, reduction, need_grad,
+                     grad_into=grad_into, axis=_class_dim(input),
+                     alpha=alpha if alpha_per_class is None else alpha_per_class, gamma=gamma,
+                     ignore_index=ignore_index, sample_weight=sample_weight)
+
+
+def _multiclass_hinge_loss_eval(input, target, reduction, need_grad, margin, kind, squared,
+                                weight, sample_weight, grad_into=None):
+    return _evaluate("multiclass_hinge_loss", _cls.multiclass_hinge, input, target, reduction,
+                     need_grad, grad_into=grad_into, axis=_class_dim(input), margin=margin,
+                     kind=kind, squared=squared, class_weight=weight, sample_weight=sample_weight)
+
+
 @torch.library.custom_op(_LIB + "cross_entropy", mutates_args=())
 def _cross_entropy_op(input: Tensor, target: Tensor, reduction: str, need_grad: bool,
                       weight: Optional[Tensor], ignore_index: int,
                       label_smoothing: float) -> tuple[Tensor, Tensor]:
-    return _evaluate("cross_entropy", _cls.cross_entropy, input, target, reduction, need_grad,
-                     axis=_class_dim(input), class_weight=weight, ignore_index=ignore_index,
-                     label_smoothing=label_smoothing)
+    return _cross_entropy_eval(input, target, reduction, need_grad, weight, ignore_index,
+                               label_smoothing)
 
 
 @torch.library.custom_op(_LIB + "multi_margin_loss", mutates_args=())
 def _multi_margin_loss_op(input: Tensor, target: Tensor, reduction: str, need_grad: bool, p: int,
                           margin: float, weight: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-    axis = _class_dim(input)
-    return _evaluate("multi_margin_loss", _cls.multiclass_hinge, input, target, reduction,
-                     need_grad, axis=axis, margin=margin, squared=p == 2, class_weight=weight,
-                     divisor=input.shape[axis])
+    return _multi_margin_loss_eval(input, target, reduction, need_grad, p, margin, weight)
 
 
 @torch.library.custom_op(_LIB + "softmax_focal_loss", mutates_args=())
@@ -389,19 +443,22 @@ def _softmax_focal_loss_op(input: Tensor, target: Tensor, reduction: str, need_g
                            alpha: Optional[float], alpha_per_class: Optional[Tensor],
                            gamma: float, ignore_index: int,
                            sample_weight: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-    return _evaluate("softmax_focal_loss", _cls.softmax_focal, input, target, reduction, need_grad,
-                     axis=_class_dim(input),
-                     alpha=alpha if alpha_per_class is None else alpha_per_class, gamma=gamma,
-                     ignore_index=ignore_index, sample_weight=sample_weight)
+    return _softmax_focal_loss_eval(input, target, reduction, need_grad, alpha, alpha_per_class,
+                                    gamma, ignore_index, sample_weight)
 
 
 @torch.library.custom_op(_LIB + "multiclass_hinge_loss", mutates_args=())
 def _multiclass_hinge_loss_op(input: Tensor, target: Tensor, reduction: str, need_grad: bool,
                               margin: float, kind: str, squared: bool, weight: Optional[Tensor],
                               sample_weight: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-    return _evaluate("multiclass_hinge_loss", _cls.multiclass_hinge, input, target, reduction,
-                     need_grad, axis=_class_dim(input), margin=margin, kind=kind, squared=squared,
-                     class_weight=weight, sample_weight=sample_weight)
+    return _multiclass_hinge_loss_eval(input, target, reduction, need_grad, margin, kind, squared,
+                                       weight, sample_weight)
+
+
+_IN_PLACE_EVAL = {_cross_entropy_op: _cross_entropy_eval,
+                  _multi_margin_loss_op: _multi_margin_loss_eval,
+                  _softmax_focal_loss_op: _softmax_focal_loss_eval,
+                  _multiclass_hinge_loss_op: _multiclass_hinge_loss_eval}
 
 
 for _op in (_mse_loss_op, _l1_loss_op, _huber_loss_op, _smooth_l1_loss_op, _quantile_loss_op,
@@ -424,11 +481,54 @@ def _legacy_reduction(size_average, reduce, reduction: str) -> str:
     return reduction
 
 
+class _InPlaceRowLoss(torch.autograd.Function):
+    """``inplace_backward=True``: the row kernel overwrites ``input`` with the gradient of the
+    loss (each row is read before its gradient is written), so no gradient buffer is allocated,
+    and backward scales it in place. ``input``'s version counter is bumped, so an earlier op that
+    saved ``input`` for its own backward fails loudly instead of computing with the gradient."""
+
+    @staticmethod
+    def forward(ctx, input, target, evaluate, reduction, class_dim, args):
+        loss, _ = evaluate(input, target, reduction, True, *args, grad_into=input)
+        torch.autograd.graph.increment_version(input)
+        ctx.save_for_backward(input)
+        ctx.reduction, ctx.class_dim = reduction, class_dim
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        if torch.is_grad_enabled():
+            raise RuntimeError("[fastloss.torch] double backward is not supported (the fused "
+                               "kernel computes the first derivative only)")
+        (grad,) = ctx.saved_tensors
+        if not _is_one(grad_loss):
+            if ctx.reduction == "none":
+                grad_loss = grad_loss.unsqueeze(ctx.class_dim)
+            grad.mul_(grad_loss.to(grad.dtype))
+        return grad, None, None, None, None, None
+
+
+def _call_in_place(fn: str, op, input, target, reduction, args):
+    """The inplace_backward path of a row loss (eager mode: torch.compile graph-breaks here)."""
+    if input.dtype not in (torch.float32, torch.float64):
+        _fail(fn, f"inplace_backward=True needs a float32 or float64 input (got {input.dtype}: "
+                  f"half precision is computed in a float32 copy)")
+    if input.is_leaf:
+        _fail(fn, "inplace_backward=True overwrites input with its gradient, which is only "
+                  "meaningful for an intermediate result (e.g. the logits of a linear layer); "
+                  "input is a leaf tensor")
+    return _InPlaceRowLoss.apply(input, target, _IN_PLACE_EVAL[op], reduction, _class_dim(input),
+                                 args)
+
+
 def _call(fn: str, op, input, target, reduction, *args, target_grad: bool = False,
-          row: bool = False, **aux):
+          row: bool = False, inplace_backward: bool = False, **aux):
     """Validates what the op's fake implementation relies on, decides whether autograd will
     need the gradient, and runs the op. ``aux`` are the op's trailing arguments by name (tensor
-    ones are checked for device and requires_grad); ``args`` precede them."""
+    ones are checked for device and requires_grad); ``args`` precede them. With
+    ``inplace_backward`` (row losses) a call that needs the gradient writes it into ``input``."""
+    if not isinstance(inplace_backward, bool):
+        _fail(fn, f"inplace_backward must be a bool, got {inplace_backward!r}", TypeError)
     if not isinstance(input, Tensor):
         _fail(fn, f"input must be a torch.Tensor, got {type(input).__name__}", TypeError)
     if not isinstance(target, Tensor):
@@ -440,12 +540,12 @@ def _call(fn: str, op, input, target, reduction, *args, target_grad: bool = Fals
         _fail(fn, f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if row and input.dim() == 0:
         _fail(fn, "input must have a class dimension (dim >= 1), got a 0-d tensor")
-    _check_device(fn, "input", input)
-    _check_device(fn, "target", target)
+    _check_device(fn, "input", input, input)
+    _check_device(fn, "target", target, input)
     grad_mode = torch.is_grad_enabled()
     for name, value in aux.items():
         if isinstance(value, Tensor):
-            _check_device(fn, name, value)
+            _check_device(fn, name, value, input)
             if grad_mode and value.requires_grad:
                 _fail(fn, f"{name} requires grad, but fastloss differentiates input only; pass "
                           f"{name}.detach()", RuntimeError)
@@ -453,6 +553,8 @@ def _call(fn: str, op, input, target, reduction, *args, target_grad: bool = Fals
         _fail(fn, "target requires grad, but this loss is differentiated with respect to input "
                   "only; pass target.detach()", RuntimeError)
     need_grad = grad_mode and (input.requires_grad or (target_grad and target.requires_grad))
+    if inplace_backward and need_grad:
+        return _call_in_place(fn, op, input, target, reduction, (*args, *aux.values()))
     return op(input, target, reduction, need_grad, *args, *aux.values())[0]
 
 
@@ -521,7 +623,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                  reduction="mean", label_smoothing=0.0):
+                  reduction="mean", label_smoothing=0.0, *, inplace_backward=False):
     r"""Softmax cross-entropy, as ``torch.nn.functional.cross_entropy``, in one online-softmax
     pass.
 
@@ -531,17 +633,25 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     ``ignore_index`` and ``label_smoothing`` follow PyTorch, including its ``mean`` (divided by
     the summed weights of the non-ignored targets for class indices, by the number of samples
     for probabilities). Differentiable with respect to ``input`` only.
+
+    ``inplace_backward=True`` (keyword-only, a fastloss extension; also on the other row losses)
+    writes the gradient into ``input`` instead of a new tensor, saving one logits-sized buffer
+    (for a language model's logits, gigabytes): ``input`` must be an intermediate float32/float64
+    result that nothing else reads afterwards, such as the output of the last linear layer. Its
+    values are gone after the call (an op that saved it for its own backward raises PyTorch's
+    in-place modification error). Eager mode: under ``torch.compile`` this path is a graph break.
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
         _fail("cross_entropy", f"ignore_index must be an int, got {ignore_index!r}", TypeError)
     return _call("cross_entropy", _cross_entropy_op, input, target, reduction, row=True,
+                 inplace_backward=inplace_backward,
                  weight=_tensor_or_none("cross_entropy", "weight", weight, input),
                  ignore_index=ignore_index, label_smoothing=float(label_smoothing))
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
-                      reduction="mean"):
+                      reduction="mean", *, inplace_backward=False):
     r"""Multi-class margin loss, as ``torch.nn.functional.multi_margin_loss``:
     :math:`\frac{1}{C}\sum_{j\ne y} w_y \max(0, \text{margin} - x_y + x_j)^p` for ``p`` in
     {1, 2}, on ``(C,)`` or ``(N, C)`` input. (:func:`multiclass_hinge_loss` is the same without
@@ -552,7 +662,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if isinstance(input, Tensor) and input.dim() not in (1, 2):
         _fail("multi_margin_loss", f"input must be 1-D or 2-D, got {input.dim()}-D")
     return _call("multi_margin_loss", _multi_margin_loss_op, input, target, reduction, int(p),
-                 float(margin), row=True,
+                 float(margin), row=True, inplace_backward=inplace_backward,
                  weight=_tensor_or_none("multi_margin_loss", "weight", weight, input))
 
 
@@ -607,7 +717,7 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none", *
 
 
 def softmax_focal_loss(input, target, alpha=None, gamma=2.0, ignore_index=-100, reduction="mean",
-                       sample_weight=None):
+                       sample_weight=None, *, inplace_backward=False):
     r"""Multi-class focal loss :math:`-\alpha_t (1 - p_t)^\gamma \log p_t`, as
     :func:`fastloss.softmax_focal` with the classes at dimension 1 (``(C,)``, ``(N, C)`` or
     ``(N, C, d1, ...)`` input). ``alpha``: None, a number >= 0, or one weight per class.
@@ -621,14 +731,16 @@ def softmax_focal_loss(input, target, alpha=None, gamma=2.0, ignore_index=-100, 
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
         _fail("softmax_focal_loss", f"ignore_index must be an int, got {ignore_index!r}", TypeError)
     return _call("softmax_focal_loss", _softmax_focal_loss_op, input, target, reduction,
-                 alpha_scalar, row=True, alpha=alpha_per_class, gamma=float(gamma),
+                 alpha_scalar, row=True, inplace_backward=inplace_backward,
+                 alpha=alpha_per_class, gamma=float(gamma),
                  ignore_index=ignore_index,
                  sample_weight=_tensor_or_none("softmax_focal_loss", "sample_weight",
                                                sample_weight, input))
 
 
 def multiclass_hinge_loss(input, target, margin=1.0, kind="weston_watkins", squared=False,
-                          weight=None, reduction="mean", sample_weight=None):
+                          weight=None, reduction="mean", sample_weight=None, *,
+                          inplace_backward=False):
     r"""Multi-class hinge loss, as :func:`fastloss.multiclass_hinge` with the classes at
     dimension 1: Weston-Watkins :math:`w_y\sum_{j\ne y}\max(0, m + x_j - x_y)^p` (not divided
     by C, unlike :func:`multi_margin_loss`) or Crammer-Singer (the max instead of the sum).
@@ -639,7 +751,7 @@ def multiclass_hinge_loss(input, target, margin=1.0, kind="weston_watkins", squa
     if not isinstance(squared, bool):
         _fail("multiclass_hinge_loss", f"squared must be a bool, got {squared!r}", TypeError)
     return _call("multiclass_hinge_loss", _multiclass_hinge_loss_op, input, target, reduction,
-                 float(margin), kind, squared, row=True,
+                 float(margin), kind, squared, row=True, inplace_backward=inplace_backward,
                  weight=_tensor_or_none("multiclass_hinge_loss", "weight", weight, input),
                  sample_weight=_tensor_or_none("multiclass_hinge_loss", "sample_weight",
                                                sample_weight, input))
@@ -725,14 +837,16 @@ class CrossEntropyLoss(_WeightedLoss):
     """Module form of :func:`cross_entropy` (``torch.nn.CrossEntropyLoss``)."""
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                 reduction="mean", label_smoothing=0.0):
+                 reduction="mean", label_smoothing=0.0, *, inplace_backward=False):
         super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
+        self.inplace_backward = inplace_backward
 
     def forward(self, input, target):
         return cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                             reduction=self.reduction, label_smoothing=self.label_smoothing)
+                             reduction=self.reduction, label_smoothing=self.label_smoothing,
+                             inplace_backward=self.inplace_backward)
 
 
 class MultiMarginLoss(_WeightedLoss):

@@ -2,6 +2,11 @@
 // contiguous row of C logits. Sums run in kSumLanes double accumulators indexed by position, so
 // their order is fixed by C alone; the exponential of each logit is evaluated once and kept in
 // the gradient row until the normaliser is known.
+//
+// The gradient row may be the logits row itself (fastloss.torch's inplace_backward): every kernel
+// reads what it needs of a logits tile (into a stack copy) or of the target logit before writing
+// that part of the gradient row, so the __restrict loops below never see the two aliased.
+#include <cstring>
 #include <type_traits>
 
 #include "cpu/kernels.h"
@@ -83,17 +88,27 @@ void reduce_tile(ExpSums& acc, const T* __restrict x, const T* __restrict e, int
   }
 }
 
+// The logits of tile [j0, j0 + len): in place, or copied to `copy` when the tile's outputs are
+// about to overwrite them (gradient row == logits row).
+template <class T>
+const T* logits_tile(const T* x, int64_t j0, int64_t len, const T* out_row, T* copy) {
+  if (out_row != x) return x + j0;
+  std::memcpy(copy, x + j0, size_t(len) * sizeof(T));
+  return copy;
+}
+
 // The exponential pass of a softmax row: one exp per logit, stored in e_row when given.
 template <class T, bool kTargetSums, bool kDense, bool kWeighted>
 ExpSums exp_pass(const T* x, int64_t n, T m, T* e_row, const T* probs, const T* c,
                  double q_scale, double q_shift) {
   ExpSums acc;
-  alignas(64) T tile[kTile];
+  alignas(64) T tile[kTile], x_copy[kTile];
   for (int64_t j0 = 0; j0 < n; j0 += kTile) {
     const int64_t len = std::min(kTile, n - j0);
     T* e = e_row ? e_row + j0 : tile;
-    exp_shifted(x + j0, len, m, e);
-    reduce_tile<T, kTargetSums, kDense, kWeighted>(acc, x + j0, e, len, m,
+    const T* xs = logits_tile(x, j0, len, e_row, x_copy);
+    exp_shifted(xs, len, m, e);
+    reduce_tile<T, kTargetSums, kDense, kWeighted>(acc, xs, e, len, m,
                                                    kDense ? probs + j0 : nullptr,
                                                    kWeighted ? c + j0 : nullptr, q_scale, q_shift);
   }
@@ -128,6 +143,7 @@ double cross_entropy_row_impl(const cpu::RowArgs<T>& a) {
   const double classes = double(n);
   const T m = row_max(x, n);
   if (m == fl_inf<T>()) return nan_row(a);
+  const double x_t = kDense ? 0.0 : double(x[a.label]);  // read before the gradient row is written
   // Sparse rows only need the target sums for the smoothing mass.
   const bool target_sums = kDense || eps > 0;
   const T q_scale = T(1.0 - eps);
@@ -151,7 +167,6 @@ double cross_entropy_row_impl(const cpu::RowArgs<T>& a) {
     loss = total_cq * log_s + cq_gap;
   } else {
     c_t = kWeighted ? double(a.class_weight[a.label]) : 1.0;
-    double x_t = double(x[a.label]);
     loss = cross_entropy_sparse_loss(log_s, double(m) - x_t, c_t, eps, classes,
                                      a.class_weight_sum, cq_gap);
     total_cq = (1.0 - eps) * c_t + eps / classes * a.class_weight_sum;
@@ -164,7 +179,6 @@ double cross_entropy_row_impl(const cpu::RowArgs<T>& a) {
     } else {
       softmax_grad_pass<T, false, kWeighted>(a.grad, n, T(total_cq / s), T(scale), nullptr,
                                              a.class_weight, q_scale, q_shift);
-      const double x_t = double(x[a.label]);
       const double e_t = double(fl_exp(T(x_t - double(m))));
       const double p_t = e_t / s;
       const double p_t_minus_1 = (x_t == double(m) ? -s_minus_1 : e_t - s) / s;
@@ -192,11 +206,11 @@ double cross_entropy_dense_row(const cpu::RowArgs<T>& a) {
 template <class T>
 double focal_exp_pass(const T* x, int64_t n, T m, int64_t t, T* e_row) {
   LanesD acc{};
-  alignas(64) T tile[kTile];
+  alignas(64) T tile[kTile], x_copy[kTile];
   for (int64_t j0 = 0; j0 < n; j0 += kTile) {
     const int64_t len = std::min(kTile, n - j0);
     T* e = e_row ? e_row + j0 : tile;
-    exp_shifted(x + j0, len, m, e);
+    exp_shifted(logits_tile(x, j0, len, e_row, x_copy), len, m, e);
     if (t >= j0 && t < j0 + len) e[t - j0] = T(0);
     accumulate(acc, e, len);
   }
@@ -210,8 +224,8 @@ double softmax_focal_row(const cpu::RowArgs<T>& a) {
   const int64_t t = a.label;
   const T m = row_max(x, n);
   if (m == fl_inf<T>()) return nan_row(a);
+  const double gap = double(x[t]) - double(m);  // <= 0; read before the gradient row is written
   const double s_rest = focal_exp_pass(x, n, m, t, a.grad);
-  const double gap = double(x[t]) - double(m);  // <= 0
   const double e_t = double(fl_exp(T(gap)));
   const double s = s_rest + e_t;
   const double p_t = e_t / s;
@@ -229,20 +243,21 @@ double softmax_focal_row(const cpu::RowArgs<T>& a) {
 
 template <class T>
 double multiclass_hinge_ww_row(const cpu::RowArgs<T>& a) {
-  const T* __restrict x = a.x;
+  const T* x = a.x;
   const int64_t n = a.classes;
   const int64_t t = a.label;
   const T x_t = x[t];
   const T margin = T(a.margin);
   const bool squared = a.squared;
   LanesD loss{}, slope_sum{};
-  alignas(64) T values[kTile], slope_tile[kTile];
+  alignas(64) T values[kTile], slope_tile[kTile], x_copy[kTile];
   for (int64_t j0 = 0; j0 < n; j0 += kTile) {
     const int64_t len = std::min(kTile, n - j0);
-    T* slopes = a.grad ? a.grad + j0 : slope_tile;
+    T* __restrict slopes = a.grad ? a.grad + j0 : slope_tile;
+    const T* __restrict xs = logits_tile(x, j0, len, a.grad, x_copy);
     for (int64_t j = 0; j < len; ++j) {
       T value, slope;
-      hinge_term(margin + x[j0 + j] - x_t, squared, value, slope);
+      hinge_term(margin + xs[j] - x_t, squared, value, slope);
       const bool is_target = j0 + j == t;
       values[j] = is_target ? T(0) : value;
       slopes[j] = is_target ? T(0) : slope;
@@ -281,7 +296,7 @@ bool has_nan(const T* __restrict x, int64_t n) {
 
 template <class T>
 double multiclass_hinge_cs_row(const cpu::RowArgs<T>& a) {
-  const T* __restrict x = a.x;
+  const T* x = a.x;  // every read of x precedes the first write of the gradient row
   const int64_t n = a.classes;
   const int64_t t = a.label;
   // The largest competitor: vectorised maxima on both sides of t, then the first index holding
