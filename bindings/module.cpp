@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "arrays.h"
+#include "small_call.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
 #include "cpu/stream.h"
@@ -184,6 +185,7 @@ PYBIND11_MODULE(_core, m) {
     return cpu::stream_f32(r.data(), int(r.size()), w.data(), int(w.size()), n);
   });
 
+  bindings::bind_small_calls(m);
   m.def("dlpack_info", &bindings::dlpack_info, py::arg("capsule"));
 
   m.def("get_num_threads", &cpu::num_threads);

@@ -89,7 +89,7 @@ def test_contiguous_jax_input_is_read_in_place(monkeypatch):
 def test_numpy_input_is_read_in_place(monkeypatch):
     seen = _spy_pointer(monkeypatch)
     x = np.random.default_rng(2).standard_normal(100)
-    fl.mse(x, x)
+    fl.mse.__wrapped__(x, x)  # the general path (the small-call path reads array headers in C++)
     assert seen == [x.__array_interface__["data"][0]]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from . import _small_call
 from ._dispatch import GradRequest, _request
 from ._validate import fail
 
@@ -44,9 +45,14 @@ def value_and_grad(fn, argnums=0):
 
 def _fused(fn, argnums, who: str):
     name = _check(fn, argnums, who)
+    small = getattr(fn, "_small", None)
 
     @functools.wraps(fn)
     def wrapper(*args, grad_output=None, grad_into=None, **kwargs):
+        if small is not None and grad_output is None and grad_into is None:
+            out = _small_call.attempt(small, args, kwargs, True)
+            if out is not None:
+                return out
         request = GradRequest(grad_output=grad_output, grad_into=grad_into)
         token = _request.set(request)
         try:

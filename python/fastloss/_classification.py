@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from ._arrays import any_array
+from ._small_call import small_call
 from ._dispatch import (as_array, checked_weights, class_axis, constant, float_input, pointwise,
                         rows)
 from ._validate import choice, fail, in_unit_interval, integer, non_negative
 
 
+@small_call("binary_cross_entropy")
 @any_array
 def binary_cross_entropy(prob, target, *, reduction="mean", sample_weight=None):
     r"""Binary cross-entropy on probabilities.
@@ -73,6 +75,7 @@ def _binary_label_error(value, label):
     return f"target must be -1, 0 or 1, got {label!r}"
 
 
+@small_call("hinge")
 @any_array
 def hinge(pred, target, *, reduction="mean", sample_weight=None):
     r"""Hinge (SVM) loss for binary labels.
@@ -94,6 +97,7 @@ def hinge(pred, target, *, reduction="mean", sample_weight=None):
                      domain_error=_binary_label_error)
 
 
+@small_call("squared_hinge")
 @any_array
 def squared_hinge(pred, target, *, reduction="mean", sample_weight=None):
     r"""Squared hinge loss, differentiable everywhere.
@@ -114,6 +118,7 @@ def squared_hinge(pred, target, *, reduction="mean", sample_weight=None):
                      domain_error=_binary_label_error)
 
 
+@small_call("sigmoid_focal", "alpha", "gamma")
 @any_array
 def sigmoid_focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean", sample_weight=None):
     r"""Binary focal loss on logits (per-element values of ``torchvision.ops.sigmoid_focal_loss``).

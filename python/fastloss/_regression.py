@@ -15,10 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._arrays import any_array
+from ._small_call import small_call
 from ._dispatch import all_elements, checked_weights, constant, float_input, pointwise
 from ._validate import fail, in_open_unit_interval, non_negative, positive
 
 
+@small_call("mse")
 @any_array
 def mse(pred, target, *, reduction="mean", sample_weight=None):
     r"""Mean squared error.
@@ -46,6 +48,7 @@ def mse(pred, target, *, reduction="mean", sample_weight=None):
                      sample_weight=sample_weight)
 
 
+@small_call("mae")
 @any_array
 def mae(pred, target, *, reduction="mean", sample_weight=None):
     r"""Mean absolute error.
@@ -66,6 +69,7 @@ def mae(pred, target, *, reduction="mean", sample_weight=None):
                      sample_weight=sample_weight)
 
 
+@small_call("huber", "delta")
 @any_array
 def huber(pred, target, *, delta=1.0, reduction="mean", sample_weight=None):
     r"""Huber loss: quadratic for small errors, linear for large ones.
@@ -89,6 +93,7 @@ def huber(pred, target, *, delta=1.0, reduction="mean", sample_weight=None):
                      reduction=reduction, sample_weight=sample_weight)
 
 
+@small_call("smooth_l1", "beta")
 @any_array
 def smooth_l1(pred, target, *, beta=1.0, reduction="mean", sample_weight=None):
     r"""Smooth L1 loss (Huber divided by beta).
@@ -146,6 +151,7 @@ def quantile(pred, target, *, tau=0.5, reduction="mean", sample_weight=None):
                      param_name="tau", reduction=reduction, sample_weight=sample_weight)
 
 
+@small_call("log_cosh")
 @any_array
 def log_cosh(pred, target, *, reduction="mean", sample_weight=None):
     r"""Log-cosh loss: about :math:`d^2/2` for small errors and :math:`|d| - \log 2` for large ones.

@@ -1,0 +1,156 @@
+// The small-call path: fn(pred, target[, reduction]) on two NumPy arrays of one shape, default
+// hyper-parameters, no weights, forward or forward + gradient (value_and_grad without
+// grad_output). At 32 elements the loss costs nanoseconds and the
+// general path's Python checks and 11-argument call cost microseconds, so this one entry reads
+// the arrays' headers directly, checks what the Python layer would, and runs the same request.
+// It returns None for anything it does not handle (another type or dtype, a shape mismatch, an
+// element outside the loss's domain); the caller then takes the general path, which computes
+// the same or raises the proper error. python/fastloss/_small_call.py is the caller.
+#include "small_call.h"
+
+#include <pybind11/numpy.h>
+
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cpu/kernels.h"
+#include "fastloss/config.h"
+#include "ops.h"
+
+namespace fastloss::bindings {
+namespace {
+
+namespace py = pybind11;
+using py::detail::npy_api;
+
+constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
+bool is_exact_ndarray(py::handle h) {
+  return Py_TYPE(h.ptr()) == npy_api::get().PyArray_Type_;
+}
+
+// The dtype of a plain NumPy array in native byte order, if the kernels read it.
+std::optional<DType> plain_dtype(py::handle h) {
+  const auto* descr = py::detail::array_descriptor_proxy(py::detail::array_proxy(h.ptr())->descr);
+  if (descr->byteorder == (kLittleEndian ? '>' : '<')) return std::nullopt;
+  const bool long64 = sizeof(long) == 8;
+  switch (descr->type_num) {
+    case npy_api::NPY_FLOAT_: return DType::f32;
+    case npy_api::NPY_DOUBLE_: return DType::f64;
+    case npy_api::NPY_BYTE_: return DType::i8;
+    case npy_api::NPY_UBYTE_: return DType::u8;
+    case npy_api::NPY_SHORT_: return DType::i16;
+    case npy_api::NPY_USHORT_: return DType::u16;
+    case npy_api::NPY_INT_: return DType::i32;
+    case npy_api::NPY_UINT_: return DType::u32;
+    case npy_api::NPY_LONG_: return long64 ? DType::i64 : DType::i32;
+    case npy_api::NPY_ULONG_: return long64 ? DType::u64 : DType::u32;
+    case npy_api::NPY_LONGLONG_: return DType::i64;
+    case npy_api::NPY_ULONGLONG_: return DType::u64;
+  }
+  return std::nullopt;  // bool, float16, complex, objects, ...: the general path decides
+}
+
+View header_view(py::handle h, DType dtype) {
+  const auto* a = py::detail::array_proxy(h.ptr());
+  View v;
+  v.data = a->data;
+  v.dtype = dtype;
+  v.ndim = a->nd;
+  for (int d = 0; d < a->nd; ++d) {
+    v.shape[d] = a->dimensions[d];
+    v.strides[d] = a->strides[d];
+  }
+  return v;
+}
+
+template <class T>
+py::object scalar_array(double value) {
+  py::array_t<T> out(py::array::ShapeContainer{});
+  *out.mutable_data() = T(value);
+  return std::move(out);
+}
+
+// `labels`: the target holds labels of any real dtype (hinge); else it has pred's dtype.
+// Returns the loss, or (loss, gradient) with `with_grad`, or None.
+py::object small_pointwise(const char* name, cpu::Pointwise loss, bool labels, py::handle x,
+                           py::handle y, int reduction, double p0, double p1, bool with_grad) {
+  if (!is_exact_ndarray(x) || !is_exact_ndarray(y) || reduction < 0 || reduction > 2)
+    return py::none();
+  const std::optional<DType> xt = plain_dtype(x), yt = plain_dtype(y);
+  if (!xt || !yt || !is_floating(*xt) || (!labels && *yt != *xt)) return py::none();
+  View xv = header_view(x, *xt), yv = header_view(y, *yt);
+  if (xv.ndim != yv.ndim || xv.ndim > kMaxDims ||
+      std::memcmp(xv.shape, yv.shape, sizeof(int64_t) * size_t(xv.ndim)) != 0)
+    return py::none();
+  PointwiseRequest req;
+  req.name = name;
+  req.loss = loss;
+  req.params[0] = p0;
+  req.params[1] = p1;
+  req.x = &xv;
+  req.y = &yv;
+  req.reduction = Reduction(reduction);
+  const std::vector<py::ssize_t> shape(xv.shape, xv.shape + xv.ndim);
+  auto new_like_x = [&] {
+    return *xt == DType::f32 ? py::array(py::array_t<float>(shape))
+                             : py::array(py::array_t<double>(shape));
+  };
+  py::array loss_out, grad_out;
+  View loss_view, grad_view;
+  if (req.reduction == Reduction::none) {
+    loss_out = new_like_x();
+    loss_view = header_view(loss_out, *xt);
+    req.loss_out = &loss_view;
+  }
+  if (with_grad) {
+    grad_out = new_like_x();
+    grad_view = header_view(grad_out, *xt);
+    req.grad_out = &grad_view;
+  }
+  PointwiseResult r;
+  if (xv.numel() >= kParallelMinElements) {
+    py::gil_scoped_release release;
+    r = run_pointwise(req);
+  } else {
+    r = run_pointwise(req);  // a few hundred nanoseconds at most: keep the GIL
+  }
+  if (r.first_invalid >= 0) return py::none();
+  py::object value = req.reduction == Reduction::none ? py::object(loss_out)
+                     : *xt == DType::f32               ? scalar_array<float>(r.value)
+                                                       : scalar_array<double>(r.value);
+  if (with_grad) return py::make_tuple(value, grad_out);
+  return value;
+}
+
+}  // namespace
+
+void bind_small_calls(py::module_& m) {
+  // Not quantile and binary_cross_entropy_with_logits: they read a per-element parameter array.
+  struct Entry {
+    const char* name;
+    cpu::Pointwise loss;
+    bool labels;
+  };
+  static constexpr Entry entries[] = {
+      {"mse", cpu::Pointwise::mse, false},
+      {"mae", cpu::Pointwise::mae, false},
+      {"huber", cpu::Pointwise::huber, false},
+      {"smooth_l1", cpu::Pointwise::smooth_l1, false},
+      {"log_cosh", cpu::Pointwise::log_cosh, false},
+      {"binary_cross_entropy", cpu::Pointwise::binary_cross_entropy, false},
+      {"hinge", cpu::Pointwise::hinge, true},
+      {"squared_hinge", cpu::Pointwise::squared_hinge, true},
+      {"sigmoid_focal", cpu::Pointwise::sigmoid_focal, false},
+  };
+  for (const Entry& e : entries) {
+    m.def((std::string(e.name) + "_small").c_str(),
+          [e](py::handle x, py::handle y, int reduction, double p0, double p1, bool with_grad) {
+            return small_pointwise(e.name, e.loss, e.labels, x, y, reduction, p0, p1, with_grad);
+          });
+  }
+}
+
+}  // namespace fastloss::bindings
