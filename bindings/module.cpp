@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "arrays.h"
+#include "output_buffers.h"
 #include "small_call.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
@@ -186,6 +187,7 @@ PYBIND11_MODULE(_core, m) {
   });
 
   bindings::bind_small_calls(m);
+  bindings::bind_output_buffers(m);
   m.def("dlpack_info", &bindings::dlpack_info, py::arg("capsule"));
 
   m.def("get_num_threads", &cpu::num_threads);

@@ -18,6 +18,7 @@
 #include "cpu/kernels.h"
 #include "fastloss/config.h"
 #include "ops.h"
+#include "output_buffers.h"
 
 namespace fastloss::bindings {
 namespace {
@@ -94,10 +95,7 @@ py::object small_pointwise(const char* name, cpu::Pointwise loss, bool labels, p
   req.y = &yv;
   req.reduction = Reduction(reduction);
   const std::vector<py::ssize_t> shape(xv.shape, xv.shape + xv.ndim);
-  auto new_like_x = [&] {
-    return *xt == DType::f32 ? py::array(py::array_t<float>(shape))
-                             : py::array(py::array_t<double>(shape));
-  };
+  auto new_like_x = [&] { return new_output(shape, *xt); };
   py::array loss_out, grad_out;
   View loss_view, grad_view;
   if (req.reduction == Reduction::none) {

@@ -14,7 +14,8 @@ except ImportError as e:  # never fall back to a slow path silently
 
 from . import reference
 from ._autodiff import grad, value_and_grad
-from ._build import build_info, get_num_threads, set_num_threads
+from ._build import (build_info, empty_output_cache, get_num_threads, set_num_threads,
+                     set_output_cache_limit)
 from ._classification import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -34,6 +35,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "build_info",
     "cross_entropy",
+    "empty_output_cache",
     "get_num_threads",
     "grad",
     "hinge",
@@ -45,6 +47,7 @@ __all__ = [
     "quantile",
     "reference",
     "set_num_threads",
+    "set_output_cache_limit",
     "sigmoid_focal",
     "smooth_l1",
     "softmax_focal",

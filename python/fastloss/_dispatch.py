@@ -50,10 +50,11 @@ def as_array(fn: str, name: str, x) -> np.ndarray | DeviceArray:
 
 
 def empty(shape: tuple, dtype, like):
-    """An uninitialised output on `like`'s device."""
+    """An uninitialised output on `like`'s device (large CPU outputs reuse the memory of earlier
+    ones: bindings/output_buffers.cc)."""
     if isinstance(like, DeviceArray):
         return _device.empty(shape, dtype, like)
-    return np.empty(shape, dtype=dtype)
+    return _core.new_output(shape, np.dtype(dtype).name)
 
 
 def constant(value: float, like):

@@ -50,7 +50,7 @@ def markdown(result: dict) -> str:
         "",
         "## Fused forward + backward (`value_and_grad`)",
         "",
-        "| row | shape | MB | ms | GB/s | roofline GB/s | fraction | stream, reused output GB/s "
+        "| row | shape | MB | ms | GB/s | roofline GB/s | fraction | stream, fresh output GB/s "
         "| NumPy × | torch × | jax × |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
@@ -60,7 +60,7 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| {r['row']} | {'x'.join(map(str, r['shape']))} | {_mb(r['bytes']['fused'])} | "
             f"{_f(fl['fused_ms'])} | {_f(fl['fused_gbps'], 1)} | {_f(rf['fused_gbps'], 1)} | "
-            f"{_f(r['fraction']['fused'])} | {_f(rf['fused_warm_gbps'], 1)} | "
+            f"{_f(r['fraction']['fused'])} | {_f(rf['fused_fresh_gbps'], 1)} | "
             f"{_ratio(p.get('numpy'), 'fused_ratio')} | {_ratio(p.get('torch'), 'fused_ratio')} | "
             f"{_ratio(p.get('jax'), 'fused_ratio')} |")
     lines += [
@@ -158,7 +158,7 @@ def plots(result: dict, out: Path) -> dict:
     names = [r["row"] for r in rows]
     x = list(range(len(rows)))
     series = [("fastloss", [r["fastloss"]["fused_gbps"] for r in rows]),
-              ("roofline (fresh output)", [r["roofline"]["fused_gbps"] for r in rows])]
+              ("roofline", [r["roofline"]["fused_gbps"] for r in rows])]
     for p in PEERS:
         vals = [r["peers"].get(p, {}).get("fused_gbps", math.nan) for r in rows]
         if any(math.isfinite(v) for v in vals):
