@@ -59,7 +59,6 @@ PointwiseResult run(const PointwiseRequest& req) {
   parallel_for(n_blocks, n, [&](int64_t block_begin, int64_t block_end) {
     alignas(64) T buf[kSlots][kChunk];
     alignas(64) T value[kChunk];
-    alignas(64) T grad[kChunk];
     for (int64_t b = block_begin; b < block_end; ++b) {
       int64_t pos = b * kElementwiseBlock;
       const int64_t end = std::min(pos + kElementwiseBlock, n);
@@ -86,19 +85,24 @@ PointwiseResult run(const PointwiseRequest& req) {
         bool loss_direct, grad_direct;
         T* loss_out = out(kLossOut, loss_direct);
         T* grad_out = out(kGradOut, grad_direct);
-        // Compute straight into the outputs when they are contiguous; finish scales in place.
-        T* value_dst = loss_out && loss_direct ? loss_out : value;
-        T* grad_dst = grad_out ? (grad_direct ? grad_out : grad) : nullptr;
-        int64_t bad = loss_fn(req.params, x, y, p, value_dst, grad_dst, len);
-        if (bad >= 0 && first_invalid[b] < 0) first_invalid[b] = pos + bad;
         // Element i goes to lane (flat index) % kSumLanes however the block is cut into runs,
         // so the sum depends on the shape alone, not on strides or broadcasting.
         const int shift = int(pos % kSumLanes);
         double rotated[kSumLanes];
         for (int k = 0; k < kSumLanes; ++k) rotated[k] = lanes[(k + shift) % kSumLanes];
-        FinishArgs<T> fin{len, value_dst, grad_dst, in(kWeight), in(kUpstream), T(scale),
-                          loss_out, grad_out, rotated};
-        finish_fn(fin);
+        // Compute straight into the outputs when they are contiguous (else into their staging
+        // buffers); the gradient is weighted there in place. Without weights, upstream
+        // gradients or a loss output the values need no array: the loss loop sums them into
+        // the lanes itself and there is nothing left to finish.
+        const bool values_to_lanes = !views[kWeight] && !views[kUpstream] && !loss_out;
+        T* value_dst = values_to_lanes ? nullptr : loss_out && loss_direct ? loss_out : value;
+        int64_t bad = loss_fn(req.params, x, y, p, value_dst, grad_out, T(scale), len, rotated);
+        if (bad >= 0 && first_invalid[b] < 0) first_invalid[b] = pos + bad;
+        if (!values_to_lanes) {
+          FinishArgs<T> fin{len, value_dst, grad_out, in(kWeight), in(kUpstream), loss_out,
+                            grad_out, rotated};
+          finish_fn(fin);
+        }
         for (int k = 0; k < kSumLanes; ++k) lanes[(k + shift) % kSumLanes] = rotated[k];
         if (loss_out && !loss_direct)
           store_run<T>(static_cast<char*>(views[kLossOut]->data) + walk.offset[kLossOut],

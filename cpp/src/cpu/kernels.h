@@ -30,23 +30,25 @@ enum class Pointwise : int {
 };
 constexpr int kNumPointwise = static_cast<int>(Pointwise::count);
 
-// Computes the unweighted loss value (always) and gradient (when grad != nullptr) of n contiguous
-// elements. p is the per-element parameter array for losses that take one. Returns the index of
-// the first element outside the loss's domain, or -1 (the caller reports it as a ValueError).
+// Computes the unweighted loss values and the gradient times grad_scale (when grad != nullptr)
+// of n contiguous elements. p is the per-element parameter array for losses that take one. The
+// values go to `value`, or, when value is nullptr, straight into the kSumLanes accumulators
+// `lanes` (element i to lane i % kSumLanes, in the order FinishFn would add them). Returns the
+// index of the first element outside the loss's domain, or -1 (the caller reports it as a
+// ValueError).
 template <class T>
 using PointwiseFn = int64_t (*)(const double* params, const T* x, const T* y, const T* p,
-                                T* value, T* grad, int64_t n);
+                                T* value, T* grad, T grad_scale, int64_t n, double* lanes);
 
-// Applies weights and the gradient scale to one computed chunk, writes the outputs and adds the
-// weighted values into kSumLanes fixed accumulation lanes.
+// Applies weights to one computed chunk, writes the outputs and adds the weighted values into
+// kSumLanes fixed accumulation lanes.
 template <class T>
 struct FinishArgs {
   int64_t n;
   T* value;           // the computed values; weighted in place
-  const T* grad;      // nullptr when no gradient was computed
+  const T* grad;      // the scaled gradient (in grad_out), or nullptr when none was computed
   const T* weight;    // sample weights, or nullptr
   const T* upstream;  // per-element grad_output, or nullptr
-  T grad_scale;       // 1/denominator for mean, times a scalar grad_output
   T* loss_out;        // nullptr unless reduction == none
   T* grad_out;        // nullptr when no gradient is wanted
   double* lanes;      // kSumLanes accumulators
