@@ -27,7 +27,6 @@ from ._device import DeviceArray
 from ._dispatch import _request
 from ._validate import fail
 
-
 _HALF_DTYPES = ("float16", "bfloat16")
 _FLOAT16 = np.dtype(np.float16)  # builtin dtypes are singletons: an identity test suffices
 
@@ -91,9 +90,10 @@ class _Caller:
         if isinstance(out, DeviceArray) or not _on_cpu(self.device):
             # allocated by the caller's library on its device (a reduced loss: a 0-d array of it)
             result = out.source if isinstance(out, DeviceArray) else out
-            return _device.namespace(self.fn, "result", result, self.device).astype(
-                result, self.first_dtype) \
-                if is_grad and self.half else result
+            if is_grad and self.half:
+                xp = _device.namespace(self.fn, "result", result, self.device)
+                result = xp.astype(result, self.first_dtype)
+            return result
         if not self.foreign and not (self.half and is_grad):
             return out
         if not self.foreign:  # NumPy float16 input: gradient back in float16
