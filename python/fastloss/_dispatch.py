@@ -76,10 +76,14 @@ def all_elements(a, test) -> bool:
     return bool(test(a.source if isinstance(a, DeviceArray) else a).all())
 
 
-def _moveaxis(a, source: int, destination: int):
+def _class_axis_last(a, axis: int):
+    """A view of `a` with axis `axis` (normalised) moved last; `a` itself when it already is
+    (np.moveaxis costs microseconds even then, a third of a small call)."""
+    if axis == a.ndim - 1:
+        return a
     if isinstance(a, DeviceArray):
-        return a.moveaxis(source, destination)
-    return np.moveaxis(a, source, destination)
+        return a.moveaxis(axis, -1)
+    return a.transpose([d for d in range(a.ndim) if d != axis] + [axis])
 
 
 def float_input(fn: str, name: str, x) -> np.ndarray:
@@ -269,8 +273,8 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         fail(fn, f"target must hold {wanted}, got dtype {y.dtype}", TypeError)
     if class_weight is not None:
         class_weight = checked_weights(fn, "class_weight", class_weight, length=classes)
-    x = _moveaxis(logits, ax, -1)
-    y_view = _moveaxis(y, ax, -1) if dense else y
+    x = _class_axis_last(logits, ax)
+    y_view = _class_axis_last(y, ax) if dense else y
     w, _ = _sample_weight(fn, sample_weight, outer_shape)
     request = _take_request(fn)
     upstream, upstream_scalar = (None, 1.0)
@@ -280,7 +284,7 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         grad_out = _gradient_buffer(fn, request, logits, {
             "target": y, "class_weight": class_weight, "alpha": alpha_array, "sample_weight": w,
             "grad_output": upstream}, in_place_ok=True)
-        grad_view = _moveaxis(grad_out, ax, -1)
+        grad_view = _class_axis_last(grad_out, ax)
     loss_out = empty(outer_shape, logits.dtype, like=logits) if code == 0 else None
     name = kernel + ("_dense" if dense else "_sparse") if dense_ok else kernel
     value, bad_row, bad_label = getattr(_core, name)(

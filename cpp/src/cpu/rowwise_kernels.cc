@@ -159,7 +159,10 @@ double cross_entropy_row_impl(const cpu::RowArgs<T>& a) {
   const double cq_total = lanes_sum(sums.cq), cq_gap = lanes_sum(sums.cq_gap);
   const double s_minus_1 = (ties - 1.0) + s_small;
   const double s = 1.0 + s_minus_1;
-  const double log_s = fl_log1p(s_minus_1);
+  // In the row's own precision: a float32 row's loss needs no double logarithm (1-2 ulp of
+  // float is far inside its accuracy), and the scalar double one is a long dependency chain
+  // that dominated rows of a few classes.
+  const double log_s = double(fl_log1p(T(s_minus_1)));
   double loss, total_cq;
   double c_t = 1.0;
   if (kDense) {
