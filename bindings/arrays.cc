@@ -32,7 +32,8 @@ DType numpy_dtype(const py::array& a, const char* fn) {
       case 8: return is_signed ? DType::i64 : DType::u64;
     }
   }
-  throw TypeError(detail::concat("[fastloss.", fn, "] unsupported dtype ", std::string(py::str(dt))));
+  throw TypeError(
+      detail::concat("[fastloss.", fn, "] unsupported dtype ", std::string(py::str(dt))));
 }
 
 View numpy_view(const py::array& a, const char* fn) {
@@ -52,15 +53,16 @@ View numpy_view(const py::array& a, const char* fn) {
 const dlpack::Tensor& capsule_tensor(py::handle capsule, const char* fn) {
   PyObject* c = capsule.ptr();
   if (PyCapsule_IsValid(c, "dltensor_versioned")) {
-    auto* m = static_cast<dlpack::ManagedTensorVersioned*>(PyCapsule_GetPointer(c, "dltensor_versioned"));
+    auto* m = static_cast<dlpack::ManagedTensorVersioned*>(
+        PyCapsule_GetPointer(c, "dltensor_versioned"));
     FL_CHECK_TYPE(m->version.major == 1, fn, "DLPack version ", m->version.major, ".",
                   m->version.minor, " is not supported (expected 1.x)");
     return m->dl_tensor;
   }
   if (PyCapsule_IsValid(c, "dltensor"))
     return static_cast<dlpack::ManagedTensor*>(PyCapsule_GetPointer(c, "dltensor"))->dl_tensor;
-  throw TypeError(detail::concat("[fastloss.", fn,
-                                 "] expected an unconsumed DLPack capsule ('dltensor' or 'dltensor_versioned')"));
+  throw TypeError(detail::concat("[fastloss.", fn, "] expected an unconsumed DLPack capsule ",
+                                 "('dltensor' or 'dltensor_versioned')"));
 }
 
 DType dlpack_dtype(dlpack::DataType t, const char* fn) {
@@ -94,7 +96,8 @@ Device dlpack_device(dlpack::Device d, const char* fn) {
     case dlpack::kCPU: return {DeviceKind::cpu, 0};
     case dlpack::kCUDA: return {DeviceKind::cuda, int(d.device_id)};
   }
-  throw ValueError(detail::concat("[fastloss.", fn, "] arrays on DLPack device type ", d.device_type,
+  throw ValueError(detail::concat("[fastloss.", fn, "] arrays on DLPack device type ",
+                                  d.device_type,
                                   " are not supported (CPU and CUDA only)"));
 }
 
@@ -118,14 +121,20 @@ View device_view(py::handle obj, const char* fn, intptr_t* stream) {
   return v;
 }
 
+// The name of a DLPack dtype ("float32", "bfloat16", ...), "vector" for lanes > 1, or "unknown".
 const char* dtype_label(dlpack::DataType t) {
   if (t.lanes != 1) return "vector";
+  const int size = t.bits == 8 ? 0 : t.bits == 16 ? 1 : t.bits == 32 ? 2 : t.bits == 64 ? 3 : -1;
+  if (size < 0) return "unknown";
+  static const char* const floats[] = {"unknown", "float16", "float32", "float64"};
+  static const char* const ints[] = {"int8", "int16", "int32", "int64"};
+  static const char* const uints[] = {"uint8", "uint16", "uint32", "uint64"};
   switch (t.code) {
-    case dlpack::kFloat: return t.bits == 16 ? "float16" : t.bits == 32 ? "float32" : t.bits == 64 ? "float64" : "float?";
-    case dlpack::kBfloat: return t.bits == 16 ? "bfloat16" : "bfloat?";
-    case dlpack::kBool: return "bool";
-    case dlpack::kInt: return t.bits == 8 ? "int8" : t.bits == 16 ? "int16" : t.bits == 32 ? "int32" : t.bits == 64 ? "int64" : "int?";
-    case dlpack::kUInt: return t.bits == 8 ? "uint8" : t.bits == 16 ? "uint16" : t.bits == 32 ? "uint32" : t.bits == 64 ? "uint64" : "uint?";
+    case dlpack::kFloat: return floats[size];
+    case dlpack::kBfloat: return size == 1 ? "bfloat16" : "unknown";
+    case dlpack::kBool: return size == 0 ? "bool" : "unknown";
+    case dlpack::kInt: return ints[size];
+    case dlpack::kUInt: return uints[size];
   }
   return "unknown";
 }
@@ -144,7 +153,8 @@ View* CallArrays::add(py::handle obj, bool writable) {
     v = device_view(obj, fn_, &stream);
     if (v.device.kind != DeviceKind::cpu) stream_ = stream;
   } else {
-    throw TypeError(detail::concat("[fastloss.", fn_, "] expected a NumPy array or a fastloss DeviceArray, got ",
+    throw TypeError(detail::concat("[fastloss.", fn_,
+                                   "] expected a NumPy array or a fastloss DeviceArray, got ",
                                    std::string(py::str(py::type::of(obj).attr("__name__")))));
   }
   return &v;
@@ -152,14 +162,16 @@ View* CallArrays::add(py::handle obj, bool writable) {
 
 const View* CallArrays::input(py::handle obj) { return add(obj, false); }
 
-const View* CallArrays::optional(py::handle obj) { return obj.is_none() ? nullptr : add(obj, false); }
+const View* CallArrays::optional(py::handle obj) {
+  return obj.is_none() ? nullptr : add(obj, false);
+}
 
 View* CallArrays::output(py::handle obj) { return obj.is_none() ? nullptr : add(obj, true); }
 
 py::tuple dlpack_info(py::handle capsule) {
   const dlpack::Tensor& dl = capsule_tensor(capsule, "dlpack_info");
-  FL_CHECK(dl.ndim >= 0 && dl.ndim <= kMaxDims, "dlpack_info", "arrays may have at most ", kMaxDims,
-           " dimensions, got ", dl.ndim);
+  FL_CHECK(dl.ndim >= 0 && dl.ndim <= kMaxDims, "dlpack_info", "arrays may have at most ",
+           kMaxDims, " dimensions, got ", dl.ndim);
   const int64_t itemsize = (int64_t(dl.dtype.bits) * dl.dtype.lanes + 7) / 8;
   py::tuple shape(dl.ndim), strides(dl.ndim);
   int64_t contiguous = itemsize;  // DLPack's null strides mean C order
@@ -168,7 +180,8 @@ py::tuple dlpack_info(py::handle capsule) {
     strides[d] = dl.strides ? dl.strides[d] * itemsize : contiguous;
     contiguous *= dl.shape[d];
   }
-  return py::make_tuple(dl.device.device_type, dl.device.device_id, dtype_label(dl.dtype), shape, strides);
+  return py::make_tuple(dl.device.device_type, dl.device.device_id, dtype_label(dl.dtype), shape,
+                        strides);
 }
 
 }  // namespace fastloss::bindings

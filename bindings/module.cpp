@@ -1,5 +1,6 @@
 // pybind11 bindings: arrays in (as views, never copied: arrays.h), results out, GIL released
-// around the kernels. The Python package (python/fastloss) is the public API; this module is private.
+// around the kernels. The Python package (python/fastloss) is the public API; this module is
+// private.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -143,8 +144,10 @@ PYBIND11_MODULE(_core, m) {
   bind_rows(m, "cross_entropy_sparse", "cross_entropy", cpu::Row::cross_entropy_sparse);
   bind_rows(m, "cross_entropy_dense", "cross_entropy", cpu::Row::cross_entropy_dense);
   bind_rows(m, "softmax_focal", "softmax_focal", cpu::Row::softmax_focal);
-  bind_rows(m, "multiclass_hinge_weston_watkins", "multiclass_hinge", cpu::Row::multiclass_hinge_weston_watkins);
-  bind_rows(m, "multiclass_hinge_crammer_singer", "multiclass_hinge", cpu::Row::multiclass_hinge_crammer_singer);
+  bind_rows(m, "multiclass_hinge_weston_watkins", "multiclass_hinge",
+            cpu::Row::multiclass_hinge_weston_watkins);
+  bind_rows(m, "multiclass_hinge_crammer_singer", "multiclass_hinge",
+            cpu::Row::multiclass_hinge_crammer_singer);
 
   // Evaluates one of math.h's vectorised functions (exp, expm1, log, log1p) with the active ISA,
   // for the ULP tests. x must be a contiguous float32 or float64 array; returns a new array.

@@ -31,7 +31,8 @@ constexpr size_t kHugePage = size_t(2) << 20;
 constexpr unsigned int kTraceDomain = 0x666c;  // tracemalloc domain of these blocks ("fl")
 
 size_t default_limit() {
-  if (const char* mb = std::getenv("FASTLOSS_OUTPUT_CACHE_MB")) return size_t(std::strtoull(mb, nullptr, 10)) << 20;
+  if (const char* mb = std::getenv("FASTLOSS_OUTPUT_CACHE_MB"))
+    return size_t(std::strtoull(mb, nullptr, 10)) << 20;
   return size_t(2) << 30;  // 2 GiB of idle blocks at most
 }
 
@@ -147,10 +148,12 @@ py::array new_output(const std::vector<py::ssize_t>& shape, DType dtype) {
   if (nbytes < kCachedOutputMinBytes) return py::array(dt, shape);
   const size_t bytes = (nbytes + kHugePage - 1) / kHugePage * kHugePage;
   auto* block = new Block{cache().take(bytes), bytes};
-  if (tracemalloc().track) tracemalloc().track(kTraceDomain, reinterpret_cast<uintptr_t>(block->data), nbytes);
+  const auto address = reinterpret_cast<uintptr_t>(block->data);
+  if (tracemalloc().track) tracemalloc().track(kTraceDomain, address, nbytes);
   py::capsule owner(block, [](void* p) {
     auto* b = static_cast<Block*>(p);
-    if (tracemalloc().untrack) tracemalloc().untrack(kTraceDomain, reinterpret_cast<uintptr_t>(b->data));
+    const auto address = reinterpret_cast<uintptr_t>(b->data);
+    if (tracemalloc().untrack) tracemalloc().untrack(kTraceDomain, address);
     cache().give(b->data, b->bytes);
     delete b;
   });
@@ -159,7 +162,8 @@ py::array new_output(const std::vector<py::ssize_t>& shape, DType dtype) {
 
 void bind_output_buffers(py::module_& m) {
   m.def("new_output", [](const std::vector<py::ssize_t>& shape, const std::string& dtype) {
-    FL_CHECK(dtype == "float32" || dtype == "float64", "new_output", "dtype must be float32 or float64");
+    FL_CHECK(dtype == "float32" || dtype == "float64", "new_output",
+             "dtype must be float32 or float64");
     return new_output(shape, dtype == "float32" ? DType::f32 : DType::f64);
   });
   m.def("set_output_cache_limit", [](size_t bytes) { cache().set_limit(bytes); });

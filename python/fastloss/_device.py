@@ -120,7 +120,7 @@ def wrap(fn: str, name: str, source, xp, device) -> DeviceArray:
     stream = consumer_stream(source, device)
     capsule = _export(fn, name, source, stream)
     kind, index, dtype, shape, strides = _core.dlpack_info(capsule)
-    if dtype in ("bfloat16", "vector", "unknown") or dtype.endswith("?"):
+    if dtype in ("bfloat16", "vector", "unknown"):
         fail(fn, f"{name}: unsupported dtype {dtype}", TypeError)
     return DeviceArray(source, xp, capsule, shape, strides, np.dtype(dtype), (kind, index), stream)
 
@@ -129,28 +129,32 @@ def wrap_like(fn: str, name: str, source, like: DeviceArray) -> DeviceArray:
     return wrap(fn, name, source, like.xp, like.device)
 
 
-def _device_of(like: DeviceArray):
+def _library_device(like: DeviceArray):
+    """The device object of `like`'s library (what its `empty(..., device=)` takes)."""
     return array_api_compat.device(like.source)
 
 
 def empty(shape, dtype, like: DeviceArray) -> DeviceArray:
     """An output on `like`'s device, allocated by its library."""
     xp = like.xp
-    out = xp.empty(tuple(shape), dtype=getattr(xp, np.dtype(dtype).name), device=_device_of(like))
+    out = xp.empty(tuple(shape), dtype=getattr(xp, np.dtype(dtype).name),
+                   device=_library_device(like))
     return wrap("empty", "output", out, xp, like.device)
 
 
 def constant(value, dtype, like: DeviceArray) -> DeviceArray:
     """A 0-d array holding `value` on `like`'s device."""
     xp = like.xp
-    c = xp.full((), value, dtype=getattr(xp, np.dtype(dtype).name), device=_device_of(like))
+    c = xp.full((), value, dtype=getattr(xp, np.dtype(dtype).name),
+                device=_library_device(like))
     return wrap("constant", "constant", c, xp, like.device)
 
 
 def scalar_result(value: float, dtype, like: DeviceArray):
     """A reduced loss as a 0-d array of the caller's library on its device."""
     xp = like.xp
-    return xp.asarray(value, dtype=getattr(xp, np.dtype(dtype).name), device=_device_of(like))
+    return xp.asarray(value, dtype=getattr(xp, np.dtype(dtype).name),
+                      device=_library_device(like))
 
 
 def check_weights(fn: str, name: str, w: DeviceArray, length: int | None) -> DeviceArray:

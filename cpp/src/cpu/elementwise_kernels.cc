@@ -34,8 +34,8 @@ int64_t first_invalid_index(const T* __restrict x, const T* __restrict y, int64_
 // trip count the compiler vectorises): no chunk-long value array is written and then read back
 // in a second pass, which made a memory-bound fused pass (mse) take 1.7x the time of a plain
 // stream of the same traffic; now it takes about the same. The lanes receive the values in
-// accumulate()'s order, so the sums are the same bits as those of the value-array path. (`loss` by value: a local object, whose fields the
-// compiler can keep in registers.)
+// accumulate()'s order, so the sums are the same bits as those of the value-array path. `loss`
+// is taken by value: a local object, whose fields the compiler keeps in registers.
 template <class Loss, class T, bool kGrad>
 void sum_values(const Loss loss, const T* __restrict x, const T* __restrict y,
                 const T* __restrict p, T* __restrict grad, T grad_scale, int64_t n,
@@ -46,7 +46,8 @@ void sum_values(const Loss loss, const T* __restrict x, const T* __restrict y,
   alignas(64) T v[kStep];
   const int64_t full = n - n % kStep;
   for (int64_t i = 0; i < full; i += kStep) {
-#pragma GCC unroll 1  // keep it a loop for the vectoriser (fully unrolled, SLP misses some bodies)
+    // Kept a loop for the vectoriser: unrolled completely, the SLP pass misses some loss bodies.
+#pragma GCC unroll 1
     for (int64_t k = 0; k < kStep; ++k) {
       T pk = Loss::kUsesParamArray ? p[i + k] : T(0);
       T gk;
