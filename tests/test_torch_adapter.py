@@ -411,7 +411,8 @@ def test_the_cuda_route_gives_the_cpu_results(reduction, monkeypatch):
              lambda a: flt.multi_margin_loss(a, t.clamp(min=0), reduction=reduction),
              lambda a: flt.huber_loss(a, x.detach() * 0.5, delta=0.3, reduction=reduction),
              lambda a: flt.binary_cross_entropy_with_logits(a, (x.detach() > 0).to(x.dtype),
-                                                            reduction=reduction)]
+                                                            reduction=reduction),
+             lambda a: flt.cross_entropy(a * 1.0, t, reduction=reduction, inplace_backward=True)]
     for call in calls:
         results = []
         for route in ("numpy", "device"):

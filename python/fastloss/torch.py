@@ -200,12 +200,14 @@ def _evaluate(fn: str, loss, input: Tensor, target: Tensor, reduction: str, need
     ``mean_by_count`` makes ``mean`` sum/number-of-losses (PyTorch's weighted mean for huber
     and the binary cross-entropies) instead of fastloss's sum(w*l)/sum(w). ``grad_into``: a
     tensor to write the gradient into (``input`` itself for inplace_backward)."""
-    if _through_device_path(input):  # (no CUDA kernels yet: the native dispatch says so)
+    on_device = _through_device_path(input)  # (no CUDA kernels yet: the native dispatch says so)
+    if on_device:
         x, y, kwargs = _device_operands(input, target, kwargs)
     else:
         x = _as_numpy(input)
         y = _as_target(target, x.dtype)
         kwargs = {k: _as_numpy(v) if isinstance(v, Tensor) else v for k, v in kwargs.items()}
+    into = None if grad_into is None else grad_into.detach() if on_device else _as_numpy(grad_into)
     red = reduction
     if mean_by_count and reduction == "mean":
         axis = kwargs.get("axis")
@@ -215,7 +217,7 @@ def _evaluate(fn: str, loss, input: Tensor, target: Tensor, reduction: str, need
     if need_grad:
         value, grad = _value_and_grad(loss)(
             x, y, reduction=red, grad_output=None if scale == 1.0 else scale,
-            grad_into=None if grad_into is None else _as_numpy(grad_into), **kwargs)
+            grad_into=into, **kwargs)
         grad_t = grad_into if grad_into is not None else \
             torch.from_numpy(grad) if isinstance(grad, np.ndarray) else grad
         if grad_t.dtype != input.dtype:
