@@ -611,3 +611,33 @@ def test_compile_fullgraph_inductor_training_step():
     l2.backward()
     torch.testing.assert_close(l1, l2)
     torch.testing.assert_close(w1.grad, w2.grad)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_eager_path_equals_the_custom_op_path(reduction, monkeypatch):
+    """Eager calls run the op body through an autograd.Function; torch.compile and torch.func
+    get the registered custom op. Both must give the same loss and gradients, bit for bit."""
+    x, t = _class(_gen(16), (6, 4), ignore=True)
+    y = x.detach() * 0.5
+    calls = [lambda a, b: flt.mse_loss(a, b, reduction=reduction),
+             lambda a, b: flt.huber_loss(a, b, delta=0.3, reduction=reduction),
+             lambda a, b: flt.cross_entropy(a, t, label_smoothing=0.1, reduction=reduction),
+             lambda a, b: flt.cross_entropy(a * 1.0, t, reduction=reduction,
+                                            inplace_backward=True),
+             lambda a, b: flt.sigmoid_focal_loss(a, (b > 0).to(a.dtype), reduction=reduction)]
+    for call in calls:
+        results = []
+        for eager in (True, False):
+            if not eager:
+                monkeypatch.setattr(flt, "_eager", lambda input: False)
+            a = x.detach().clone().requires_grad_()
+            b = y.clone().requires_grad_()
+            loss = call(a, b)
+            loss.backward(torch.full_like(loss, 0.75))
+            results.append((loss.detach(), a.grad, b.grad))
+        monkeypatch.undo()
+        for got, want in zip(results[0], results[1]):
+            if want is None:
+                assert got is None
+            else:
+                torch.testing.assert_close(got, want, rtol=0, atol=0)
