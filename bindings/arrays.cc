@@ -10,45 +10,6 @@
 namespace fastloss::bindings {
 namespace {
 
-constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
-
-DType numpy_dtype(const py::array& a, const char* fn) {
-  const py::dtype dt = a.dtype();
-  const char kind = dt.kind();
-  const auto size = dt.itemsize();
-  const char order = dt.byteorder();  // '=' native, '|' not applicable, '<' / '>' explicit
-  if ((order == '>' && kLittleEndian) || (order == '<' && !kLittleEndian))
-    throw TypeError(detail::concat("[fastloss.", fn, "] arrays in non-native byte order (",
-                                   std::string(py::str(dt)), ") are not supported"));
-  if (kind == 'f' && size == 4) return DType::f32;
-  if (kind == 'f' && size == 8) return DType::f64;
-  if (kind == 'b') return DType::boolean;
-  if (kind == 'i' || kind == 'u') {
-    const bool is_signed = kind == 'i';
-    switch (size) {
-      case 1: return is_signed ? DType::i8 : DType::u8;
-      case 2: return is_signed ? DType::i16 : DType::u16;
-      case 4: return is_signed ? DType::i32 : DType::u32;
-      case 8: return is_signed ? DType::i64 : DType::u64;
-    }
-  }
-  throw TypeError(
-      detail::concat("[fastloss.", fn, "] unsupported dtype ", std::string(py::str(dt))));
-}
-
-View numpy_view(const py::array& a, const char* fn) {
-  FL_CHECK(a.ndim() <= kMaxDims, fn, "arrays may have at most ", kMaxDims, " dimensions");
-  View v;
-  v.data = const_cast<void*>(a.data());
-  v.dtype = numpy_dtype(a, fn);
-  v.ndim = int(a.ndim());
-  for (int d = 0; d < v.ndim; ++d) {
-    v.shape[d] = a.shape(d);
-    v.strides[d] = a.strides(d);
-  }
-  return v;
-}
-
 // The DLTensor inside a capsule of either DLPack generation.
 const dlpack::Tensor& capsule_tensor(py::handle capsule, const char* fn) {
   PyObject* c = capsule.ptr();
@@ -141,13 +102,61 @@ const char* dtype_label(dlpack::DataType t) {
 
 }  // namespace
 
+std::optional<DType> numpy_dtype(py::handle array) {
+  using py::detail::npy_api;
+  constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+  const auto* descr =
+      py::detail::array_descriptor_proxy(py::detail::array_proxy(array.ptr())->descr);
+  if (descr->byteorder == (kLittleEndian ? '>' : '<')) return std::nullopt;
+  const bool long64 = sizeof(long) == 8;
+  switch (descr->type_num) {
+    case npy_api::NPY_BOOL_: return DType::boolean;
+    case npy_api::NPY_FLOAT_: return DType::f32;
+    case npy_api::NPY_DOUBLE_: return DType::f64;
+    case npy_api::NPY_BYTE_: return DType::i8;
+    case npy_api::NPY_UBYTE_: return DType::u8;
+    case npy_api::NPY_SHORT_: return DType::i16;
+    case npy_api::NPY_USHORT_: return DType::u16;
+    case npy_api::NPY_INT_: return DType::i32;
+    case npy_api::NPY_UINT_: return DType::u32;
+    case npy_api::NPY_LONG_: return long64 ? DType::i64 : DType::i32;
+    case npy_api::NPY_ULONG_: return long64 ? DType::u64 : DType::u32;
+    case npy_api::NPY_LONGLONG_: return DType::i64;
+    case npy_api::NPY_ULONGLONG_: return DType::u64;
+  }
+  return std::nullopt;
+}
+
+View numpy_view(py::handle array, DType dtype) {
+  const auto* a = py::detail::array_proxy(array.ptr());
+  View v;
+  v.data = a->data;
+  v.dtype = dtype;
+  v.ndim = a->nd;
+  for (int d = 0; d < a->nd; ++d) {
+    v.shape[d] = a->dimensions[d];
+    v.strides[d] = a->strides[d];
+  }
+  return v;
+}
+
 View* CallArrays::add(py::handle obj, bool writable) {
   FL_CHECK(count_ < kMaxArrays, fn_, "too many array arguments");
   View& v = views_[count_++];
   if (py::isinstance<py::array>(obj)) {
     auto a = py::reinterpret_borrow<py::array>(obj);
     if (writable) FL_CHECK(a.writeable(), fn_, "output array is read-only");
-    v = numpy_view(a, fn_);
+    FL_CHECK(a.ndim() <= kMaxDims, fn_, "arrays may have at most ", kMaxDims, " dimensions");
+    const std::optional<DType> dtype = numpy_dtype(a);
+    if (!dtype) {
+      const std::string name = py::str(a.dtype());
+      const char order = a.dtype().byteorder();
+      if (order == '<' || order == '>')
+        throw TypeError(detail::concat("[fastloss.", fn_, "] arrays in non-native byte order (",
+                                       name, ") are not supported"));
+      throw TypeError(detail::concat("[fastloss.", fn_, "] unsupported dtype ", name));
+    }
+    v = numpy_view(a, *dtype);
   } else if (py::hasattr(obj, "_fastloss_dlpack")) {
     intptr_t stream = 0;
     v = device_view(obj, fn_, &stream);

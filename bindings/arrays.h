@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <optional>
 
 #include "fastloss/tensor.h"
 
@@ -38,6 +39,13 @@ class CallArrays {
   int count_ = 0;
   intptr_t stream_ = 0;
 };
+
+// The dtype of a NumPy array (`array` must be one) if the kernels read it: native byte order,
+// bool, integers, float32, float64. Read from the array's header, no Python objects made.
+std::optional<DType> numpy_dtype(py::handle array);
+
+// A View of a NumPy array of at most kMaxDims dimensions whose dtype is `dtype`.
+View numpy_view(py::handle array, DType dtype);
 
 // (device_type, device_id, dtype name, shape, byte strides) of a DLPack capsule, without
 // consuming it (its producer's destructor still owns the tensor). For fastloss._device.

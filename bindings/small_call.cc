@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "arrays.h"
 #include "cpu/kernels.h"
 #include "fastloss/config.h"
 #include "ops.h"
@@ -26,45 +27,8 @@ namespace {
 namespace py = pybind11;
 using py::detail::npy_api;
 
-constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
-
 bool is_exact_ndarray(py::handle h) {
   return Py_TYPE(h.ptr()) == npy_api::get().PyArray_Type_;
-}
-
-// The dtype of a plain NumPy array in native byte order, if the kernels read it.
-std::optional<DType> plain_dtype(py::handle h) {
-  const auto* descr = py::detail::array_descriptor_proxy(py::detail::array_proxy(h.ptr())->descr);
-  if (descr->byteorder == (kLittleEndian ? '>' : '<')) return std::nullopt;
-  const bool long64 = sizeof(long) == 8;
-  switch (descr->type_num) {
-    case npy_api::NPY_FLOAT_: return DType::f32;
-    case npy_api::NPY_DOUBLE_: return DType::f64;
-    case npy_api::NPY_BYTE_: return DType::i8;
-    case npy_api::NPY_UBYTE_: return DType::u8;
-    case npy_api::NPY_SHORT_: return DType::i16;
-    case npy_api::NPY_USHORT_: return DType::u16;
-    case npy_api::NPY_INT_: return DType::i32;
-    case npy_api::NPY_UINT_: return DType::u32;
-    case npy_api::NPY_LONG_: return long64 ? DType::i64 : DType::i32;
-    case npy_api::NPY_ULONG_: return long64 ? DType::u64 : DType::u32;
-    case npy_api::NPY_LONGLONG_: return DType::i64;
-    case npy_api::NPY_ULONGLONG_: return DType::u64;
-  }
-  return std::nullopt;  // bool, float16, complex, objects, ...: the general path decides
-}
-
-View header_view(py::handle h, DType dtype) {
-  const auto* a = py::detail::array_proxy(h.ptr());
-  View v;
-  v.data = a->data;
-  v.dtype = dtype;
-  v.ndim = a->nd;
-  for (int d = 0; d < a->nd; ++d) {
-    v.shape[d] = a->dimensions[d];
-    v.strides[d] = a->strides[d];
-  }
-  return v;
 }
 
 template <class T>
@@ -80,10 +44,13 @@ py::object small_pointwise(const char* name, cpu::Pointwise loss, bool labels, p
                            py::handle y, int reduction, double p0, double p1, bool with_grad) {
   if (!is_exact_ndarray(x) || !is_exact_ndarray(y) || reduction < 0 || reduction > 2)
     return py::none();
-  const std::optional<DType> xt = plain_dtype(x), yt = plain_dtype(y);
-  if (!xt || !yt || !is_floating(*xt) || (!labels && *yt != *xt)) return py::none();
-  View xv = header_view(x, *xt), yv = header_view(y, *yt);
-  if (xv.ndim != yv.ndim || xv.ndim > kMaxDims ||
+  // bool, float16, other byte orders, ...: the general path decides (and rejects bool labels)
+  const std::optional<DType> xt = numpy_dtype(x), yt = numpy_dtype(y);
+  if (!xt || !yt || !is_floating(*xt) || *yt == DType::boolean || (!labels && *yt != *xt))
+    return py::none();
+  if (py::detail::array_proxy(x.ptr())->nd > kMaxDims) return py::none();
+  View xv = numpy_view(x, *xt), yv = numpy_view(y, *yt);
+  if (xv.ndim != yv.ndim ||
       std::memcmp(xv.shape, yv.shape, sizeof(int64_t) * size_t(xv.ndim)) != 0)
     return py::none();
   PointwiseRequest req;
@@ -100,12 +67,12 @@ py::object small_pointwise(const char* name, cpu::Pointwise loss, bool labels, p
   View loss_view, grad_view;
   if (req.reduction == Reduction::none) {
     loss_out = new_like_x();
-    loss_view = header_view(loss_out, *xt);
+    loss_view = numpy_view(loss_out, *xt);
     req.loss_out = &loss_view;
   }
   if (with_grad) {
     grad_out = new_like_x();
-    grad_view = header_view(grad_out, *xt);
+    grad_view = numpy_view(grad_out, *xt);
     req.grad_out = &grad_view;
   }
   PointwiseResult r;
