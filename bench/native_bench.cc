@@ -1,5 +1,5 @@
 // Native benchmark: times run_pointwise / run_rows (cpp/src/ops.h) directly, with no Python in
-// the loop, against the roofline stream (cpu::stream_f32) with the same traffic, measured in the
+// the loop, against the roofline stream (runtime::stream_f32) with the same traffic, measured in the
 // same run in interleaved rounds. Outputs are allocated and touched once, so neither the kernels
 // nor the stream pay page faults here (the Python benchmark, which allocates a fresh gradient
 // per call as users do, includes them). Method and byte counts: bench/METHOD.md.
@@ -17,10 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "cpu/kernels.h"
-#include "cpu/parallel.h"
-#include "cpu/stream.h"
+#include "fastloss/kernels.h"
 #include "ops.h"
+#include "runtime.h"
 
 namespace {
 
@@ -107,8 +106,10 @@ void fill_normal(float* p, int64_t n, float scale, uint32_t seed) {
   for (int64_t i = 0; i < n; ++i) p[i] = d(rng);
 }
 
-void bench_pointwise(const char* name, fastloss::cpu::Pointwise loss, double param0, bool param_array,
-                     bool probabilities_target, int64_t n, int repeats) {
+void bench_pointwise(fastloss::Kernel kernel, double param0, bool probabilities_target, int64_t n,
+                     int repeats) {
+  const char* name = fastloss::kernel_info(kernel).name;
+  const bool param_array = fastloss::kernel_info(kernel).aux == fastloss::AuxKind::per_element;
   Buffer<float> x(n), y(n), grad(n);
   fill_normal(x.data, n, 2.0f, 1);
   if (probabilities_target) {  // hard 0/1 labels, as the registry samples mostly
@@ -123,13 +124,13 @@ void bench_pointwise(const char* name, fastloss::cpu::Pointwise loss, double par
   View pv = view(&one, DType::f32, {n}, 4);
   pv.strides[0] = 0;  // a broadcast scalar (pos_weight = 1), as the Python layer passes it
 
-  fastloss::PointwiseRequest req;
+  fastloss::LossRequest req;
   req.name = name;
-  req.loss = loss;
+  req.kernel = kernel;
   req.params[0] = param0;
-  req.x = &xv;
-  req.y = &yv;
-  req.param = param_array ? &pv : nullptr;
+  req.inputs[0] = &xv;
+  req.inputs[1] = &yv;
+  req.aux[0] = param_array ? &pv : nullptr;
   req.reduction = fastloss::Reduction::mean;
 
   const float* reads[2] = {x.data, y.data};
@@ -137,15 +138,15 @@ void bench_pointwise(const char* name, fastloss::cpu::Pointwise loss, double par
   const std::string shape = std::to_string(n);
 
   // Forward (mean): reads x and y.
-  auto fwd = interleaved([&] { g_sink = fastloss::run_pointwise(req).value; },
-                         [&] { g_sink = fastloss::cpu::stream_f32(reads, 2, nullptr, 0, n); },
+  auto fwd = interleaved([&] { g_sink = fastloss::run(req).value; },
+                         [&] { g_sink = fastloss::runtime::stream_f32(reads, 2, nullptr, 0, n); },
                          repeats);
   report(name, "forward", shape, 8.0 * double(n), fwd);
   // Fused: reads x and y, writes the gradient.
-  fastloss::PointwiseRequest fused = req;
-  fused.grad_out = &gv;
-  auto fu = interleaved([&] { g_sink = fastloss::run_pointwise(fused).value; },
-                        [&] { g_sink = fastloss::cpu::stream_f32(reads, 2, writes, 1, n); },
+  fastloss::LossRequest fused = req;
+  fused.grads[0] = &gv;
+  auto fu = interleaved([&] { g_sink = fastloss::run(fused).value; },
+                        [&] { g_sink = fastloss::runtime::stream_f32(reads, 2, writes, 1, n); },
                         repeats);
   report(name, "fused", shape, 12.0 * double(n), fu);
 }
@@ -162,12 +163,11 @@ void bench_cross_entropy(int64_t rows, int64_t classes, int repeats) {
   View tv = view(t.data, DType::i64, {rows}, 8);
   View gv = view(grad.data, DType::f32, {rows, classes}, 4);
 
-  fastloss::RowRequest req;
+  fastloss::LossRequest req;
   req.name = "cross_entropy";
-  req.kind = fastloss::cpu::Row::cross_entropy_sparse;
-  req.x = &xv;
-  req.target = &tv;
-  req.class_weight_is_sample_weight = true;  // as the bindings set it for sparse CE
+  req.kernel = fastloss::Kernel::cross_entropy_sparse;
+  req.inputs[0] = &xv;
+  req.inputs[1] = &tv;
   req.has_ignore_index = true;
   req.ignore_index = -100;
   req.reduction = fastloss::Reduction::mean;
@@ -176,21 +176,21 @@ void bench_cross_entropy(int64_t rows, int64_t classes, int repeats) {
   float* writes[1] = {grad.data};
   const std::string shape = std::to_string(rows) + "x" + std::to_string(classes);
   const double label_bytes = 8.0 * double(rows);
-  auto check = [](const fastloss::RowResult& r) {
-    if (r.bad_row >= 0) {
-      std::fprintf(stderr, "cross_entropy: bad label at row %lld\n", (long long)r.bad_row);
+  auto check = [](const fastloss::LossResult& r) {
+    if (r.bad_index >= 0) {
+      std::fprintf(stderr, "cross_entropy: bad label at row %lld\n", (long long)r.bad_index);
       std::exit(1);
     }
     return r.value;
   };
-  auto fwd = interleaved([&] { g_sink = check(fastloss::run_rows(req)); },
-                         [&] { g_sink = fastloss::cpu::stream_f32(reads, 1, nullptr, 0, n); },
+  auto fwd = interleaved([&] { g_sink = check(fastloss::run(req)); },
+                         [&] { g_sink = fastloss::runtime::stream_f32(reads, 1, nullptr, 0, n); },
                          repeats);
   report("cross_entropy", "forward", shape, 4.0 * double(n) + label_bytes, fwd);
-  fastloss::RowRequest fused = req;
-  fused.grad_out = &gv;
-  auto fu = interleaved([&] { g_sink = check(fastloss::run_rows(fused)); },
-                        [&] { g_sink = fastloss::cpu::stream_f32(reads, 1, writes, 1, n); },
+  fastloss::LossRequest fused = req;
+  fused.grads[0] = &gv;
+  auto fu = interleaved([&] { g_sink = check(fastloss::run(fused)); },
+                        [&] { g_sink = fastloss::runtime::stream_f32(reads, 1, writes, 1, n); },
                         repeats);
   report("cross_entropy", "fused", shape, 8.0 * double(n) + label_bytes, fu);
 }
@@ -214,20 +214,19 @@ int main(int argc, char** argv) {
     }
   }
   // Set before any kernel runs (the pool is only resized while idle and unused).
-  if (threads > 0) fastloss::cpu::set_num_threads(threads);
+  if (threads > 0) fastloss::runtime::set_num_threads(threads);
 
   const int64_t n = quick ? (int64_t(1) << 16) : (int64_t(1) << 24);
   std::printf("fastloss native benchmark: ISA %s, %d threads, median of %d runs "
               "(outputs reused: no page faults)\n",
-              fastloss::cpu::active_kernels().name, fastloss::cpu::num_threads(), repeats);
+              fastloss::runtime::active_isa(), fastloss::runtime::num_threads(), repeats);
   std::printf("%-34s %-8s %-12s %9s %9s %8s %9s %8s\n", "loss", "pass", "shape", "MB",
               "ms", "GB/s", "roof GB/s", "fraction");
-  using fastloss::cpu::Pointwise;
-  bench_pointwise("mse", Pointwise::mse, 0.0, false, false, n, repeats);
-  bench_pointwise("huber", Pointwise::huber, 1.0, false, false, n, repeats);
-  bench_pointwise("binary_cross_entropy_with_logits", Pointwise::binary_cross_entropy_with_logits,
-                  0.0, true, true, n, repeats);
-  bench_pointwise("log_cosh", Pointwise::log_cosh, 0.0, false, false, n, repeats);
+  using fastloss::Kernel;
+  bench_pointwise(Kernel::mse, 0.0, false, n, repeats);
+  bench_pointwise(Kernel::huber, 1.0, false, n, repeats);
+  bench_pointwise(Kernel::binary_cross_entropy_with_logits, 0.0, true, n, repeats);
+  bench_pointwise(Kernel::log_cosh, 0.0, false, n, repeats);
   if (quick)
     bench_cross_entropy(64, 1000, repeats);
   else

@@ -12,11 +12,10 @@
 #include "arrays.h"
 #include "output_buffers.h"
 #include "small_call.h"
-#include "cpu/kernels.h"
-#include "cpu/parallel.h"
-#include "cpu/stream.h"
 #include "fastloss/check.h"
+#include "fastloss/kernels.h"
 #include "ops.h"
+#include "runtime.h"
 
 namespace py = pybind11;
 using namespace fastloss;
@@ -28,99 +27,92 @@ Reduction to_reduction(int r) {
   return Reduction(r);
 }
 
-void bind_pointwise(py::module_& m, const char* name, cpu::Pointwise loss) {
-  m.def(
-      name,
-      [name, loss](py::handle x, py::handle y, py::handle param, py::handle weight,
-                   py::handle upstream, double upstream_scalar, double weight_total,
-                   int reduction, const std::vector<double>& params, py::handle loss_out,
-                   py::handle grad_out) {
-        PointwiseRequest req;
-        req.name = name;
-        req.loss = loss;
-        FL_CHECK(params.size() <= 4, name, "too many parameters");
-        for (size_t i = 0; i < params.size(); ++i) req.params[i] = params[i];
-        bindings::CallArrays arrays(name);
-        req.x = arrays.input(x);
-        req.y = arrays.input(y);
-        req.param = arrays.optional(param);
-        req.weight = arrays.optional(weight);
-        req.upstream = arrays.optional(upstream);
-        req.upstream_scalar = upstream_scalar;
-        req.weight_total = weight_total;
-        req.reduction = to_reduction(reduction);
-        req.loss_out = arrays.output(loss_out);
-        req.grad_out = arrays.output(grad_out);
-        req.stream = arrays.stream();
-        PointwiseResult r;
-        {
-          py::gil_scoped_release release;
-          r = run_pointwise(req);
-        }
-        return py::make_tuple(r.value, r.first_invalid);
-      },
-      py::arg("x"), py::arg("y"), py::arg("param"), py::arg("weight"), py::arg("upstream"),
-      py::arg("upstream_scalar"), py::arg("weight_total"), py::arg("reduction"),
-      py::arg("params"), py::arg("loss_out"), py::arg("grad_out"));
-}
-
-py::tuple run_rows_py(const char* name, cpu::Row kind, py::handle x, py::handle target,
-                      py::handle weight, py::handle upstream, double upstream_scalar,
-                      py::handle class_weight, double smoothing, double gamma, double alpha,
-                      py::handle alpha_array, double margin, bool squared,
-                      std::optional<int64_t> ignore_index, int reduction, py::handle loss_out,
-                      py::handle grad_out) {
-  RowRequest req;
-  req.name = name;
-  req.kind = kind;
+// The one entry of every loss: run(kernel, inputs, grads, aux, params, weight, weight_total,
+// upstream, upstream_scalar, reduction, ignore_index, loss_out) -> (value, bad_index, bad_label).
+// inputs/grads/aux are tuples of arrays or None in the kernel's declared order (ops.h).
+py::tuple run_kernel(int kernel, const py::tuple& inputs, const py::tuple& grads,
+                     const py::tuple& aux, const std::vector<double>& params, py::handle weight,
+                     double weight_total, py::handle upstream, double upstream_scalar,
+                     int reduction, std::optional<int64_t> ignore_index, py::handle loss_out) {
+  FL_CHECK(kernel >= 0 && kernel < kNumKernels, "run", "unknown kernel id ", kernel);
+  LossRequest req;
+  req.kernel = Kernel(kernel);
+  req.name = kernel_info(req.kernel).stem;
+  const char* name = req.name;
+  FL_CHECK(inputs.size() <= size_t(kMaxInputs) && grads.size() <= inputs.size(), name,
+           "at most ", kMaxInputs, " inputs and one gradient per input");
+  FL_CHECK(aux.size() <= size_t(kMaxAux), name, "at most ", kMaxAux, " auxiliary arrays");
+  FL_CHECK(params.size() <= size_t(kMaxParams), name, "too many parameters");
   bindings::CallArrays arrays(name);
-  req.x = arrays.input(x);
-  req.target = arrays.input(target);
+  for (size_t i = 0; i < inputs.size(); ++i) req.inputs[i] = arrays.input(inputs[i]);
+  for (size_t i = 0; i < grads.size(); ++i) req.grads[i] = arrays.output(grads[i]);
+  for (size_t i = 0; i < aux.size(); ++i) req.aux[i] = arrays.optional(aux[i]);
+  for (size_t i = 0; i < params.size(); ++i) req.params[i] = params[i];
   req.weight = arrays.optional(weight);
+  req.weight_total = weight_total;
   req.upstream = arrays.optional(upstream);
   req.upstream_scalar = upstream_scalar;
-  req.class_weight = arrays.optional(class_weight);
-  req.smoothing = smoothing;
-  req.gamma = gamma;
-  req.alpha = alpha;
-  req.alpha_array = arrays.optional(alpha_array);
-  req.margin = margin;
-  req.squared = squared;
+  req.reduction = to_reduction(reduction);
   req.has_ignore_index = ignore_index.has_value();
   req.ignore_index = ignore_index.value_or(0);
-  req.reduction = to_reduction(reduction);
   req.loss_out = arrays.output(loss_out);
-  req.grad_out = arrays.output(grad_out);
   req.stream = arrays.stream();
-  req.class_weight_is_sample_weight = kind == cpu::Row::cross_entropy_sparse;
-  req.class_weight_is_factor = kind == cpu::Row::multiclass_hinge_weston_watkins ||
-                               kind == cpu::Row::multiclass_hinge_crammer_singer;
-  RowResult r;
+  LossResult r;
   {
     py::gil_scoped_release release;
-    r = run_rows(req);
+    r = fastloss::run(req);
   }
-  return py::make_tuple(r.value, r.bad_row, r.bad_label);
+  return py::make_tuple(r.value, r.bad_index, r.bad_label);
 }
 
-// `kernel` is the module attribute, `name` the public function that errors name.
-void bind_rows(py::module_& m, const char* kernel, const char* name, cpu::Row kind) {
-  m.def(
-      kernel,
-      [name, kind](py::handle x, py::handle target, py::handle weight, py::handle upstream,
-                   double upstream_scalar, py::handle class_weight, double smoothing,
-                   double gamma, double alpha, py::handle alpha_array, double margin,
-                   bool squared, std::optional<int64_t> ignore_index, int reduction,
-                   py::handle loss_out, py::handle grad_out) {
-        return run_rows_py(name, kind, x, target, weight, upstream, upstream_scalar, class_weight,
-                           smoothing, gamma, alpha, alpha_array, margin, squared, ignore_index,
-                           reduction, loss_out, grad_out);
-      },
-      py::arg("x"), py::arg("target"), py::arg("weight"), py::arg("upstream"),
-      py::arg("upstream_scalar"), py::arg("class_weight"), py::arg("smoothing"),
-      py::arg("gamma"), py::arg("alpha"), py::arg("alpha_array"), py::arg("margin"),
-      py::arg("squared"), py::arg("ignore_index"), py::arg("reduction"), py::arg("loss_out"),
-      py::arg("grad_out"));
+const char* family_name(Family f) { return f == Family::pointwise ? "pointwise" : "row"; }
+
+const char* target_name(TargetKind t) {
+  switch (t) {
+    case TargetKind::difference: return "difference";
+    case TargetKind::soft: return "soft";
+    case TargetKind::label: return "label";
+    case TargetKind::sparse: return "sparse";
+    case TargetKind::dense: return "dense";
+  }
+  return "?";
+}
+
+const char* aux_name(AuxKind a) {
+  switch (a) {
+    case AuxKind::none: return "none";
+    case AuxKind::per_element: return "per_element";
+    case AuxKind::per_class: return "per_class";
+  }
+  return "?";
+}
+
+const char* class_weight_name(ClassWeight c) {
+  switch (c) {
+    case ClassWeight::none: return "none";
+    case ClassWeight::in_row: return "in_row";
+    case ClassWeight::in_row_and_mean: return "in_row_and_mean";
+    case ClassWeight::factor: return "factor";
+  }
+  return "?";
+}
+
+// The loss table (losses.def) as Python sees it: {name: facts}, id being run()'s kernel.
+py::dict kernel_table() {
+  py::dict out;
+  for (int k = 0; k < kNumKernels; ++k) {
+    const KernelInfo& info = kKernels[k];
+    py::dict facts;
+    facts["id"] = k;
+    facts["stem"] = info.stem;
+    facts["family"] = family_name(info.family);
+    facts["target"] = target_name(info.target);
+    facts["aux"] = aux_name(info.aux);
+    facts["class_weight"] = class_weight_name(info.class_weight);
+    facts["target_differentiable"] = info.target_differentiable();
+    out[info.name] = facts;
+  }
+  return out;
 }
 
 }  // namespace
@@ -138,36 +130,24 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
-#define FL_BIND(name) bind_pointwise(m, #name, cpu::Pointwise::name);
-  FL_POINTWISE_LOSSES(FL_BIND)
-#undef FL_BIND
-  bind_rows(m, "cross_entropy_sparse", "cross_entropy", cpu::Row::cross_entropy_sparse);
-  bind_rows(m, "cross_entropy_dense", "cross_entropy", cpu::Row::cross_entropy_dense);
-  bind_rows(m, "softmax_focal", "softmax_focal", cpu::Row::softmax_focal);
-  bind_rows(m, "multiclass_hinge_weston_watkins", "multiclass_hinge",
-            cpu::Row::multiclass_hinge_weston_watkins);
-  bind_rows(m, "multiclass_hinge_crammer_singer", "multiclass_hinge",
-            cpu::Row::multiclass_hinge_crammer_singer);
+  m.def("run", &run_kernel, py::arg("kernel"), py::arg("inputs"), py::arg("grads"),
+        py::arg("aux"), py::arg("params"), py::arg("weight"), py::arg("weight_total"),
+        py::arg("upstream"), py::arg("upstream_scalar"), py::arg("reduction"),
+        py::arg("ignore_index"), py::arg("loss_out"));
+  m.def("kernels", &kernel_table);
 
   // Evaluates one of math.h's vectorised functions (exp, expm1, log, log1p) with the active ISA,
   // for the ULP tests. x must be a contiguous float32 or float64 array; returns a new array.
   m.def("math_probe", [](const std::string& fn, const py::array& x) {
-    static const char* names[] = {"exp", "expm1", "log", "log1p"};
-    int k = -1;
-    for (int i = 0; i < cpu::kNumMathFns; ++i)
-      if (fn == names[i]) k = i;
-    FL_CHECK(k >= 0, "math_probe", "unknown function '", fn, "'");
     FL_CHECK(x.flags() & py::array::c_style, "math_probe", "x must be C-contiguous");
-    const cpu::ElementwiseTable& t = *cpu::active_kernels().elementwise;
-    if (py::isinstance<py::array_t<float>>(x)) {
-      py::array_t<float> out(x.request().shape);
-      t.math_f32[k](static_cast<const float*>(x.data()), out.mutable_data(), x.size());
-      return py::array(out);
-    }
-    FL_CHECK_TYPE(py::isinstance<py::array_t<double>>(x), "math_probe", "x must be float32 or float64");
-    py::array_t<double> out(x.request().shape);
-    t.math_f64[k](static_cast<const double*>(x.data()), out.mutable_data(), x.size());
-    return py::array(out);
+    const bool f32 = py::isinstance<py::array_t<float>>(x);
+    FL_CHECK_TYPE(f32 || py::isinstance<py::array_t<double>>(x), "math_probe",
+                  "x must be float32 or float64");
+    py::array out(x.dtype(), x.request().shape);
+    FL_CHECK(runtime::math_probe(fn.c_str(), f32 ? DType::f32 : DType::f64, x.data(),
+                                 out.mutable_data(), x.size()),
+             "math_probe", "unknown function '", fn, "'");
+    return out;
   });
 
   // The benchmark's roofline: reads the float32 arrays `reads`, writes their sum to `writes`.
@@ -186,28 +166,28 @@ PYBIND11_MODULE(_core, m) {
       w.push_back(a.mutable_data());
     }
     py::gil_scoped_release release;
-    return cpu::stream_f32(r.data(), int(r.size()), w.data(), int(w.size()), n);
+    return runtime::stream_f32(r.data(), int(r.size()), w.data(), int(w.size()), n);
   });
 
   bindings::bind_small_calls(m);
   bindings::bind_output_buffers(m);
   m.def("dlpack_info", &bindings::dlpack_info, py::arg("capsule"));
 
-  m.def("get_num_threads", &cpu::num_threads);
+  m.def("get_num_threads", &runtime::num_threads);
   m.def("set_num_threads", [](int n) {
     FL_CHECK(n >= 1, "set_num_threads", "n must be >= 1, got ", n);
-    cpu::set_num_threads(n);
+    runtime::set_num_threads(n);
   });
   m.def("compiled_isas", [] {
     int count = 0;
-    const char* const* names = cpu::compiled_isas(&count);
+    const char* const* names = runtime::compiled_isas(&count);
     std::vector<std::string> out(names, names + count);
     return out;
   });
-  m.def("active_isa", [] { return std::string(cpu::active_kernels().name); });
-  m.def("isa_supported", [](const std::string& name) { return cpu::isa_supported(name.c_str()); });
+  m.def("active_isa", [] { return std::string(runtime::active_isa()); });
+  m.def("isa_supported", [](const std::string& name) { return runtime::isa_supported(name.c_str()); });
   m.def("select_isa", [](const std::string& name) {
-    FL_CHECK(cpu::select_isa(name.c_str()), "select_isa", "ISA '", name,
+    FL_CHECK(runtime::select_isa(name.c_str()), "select_isa", "ISA '", name,
              "' is not compiled into this build or not supported by this CPU");
   });
 #ifdef FL_WITH_CUDA

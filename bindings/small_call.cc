@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "arrays.h"
-#include "cpu/kernels.h"
 #include "fastloss/config.h"
+#include "fastloss/kernels.h"
 #include "ops.h"
 #include "output_buffers.h"
 
@@ -40,7 +40,7 @@ py::object scalar_array(double value) {
 
 // `labels`: the target holds labels of any real dtype (hinge); else it has pred's dtype.
 // Returns the loss, or (loss, gradient) with `with_grad`, or None.
-py::object small_pointwise(const char* name, cpu::Pointwise loss, bool labels, py::handle x,
+py::object small_pointwise(Kernel kernel, bool labels, py::handle x,
                            py::handle y, int reduction, double p0, double p1, bool with_grad) {
   if (!is_exact_ndarray(x) || !is_exact_ndarray(y) || reduction < 0 || reduction > 2)
     return py::none();
@@ -53,13 +53,13 @@ py::object small_pointwise(const char* name, cpu::Pointwise loss, bool labels, p
   if (xv.ndim != yv.ndim ||
       std::memcmp(xv.shape, yv.shape, sizeof(int64_t) * size_t(xv.ndim)) != 0)
     return py::none();
-  PointwiseRequest req;
-  req.name = name;
-  req.loss = loss;
+  LossRequest req;
+  req.kernel = kernel;
+  req.name = kernel_info(kernel).stem;
   req.params[0] = p0;
   req.params[1] = p1;
-  req.x = &xv;
-  req.y = &yv;
+  req.inputs[0] = &xv;
+  req.inputs[1] = &yv;
   req.reduction = Reduction(reduction);
   const std::vector<py::ssize_t> shape(xv.shape, xv.shape + xv.ndim);
   auto new_like_x = [&] { return new_output(shape, *xt); };
@@ -73,16 +73,16 @@ py::object small_pointwise(const char* name, cpu::Pointwise loss, bool labels, p
   if (with_grad) {
     grad_out = new_like_x();
     grad_view = numpy_view(grad_out, *xt);
-    req.grad_out = &grad_view;
+    req.grads[0] = &grad_view;
   }
-  PointwiseResult r;
+  LossResult r;
   if (xv.numel() >= kParallelMinElements) {
     py::gil_scoped_release release;
-    r = run_pointwise(req);
+    r = run(req);
   } else {
-    r = run_pointwise(req);  // a few hundred nanoseconds at most: keep the GIL
+    r = run(req);  // a few hundred nanoseconds at most: keep the GIL
   }
-  if (r.first_invalid >= 0) return py::none();
+  if (r.bad_index >= 0) return py::none();
   py::object value = req.reduction == Reduction::none ? py::object(loss_out)
                      : *xt == DType::f32               ? scalar_array<float>(r.value)
                                                        : scalar_array<double>(r.value);
@@ -93,27 +93,17 @@ py::object small_pointwise(const char* name, cpu::Pointwise loss, bool labels, p
 }  // namespace
 
 void bind_small_calls(py::module_& m) {
-  // Not quantile and binary_cross_entropy_with_logits: they read a per-element parameter array.
-  struct Entry {
-    const char* name;
-    cpu::Pointwise loss;
-    bool labels;
-  };
-  static constexpr Entry entries[] = {
-      {"mse", cpu::Pointwise::mse, false},
-      {"mae", cpu::Pointwise::mae, false},
-      {"huber", cpu::Pointwise::huber, false},
-      {"smooth_l1", cpu::Pointwise::smooth_l1, false},
-      {"log_cosh", cpu::Pointwise::log_cosh, false},
-      {"binary_cross_entropy", cpu::Pointwise::binary_cross_entropy, false},
-      {"hinge", cpu::Pointwise::hinge, true},
-      {"squared_hinge", cpu::Pointwise::squared_hinge, true},
-      {"sigmoid_focal", cpu::Pointwise::sigmoid_focal, false},
-  };
-  for (const Entry& e : entries) {
-    m.def((std::string(e.name) + "_small").c_str(),
-          [e](py::handle x, py::handle y, int reduction, double p0, double p1, bool with_grad) {
-            return small_pointwise(e.name, e.loss, e.labels, x, y, reduction, p0, p1, with_grad);
+  // Every pointwise kernel without a per-element operand (those read an array beside the two
+  // the small path takes): <name>_small(x, y, reduction, p0, p1, with_grad).
+  for (int k = 0; k < kNumKernels; ++k) {
+    const KernelInfo& info = kKernels[k];
+    if (info.family != Family::pointwise || info.aux != AuxKind::none) continue;
+    const Kernel kernel = Kernel(k);
+    const bool labels = info.target == TargetKind::label;
+    m.def((std::string(info.name) + "_small").c_str(),
+          [kernel, labels](py::handle x, py::handle y, int reduction, double p0, double p1,
+                           bool with_grad) {
+            return small_pointwise(kernel, labels, x, y, reduction, p0, p1, with_grad);
           });
   }
 }

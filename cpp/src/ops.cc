@@ -56,43 +56,69 @@ bool same_strides(const View& a, const View& b) {
   return true;
 }
 
-}  // namespace
-
-PointwiseResult run_pointwise(const PointwiseRequest& req) {
+// Structure of a pointwise request: every operand broadcast to x's shape.
+void check_pointwise(const LossRequest& req) {
   const char* name = req.name;
-  FL_CHECK(req.x && req.y, name, "missing input");
-  FL_CHECK_TYPE(is_floating(req.x->dtype), name, "expected a float32 or float64 input, got ",
-                dtype_name(req.x->dtype));
-  for (const View* v : {req.y, req.param, req.weight, req.upstream})
-    if (v) FL_CHECK(same_shape(*v, *req.x), name, "operands must be broadcast to the input's shape");
-  FL_CHECK(req.reduction == Reduction::none ? req.loss_out != nullptr : req.loss_out == nullptr,
-           name, "loss output must be given exactly for reduction='none'");
-  check_output(name, "loss output", req.loss_out, *req.x, req.x->dtype);
-  check_output(name, "gradient output", req.grad_out, *req.x, req.x->dtype);
-  FL_CHECK(!req.grad_out || req.grad_out->data != req.x->data, name,
-           "the gradient output must not be the input (in-place gradients: row losses only)");
-  Device device = common_device(name, {req.x, req.y, req.param, req.weight, req.upstream,
-                                       req.loss_out, req.grad_out});
-  if (device.kind != DeviceKind::cpu) no_backend(name, device, req.stream);
-  return cpu::pointwise(req);
+  const View* x = req.x();
+  for (const View* v : {req.target(), req.aux[0], req.weight, req.upstream})
+    if (v) FL_CHECK(same_shape(*v, *x), name, "operands must be broadcast to the input's shape");
+  check_output(name, "loss output", req.loss_out, *x, x->dtype);
+  for (int i = 0; i < 2; ++i) {
+    check_output(name, "gradient output", req.grads[i], *x, x->dtype);
+    for (int k = 0; k < 2; ++k)
+      FL_CHECK(!req.grads[i] || req.grads[i]->data != req.inputs[k]->data, name,
+               "a gradient output must not be an input (in-place gradients: row losses only)");
+  }
+  FL_CHECK(!req.grads[1] || kernel_info(req.kernel).target_differentiable(), name,
+           "the target of this loss has no gradient");
+  FL_CHECK(!req.grads[0] || !req.grads[1] || req.grads[0]->data != req.grads[1]->data, name,
+           "the two gradient outputs must be different arrays");
 }
 
-RowResult run_rows(const RowRequest& req) {
+// Structure of a row request: logits (..., C), a target per row or per logit.
+void check_rows(const LossRequest& req) {
   const char* name = req.name;
-  FL_CHECK(req.x && req.target, name, "missing input");
-  FL_CHECK_TYPE(is_floating(req.x->dtype), name, "expected float32 or float64 logits, got ",
-                dtype_name(req.x->dtype));
-  FL_CHECK(req.x->ndim >= 1, name, "logits need a class axis");
-  Device device = common_device(name, {req.x, req.target, req.weight, req.upstream,
-                                       req.class_weight, req.alpha_array, req.loss_out,
-                                       req.grad_out});
-  if (device.kind != DeviceKind::cpu) no_backend(name, device, req.stream);
-  check_output(name, "gradient output", req.grad_out, *req.x, req.x->dtype);
+  const View* x = req.x();
+  FL_CHECK(x->ndim >= 1, name, "logits need a class axis");
+  FL_CHECK(!req.grads[1], name, "the target of this loss has no gradient");
+  // Every operand's extent is checked here, since the drivers index them without bounds.
+  View rows = *x;  // the row shape: x without its class axis
+  rows.ndim = x->ndim - 1;
+  const int64_t classes = x->shape[x->ndim - 1];
+  const bool dense = kernel_info(req.kernel).target == TargetKind::dense;
+  FL_CHECK(same_shape(*req.target(), dense ? *x : rows), name, "target has the wrong shape");
+  for (const View* v : {req.weight, req.upstream})
+    if (v) FL_CHECK(same_shape(*v, rows), name, "operands must be broadcast to the row shape");
+  for (const View* v : {req.aux[0], req.aux[1]})
+    if (v) FL_CHECK(v->ndim == 1 && v->shape[0] == classes, name,
+                    "per-class arrays must have one value per class (", classes, ")");
+  check_output(name, "loss output", req.loss_out, rows, x->dtype);
+  check_output(name, "gradient output", req.grads[0], *x, x->dtype);
   // The row kernels may overwrite the logits with their gradient (each row reads what it needs
   // first), provided both are the same view; a shifted or restrided alias would be garbage.
-  FL_CHECK(!req.grad_out || req.grad_out->data != req.x->data || same_strides(*req.grad_out, *req.x),
+  FL_CHECK(!req.grads[0] || req.grads[0]->data != x->data || same_strides(*req.grads[0], *x),
            name, "a gradient output at the logits' address must have the logits' strides");
-  return cpu::rows(req);
+}
+
+}  // namespace
+
+LossResult run(const LossRequest& req) {
+  const char* name = req.name;
+  FL_CHECK(int(req.kernel) >= 0 && int(req.kernel) < kNumKernels, name, "unknown kernel");
+  FL_CHECK(req.x() && req.target(), name, "missing input");
+  FL_CHECK(!req.inputs[2] && !req.grads[2], name, "this loss takes two arrays");
+  FL_CHECK_TYPE(is_floating(req.x()->dtype), name, "expected a float32 or float64 input, got ",
+                dtype_name(req.x()->dtype));
+  FL_CHECK(req.reduction == Reduction::none ? req.loss_out != nullptr : req.loss_out == nullptr,
+           name, "loss output must be given exactly for reduction='none'");
+  const Family family = kernel_info(req.kernel).family;
+  if (family == Family::pointwise) check_pointwise(req);
+  else check_rows(req);
+  Device device = common_device(name, {req.inputs[0], req.inputs[1], req.aux[0], req.aux[1],
+                                       req.weight, req.upstream, req.loss_out, req.grads[0],
+                                       req.grads[1]});
+  if (device.kind != DeviceKind::cpu) no_backend(name, device, req.stream);
+  return family == Family::pointwise ? cpu::pointwise(req) : cpu::rows(req);
 }
 
 }  // namespace fastloss

@@ -183,7 +183,7 @@ def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-1
     eps = in_unit_interval(fn, "label_smoothing", label_smoothing)
     ignore = integer(fn, "ignore_index", ignore_index)
     return rows(fn, "cross_entropy", x, target, axis=axis, dense_ok=True,
-                class_weight=class_weight, smoothing=eps, ignore_index=ignore,
+                class_weight=class_weight, params=(eps,), ignore_index=ignore,
                 reduction=reduction, sample_weight=sample_weight)
 
 
@@ -218,7 +218,8 @@ def multiclass_hinge(logits, target, *, margin=1.0, kind="weston_watkins", squar
     if not isinstance(squared, (bool, np.bool_)):
         fail(fn, f"squared must be a bool, got {squared!r}", TypeError)
     return rows(fn, f"multiclass_hinge_{kind}", x, target, axis=axis, class_weight=class_weight,
-                margin=m, squared=bool(squared), reduction=reduction, sample_weight=sample_weight)
+                params=(m, float(bool(squared))), reduction=reduction,
+                sample_weight=sample_weight)
 
 
 @any_array
@@ -254,6 +255,6 @@ def softmax_focal(logits, target, *, alpha=None, gamma=2.0, axis=-1, ignore_inde
         else:
             classes = x.shape[class_axis(fn, x, axis)]
             alpha_array = checked_weights(fn, "alpha", alpha, length=classes)
-    return rows(fn, "softmax_focal", x, target, axis=axis, gamma=g, alpha=alpha_scalar,
+    return rows(fn, "softmax_focal", x, target, axis=axis, params=(g, alpha_scalar),
                 alpha_array=alpha_array, ignore_index=ignore, reduction=reduction,
                 sample_weight=sample_weight)

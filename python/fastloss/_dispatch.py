@@ -23,6 +23,9 @@ from ._validate import fail, reduction_code, weights
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
+# The loss table (cpp/include/fastloss/losses.def): kernel name -> its facts and run() id.
+KERNELS: dict[str, dict] = _core.kernels()
+
 
 @dataclass
 class GradRequest:
@@ -221,8 +224,9 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
                                                      "sample_weight": w, "grad_output": upstream},
                                     in_place_ok=False)
     loss_out = empty(shape, x.dtype, like=x) if code == 0 else None
-    value, first_invalid = getattr(_core, kernel)(
-        x, y, p, w, upstream, upstream_scalar, w_total, code, list(params), loss_out, grad_out)
+    value, first_invalid, _ = _core.run(
+        KERNELS[kernel]["id"], (x, y), (grad_out,), (p,), list(params), w, w_total, upstream,
+        upstream_scalar, code, None, loss_out)
     if first_invalid >= 0:
         index = np.unravel_index(first_invalid, shape) if shape else ()
         bad_x, bad_y = x[index].item(), y[index].item()
@@ -244,12 +248,12 @@ def class_axis(fn: str, logits: np.ndarray, axis) -> int:
 
 
 def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok: bool = False,
-         class_weight=None, smoothing: float = 0.0, gamma: float = 0.0, alpha: float = -1.0,
-         alpha_array=None, margin: float = 1.0, squared: bool = False, ignore_index=None,
-         reduction="mean", sample_weight=None):
+         class_weight=None, alpha_array=None, params=(), ignore_index=None, reduction="mean",
+         sample_weight=None):
     """Runs a row loss over the class axis `axis` of `logits`. Integer targets are class
     indices of the logits' shape without that axis; with dense_ok, float targets of the logits'
-    shape are probabilities (kernel name + '_dense')."""
+    shape are probabilities (kernel name + '_dense'). `params` are the kernel's hyper-parameters
+    in the order its header documents; `alpha_array` a per-class value of each row's label."""
     code = reduction_code(fn, reduction)
     ax = class_axis(fn, logits, axis)
     classes = logits.shape[ax]
@@ -287,9 +291,9 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         grad_view = _class_axis_last(grad_out, ax)
     loss_out = empty(outer_shape, logits.dtype, like=logits) if code == 0 else None
     name = kernel + ("_dense" if dense else "_sparse") if dense_ok else kernel
-    value, bad_row, bad_label = getattr(_core, name)(
-        x, y_view, w, upstream, upstream_scalar, class_weight, smoothing, gamma, alpha,
-        alpha_array, margin, squared, ignore_index, code, loss_out, grad_view)
+    value, bad_row, bad_label = _core.run(
+        KERNELS[name]["id"], (x, y_view), (grad_view,), (class_weight, alpha_array),
+        list(params), w, 0.0, upstream, upstream_scalar, code, ignore_index, loss_out)
     if bad_row >= 0:
         index = tuple(int(i) for i in np.unravel_index(bad_row, outer_shape)) if outer_shape else ()
         fail(fn, f"target label {bad_label} out of range [0, {classes}) at index {index}")

@@ -1,11 +1,11 @@
-// The CPU backend of ops.cc.
+// The CPU backend of ops.cc: one driver per kernel family.
 #pragma once
 
 #include "ops.h"
 
 namespace fastloss::cpu {
 
-PointwiseResult pointwise(const PointwiseRequest& req);
-RowResult rows(const RowRequest& req);
+LossResult pointwise(const LossRequest& req);
+LossResult rows(const LossRequest& req);
 
 }  // namespace fastloss::cpu

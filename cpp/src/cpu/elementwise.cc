@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu/drivers.h"
+#include "cpu/kernels.h"
 #include "cpu/parallel.h"
 #include "cpu/strided.h"
 #include "fastloss/config.h"
@@ -16,17 +17,26 @@ namespace fastloss::cpu {
 namespace {
 
 // Operand slots, in the order of the walker's offsets.
-enum Slot { kX, kY, kParam, kWeight, kUpstream, kLossOut, kGradOut, kSlots };
+enum Slot { kX, kY, kParam, kWeight, kUpstream, kLossOut, kGradOut, kTargetGradOut, kSlots };
+
+// d loss / d y = -d loss / d x for the losses of x - y: the target's gradient is the negated
+// pred gradient of the same chunk, written in the same pass (exact: negation does not round).
+template <class T>
+void store_negated(char* dst, int64_t stride, int64_t len, const T* grad, T* buf) {
+  for (int64_t i = 0; i < len; ++i) buf[i] = -grad[i];
+  store_run<T>(dst, stride, len, buf);
+}
 
 template <class T>
-PointwiseResult run(const PointwiseRequest& req) {
-  const View* views[kSlots] = {req.x, req.y, req.param, req.weight, req.upstream, req.loss_out,
-                               req.grad_out};
-  const int64_t n = req.x->numel();
+LossResult run(const LossRequest& req) {
+  const View* x = req.x();
+  const View* views[kSlots] = {x, req.target(), req.aux[0], req.weight, req.upstream,
+                               req.loss_out, req.grads[0], req.grads[1]};
+  const int64_t n = x->numel();
   const PointwiseFn<T> loss_fn = [&] {
     const ElementwiseTable& t = *active_kernels().elementwise;
-    if constexpr (std::is_same_v<T, float>) return t.f32[int(req.loss)];
-    else return t.f64[int(req.loss)];
+    if constexpr (std::is_same_v<T, float>) return t.f32[int(req.kernel)];
+    else return t.f64[int(req.kernel)];
   }();
   const FinishFn<T> finish_fn = [&] {
     const ElementwiseTable& t = *active_kernels().elementwise;
@@ -36,7 +46,7 @@ PointwiseResult run(const PointwiseRequest& req) {
 
   double denominator = 1.0;
   if (req.reduction == Reduction::mean) denominator = req.weight ? req.weight_total : double(n);
-  PointwiseResult result;
+  LossResult result;
   if (n == 0) {
     result.value = req.reduction == Reduction::mean ? std::numeric_limits<double>::quiet_NaN() : 0.0;
     return result;
@@ -45,8 +55,8 @@ PointwiseResult run(const PointwiseRequest& req) {
 
   int64_t shape[kMaxDims];
   int64_t strides[kSlots][kMaxDims] = {};
-  int ndim = req.x->ndim;
-  for (int d = 0; d < ndim; ++d) shape[d] = req.x->shape[d];
+  int ndim = x->ndim;
+  for (int d = 0; d < ndim; ++d) shape[d] = x->shape[d];
   for (int k = 0; k < kSlots; ++k)
     if (views[k])
       for (int d = 0; d < ndim; ++d) strides[k][d] = views[k]->strides[d];
@@ -55,6 +65,7 @@ PointwiseResult run(const PointwiseRequest& req) {
   const int64_t n_blocks = (n + kElementwiseBlock - 1) / kElementwiseBlock;
   std::vector<double> partial(n_blocks, 0.0);
   std::vector<int64_t> first_invalid(n_blocks, -1);
+  const bool wants_target_grad = views[kTargetGradOut] != nullptr;
 
   parallel_for(n_blocks, n, [&](int64_t block_begin, int64_t block_end) {
     alignas(64) T buf[kSlots][kChunk];
@@ -85,6 +96,8 @@ PointwiseResult run(const PointwiseRequest& req) {
         bool loss_direct, grad_direct;
         T* loss_out = out(kLossOut, loss_direct);
         T* grad_out = out(kGradOut, grad_direct);
+        // The target's gradient alone still needs the pred gradient of the chunk to negate.
+        if (!grad_out && wants_target_grad) grad_out = buf[kGradOut];
         // Element i goes to lane (flat index) % kSumLanes however the block is cut into runs,
         // so the sum depends on the shape alone, not on strides or broadcasting.
         const int shift = int(pos % kSumLanes);
@@ -107,9 +120,13 @@ PointwiseResult run(const PointwiseRequest& req) {
         if (loss_out && !loss_direct)
           store_run<T>(static_cast<char*>(views[kLossOut]->data) + walk.offset[kLossOut],
                        strides[kLossOut][inner], len, loss_out);
-        if (grad_out && !grad_direct)
+        if (views[kGradOut] && !grad_direct)
           store_run<T>(static_cast<char*>(views[kGradOut]->data) + walk.offset[kGradOut],
                        strides[kGradOut][inner], len, grad_out);
+        if (wants_target_grad)
+          store_negated<T>(static_cast<char*>(views[kTargetGradOut]->data) +
+                               walk.offset[kTargetGradOut],
+                           strides[kTargetGradOut][inner], len, grad_out, buf[kTargetGradOut]);
         pos += len;
         walk.advance(len);
       }
@@ -117,8 +134,8 @@ PointwiseResult run(const PointwiseRequest& req) {
     }
   });
 
-  for (int64_t b = 0; b < n_blocks && result.first_invalid < 0; ++b)
-    result.first_invalid = first_invalid[b];
+  for (int64_t b = 0; b < n_blocks && result.bad_index < 0; ++b)
+    result.bad_index = first_invalid[b];
   const double total = pairwise_sum(partial.data(), n_blocks);
   result.value = req.reduction == Reduction::mean ? total / denominator : total;
   return result;
@@ -126,8 +143,8 @@ PointwiseResult run(const PointwiseRequest& req) {
 
 }  // namespace
 
-PointwiseResult pointwise(const PointwiseRequest& req) {
-  return req.x->dtype == DType::f32 ? run<float>(req) : run<double>(req);
+LossResult pointwise(const LossRequest& req) {
+  return req.x()->dtype == DType::f32 ? run<float>(req) : run<double>(req);
 }
 
 }  // namespace fastloss::cpu

@@ -6,29 +6,9 @@
 
 #include <cstdint>
 
+#include "fastloss/kernels.h"
+
 namespace fastloss::cpu {
-
-// Pointwise losses, in the order of their table entries.
-#define FL_POINTWISE_LOSSES(X)            \
-  X(mse)                                  \
-  X(mae)                                  \
-  X(huber)                                \
-  X(smooth_l1)                            \
-  X(quantile)                             \
-  X(log_cosh)                             \
-  X(binary_cross_entropy)                 \
-  X(binary_cross_entropy_with_logits)     \
-  X(hinge)                                \
-  X(squared_hinge)                        \
-  X(sigmoid_focal)
-
-enum class Pointwise : int {
-#define FL_ENUM_ENTRY(name) name,
-  FL_POINTWISE_LOSSES(FL_ENUM_ENTRY)
-#undef FL_ENUM_ENTRY
-  count
-};
-constexpr int kNumPointwise = static_cast<int>(Pointwise::count);
 
 // Computes the unweighted loss values and the gradient times grad_scale (when grad != nullptr)
 // of n contiguous elements. p is the per-element parameter array for losses that take one. The
@@ -62,9 +42,10 @@ constexpr int kNumMathFns = static_cast<int>(MathFn::count);
 template <class T>
 using MathProbeFn = void (*)(const T* x, T* y, int64_t n);
 
+// Indexed by Kernel; nullptr for the row kernels.
 struct ElementwiseTable {
-  PointwiseFn<float> f32[kNumPointwise];
-  PointwiseFn<double> f64[kNumPointwise];
+  PointwiseFn<float> f32[kNumKernels];
+  PointwiseFn<double> f64[kNumKernels];
   FinishFn<float> finish_f32;
   FinishFn<double> finish_f64;
   MathProbeFn<float> math_f32[kNumMathFns];
@@ -72,29 +53,17 @@ struct ElementwiseTable {
 };
 
 // Row losses: one row of C logits (contiguous) at a time.
-enum class Row : int {
-  cross_entropy_sparse,
-  cross_entropy_dense,
-  softmax_focal,
-  multiclass_hinge_weston_watkins,
-  multiclass_hinge_crammer_singer,
-  count
-};
-constexpr int kNumRow = static_cast<int>(Row::count);
-
 template <class T>
 struct RowArgs {
   const T* x;                   // C logits
   int64_t classes;              // C
   int64_t label;                // class index for sparse targets (validated), else -1
   const T* probs;               // dense target row (C values), else nullptr
-  const T* class_weight;        // C weights (cross-entropy), else nullptr
+  const T* class_weight;        // C weights read by the row (ClassWeight::in_row*), else nullptr
   double class_weight_sum;      // sum of class_weight (C when none)
-  double smoothing;             // label smoothing
-  double alpha_t;               // focal: class factor of the label
-  double gamma;                 // focal exponent
-  double margin;                // multiclass hinge
-  bool squared;                 // multiclass hinge: squared terms
+  const double* params;         // the kernel's hyper-parameters, in the order its header documents
+  bool has_label_value;         // AuxKind::per_class: label_value is aux 1 at the label
+  double label_value;
   T* grad;                      // C gradient outputs, or nullptr
   double grad_scale;            // multiplies the gradient of the row loss
 };
@@ -102,9 +71,10 @@ struct RowArgs {
 template <class T>
 using RowFn = double (*)(const RowArgs<T>&);
 
+// Indexed by Kernel; nullptr for the pointwise kernels.
 struct RowTable {
-  RowFn<float> f32[kNumRow];
-  RowFn<double> f64[kNumRow];
+  RowFn<float> f32[kNumKernels];
+  RowFn<double> f64[kNumKernels];
 };
 
 struct IsaKernels {

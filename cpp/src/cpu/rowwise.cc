@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu/drivers.h"
+#include "cpu/kernels.h"
 #include "cpu/parallel.h"
 #include "cpu/strided.h"
 #include "fastloss/config.h"
@@ -85,47 +86,56 @@ std::vector<T> contiguous_copy(const View* v) {
 }
 
 template <class T>
-RowResult run(const RowRequest& req) {
-  const View* x = req.x;
+LossResult run(const LossRequest& req) {
+  const KernelInfo& info = kernel_info(req.kernel);
+  const View* x = req.x();
+  const View* target = req.target();
+  const View* class_weight_view = req.aux[0];
+  const View* label_aux = info.aux == AuxKind::per_class ? req.aux[1] : nullptr;
+  View* grad_out = req.grads[0];
   const int outer_ndim = x->ndim - 1;
   const int64_t* outer_shape = x->shape;
   const int64_t classes = x->shape[x->ndim - 1];
   const int64_t class_stride = x->strides[x->ndim - 1];
   int64_t rows = 1;
   for (int d = 0; d < outer_ndim; ++d) rows *= outer_shape[d];
-  const bool sparse = req.kind != Row::cross_entropy_dense;
-  const bool wants_grad = req.grad_out != nullptr;
-  const RowIndex x_row_at(x, outer_shape, outer_ndim), target_row_at(req.target, outer_shape, outer_ndim),
+  const bool sparse = info.target == TargetKind::sparse;
+  // Per-class weights enter the row kernel, the mean's denominator, or only a per-row factor.
+  const bool weights_in_row = info.class_weight == ClassWeight::in_row ||
+                              info.class_weight == ClassWeight::in_row_and_mean;
+  const bool weights_in_mean = info.class_weight == ClassWeight::in_row_and_mean;
+  const bool weights_as_factor = info.class_weight == ClassWeight::factor;
+  const bool wants_grad = grad_out != nullptr;
+  const RowIndex x_row_at(x, outer_shape, outer_ndim), target_row_at(target, outer_shape, outer_ndim),
       weight_row_at(req.weight, outer_shape, outer_ndim),
       upstream_row_at(req.upstream, outer_shape, outer_ndim),
-      grad_row_at(req.grad_out, outer_shape, outer_ndim), loss_row_at(req.loss_out, outer_shape, outer_ndim);
+      grad_row_at(grad_out, outer_shape, outer_ndim), loss_row_at(req.loss_out, outer_shape, outer_ndim);
 
-  std::vector<T> class_weight = contiguous_copy<T>(req.class_weight);
+  std::vector<T> class_weight = contiguous_copy<T>(class_weight_view);
   double class_weight_sum = double(classes);
-  if (req.class_weight) {
+  if (class_weight_view) {
     CompensatedSum s;
     for (T c : class_weight) s.add(double(c));
     class_weight_sum = s.value();
   }
-  std::vector<double> alpha = contiguous_copy<double>(req.alpha_array);
+  std::vector<double> label_values = contiguous_copy<double>(label_aux);
 
   // One pass over the targets: labels in range, and the denominator of the mean.
-  RowResult result;
+  LossResult result;
   CompensatedSum denominator;
   for (int64_t r = 0; r < rows; ++r) {
     double w = req.weight ? read_as<double>(at(req.weight, weight_row_at(r)),
                                             req.weight->dtype)
                           : 1.0;
     if (sparse) {
-      int64_t label = read_label(at(req.target, target_row_at(r)),
-                                 req.target->dtype);
+      int64_t label = read_label(at(target, target_row_at(r)), target->dtype);
       if (req.has_ignore_index && label == req.ignore_index) continue;
       if (label < 0 || label >= classes) {
-        result.bad_row = r;
+        result.bad_index = r;
         result.bad_label = label;
         return result;
       }
-      if (req.class_weight_is_sample_weight && req.class_weight) w *= double(class_weight[label]);
+      if (weights_in_mean && class_weight_view) w *= double(class_weight[label]);
     }
     denominator.add(w);
   }
@@ -138,18 +148,18 @@ RowResult run(const RowRequest& req) {
 
   const RowFn<T> row_fn = [&] {
     const RowTable& t = *active_kernels().rows;
-    if constexpr (std::is_same_v<T, float>) return t.f32[int(req.kind)];
-    else return t.f64[int(req.kind)];
+    if constexpr (std::is_same_v<T, float>) return t.f32[int(req.kernel)];
+    else return t.f64[int(req.kernel)];
   }();
 
   const int64_t rows_per_block = std::max<int64_t>(1, kRowBlockElements / std::max<int64_t>(classes, 1));
   const int64_t n_blocks = (rows + rows_per_block - 1) / rows_per_block;
   std::vector<double> partial(n_blocks, 0.0);
   const bool x_in_place = class_stride == int64_t(sizeof(T)) && x->dtype == dtype_of<T>();
-  const int64_t grad_stride = wants_grad ? req.grad_out->strides[x->ndim - 1] : 0;
+  const int64_t grad_stride = wants_grad ? grad_out->strides[x->ndim - 1] : 0;
   const bool probs_in_place =
-      !sparse && req.target->dtype == dtype_of<T>() &&
-      req.target->strides[x->ndim - 1] == int64_t(sizeof(T));
+      !sparse && target->dtype == dtype_of<T>() &&
+      target->strides[x->ndim - 1] == int64_t(sizeof(T));
 
   parallel_for(n_blocks, rows * classes, [&](int64_t block_begin, int64_t block_end) {
     std::vector<T> x_row, g_row, p_row;
@@ -158,9 +168,7 @@ RowResult run(const RowRequest& req) {
       const int64_t r_end = std::min(rows, (b + 1) * rows_per_block);
       for (int64_t r = b * rows_per_block; r < r_end; ++r) {
         const char* x_ptr = at(x, x_row_at(r));
-        char* g_ptr = wants_grad ? static_cast<char*>(req.grad_out->data) +
-                                       grad_row_at(r)
-                                 : nullptr;
+        char* g_ptr = wants_grad ? static_cast<char*>(grad_out->data) + grad_row_at(r) : nullptr;
         const bool g_in_place = wants_grad && grad_stride == int64_t(sizeof(T)) &&
                                 reinterpret_cast<uintptr_t>(g_ptr) % alignof(T) == 0;
         double w = req.weight ? read_as<double>(at(req.weight, weight_row_at(r)),
@@ -172,21 +180,18 @@ RowResult run(const RowRequest& req) {
         RowArgs<T> a{};
         a.classes = classes;
         a.label = -1;
-        a.class_weight = req.class_weight && !req.class_weight_is_factor ? class_weight.data() : nullptr;
+        a.class_weight = class_weight_view && weights_in_row ? class_weight.data() : nullptr;
         a.class_weight_sum = class_weight_sum;
-        a.smoothing = req.smoothing;
-        a.gamma = req.gamma;
-        a.margin = req.margin;
-        a.squared = req.squared;
+        a.params = req.params;
         double factor = 1.0;  // per-row class factor applied outside the kernel
         bool ignored = false;
         if (sparse) {
-          a.label = read_label(at(req.target, target_row_at(r)),
-                               req.target->dtype);
+          a.label = read_label(at(target, target_row_at(r)), target->dtype);
           ignored = req.has_ignore_index && a.label == req.ignore_index;
           if (!ignored) {
-            if (req.class_weight_is_factor && req.class_weight) factor = double(class_weight[a.label]);
-            a.alpha_t = req.alpha_array ? alpha[a.label] : (req.alpha >= 0 ? req.alpha : 1.0);
+            if (weights_as_factor && class_weight_view) factor = double(class_weight[a.label]);
+            a.has_label_value = label_aux != nullptr;
+            if (label_aux) a.label_value = label_values[a.label];
           }
         }
         double loss = 0.0;  // also the loss of a row with no classes (an empty sum, as PyTorch)
@@ -200,14 +205,14 @@ RowResult run(const RowRequest& req) {
             a.x = x_row.data();
           }
           if (!sparse) {
-            const char* p_ptr = at(req.target, target_row_at(r));
+            const char* p_ptr = at(target, target_row_at(r));
             if (probs_in_place && reinterpret_cast<uintptr_t>(p_ptr) % alignof(T) == 0) {
               a.probs = reinterpret_cast<const T*>(p_ptr);
             } else {
               p_row.resize(classes);
-              const int64_t ps = req.target->strides[x->ndim - 1];
+              const int64_t ps = target->strides[x->ndim - 1];
               for (int64_t j = 0; j < classes; ++j)
-                p_row[j] = read_as<T>(p_ptr + j * ps, req.target->dtype);
+                p_row[j] = read_as<T>(p_ptr + j * ps, target->dtype);
               a.probs = p_row.data();
             }
           }
@@ -251,8 +256,8 @@ RowResult run(const RowRequest& req) {
 
 }  // namespace
 
-RowResult rows(const RowRequest& req) {
-  return req.x->dtype == DType::f32 ? run<float>(req) : run<double>(req);
+LossResult rows(const LossRequest& req) {
+  return req.x()->dtype == DType::f32 ? run<float>(req) : run<double>(req);
 }
 
 }  // namespace fastloss::cpu

@@ -3,21 +3,33 @@
 //   loss = a_t b^gamma ce,  a_t = alpha y + (1 - alpha)(1 - y)  (1 when alpha is disabled),
 //   d/dx = a_t (b^gamma (p - y) + gamma b^(gamma - 1) (1 - 2y) p (1 - p) ce).
 // params: [alpha (< 0 disables it), gamma]. kGamma selects an exact integer power (0, 1, 2) or,
-// for -1, b^gamma = exp(gamma log b) evaluated in double (its error grows with |gamma log b|).
+// for -1, b^gamma = exp(gamma log b) evaluated in double (its error grows with |gamma log b|);
+// specialise() hands a driver the variant for the call's gamma.
 #pragma once
 #include "fastloss/math.h"
 
 FL_ISA_NAMESPACE_BEGIN
 
-template <class T, int kGamma>
+template <class T, int kGamma = -1>
 struct SigmoidFocal {
   static constexpr bool kUsesParamArray = false;
   static constexpr bool kChecksDomain = false;
   T alpha;
   bool weighted;
   double gamma;
-  explicit SigmoidFocal(const double* params)
+  FL_HOST_DEVICE explicit SigmoidFocal(const double* params)
       : alpha(T(params[0])), weighted(params[0] >= 0), gamma(params[1]) {}
+
+  static constexpr bool kSpecialises = true;
+  // Calls visit(SigmoidFocal<T, k>{params}) for the exact power k of gamma (or the general form).
+  template <class Visit>
+  FL_HOST_DEVICE static auto specialise(const double* params, Visit&& visit) {
+    const double g = params[1];
+    if (g == 0) return visit(SigmoidFocal<T, 0>(params));
+    if (g == 1) return visit(SigmoidFocal<T, 1>(params));
+    if (g == 2) return visit(SigmoidFocal<T, 2>(params));
+    return visit(SigmoidFocal<T, -1>(params));
+  }
 
   // b^gamma and gamma b^(gamma - 1), the latter taken as 0 where b == 0 (there p (1 - p) == 0).
   FL_HOST_DEVICE void modulate(T b, T& mod, T& dmod) const {
