@@ -49,6 +49,9 @@ def _case(fn, exc, parts, *args, call=None, id=None, **kwargs):
     return pytest.param(fn, call, args, kwargs, exc, _pattern(fn, *parts), id=id)
 
 
+_BUF = np.empty((2, 3))  # a gradient buffer of X's shape and dtype
+
+
 def _vg(name):
     return lambda *a, **k: fl.value_and_grad(getattr(fl, name))(*a, **k)
 
@@ -233,12 +236,27 @@ CASES = [
           lambda a, b: fl.mse(a, b), call=fl.value_and_grad, id="value-and-grad-lambda"),
     _case("value_and_grad", TypeError, ["fastloss loss function"], fl.reference.mse,
           call=fl.value_and_grad, id="value-and-grad-reference"),
-    _case("value_and_grad", ValueError, ["argnums", "1"], fl.mse, argnums=1,
-          call=fl.value_and_grad, id="argnums-1"),
-    _case("value_and_grad", ValueError, ["argnums", "(0, 1)"], fl.mse, argnums=(0, 1),
-          call=fl.value_and_grad, id="argnums-tuple"),
-    _case("grad", ValueError, ["argnums", "1"], fl.mse, argnums=1, call=fl.grad,
-          id="grad-argnums"),
+    _case("value_and_grad", TypeError, ["argnums", "'0'"], fl.mse, argnums="0",
+          call=fl.value_and_grad, id="argnums-string"),
+    _case("value_and_grad", TypeError, ["argnums", "()"], fl.mse, argnums=(),
+          call=fl.value_and_grad, id="argnums-empty"),
+    _case("value_and_grad", ValueError, ["argnums", "(0, 0)"], fl.mse, argnums=(0, 0),
+          call=fl.value_and_grad, id="argnums-repeated"),
+    _case("grad", TypeError, ["argnums", "True"], fl.mse, argnums=True, call=fl.grad,
+          id="grad-argnums-bool"),
+    _case("mse", ValueError, ["argnums 2", "pred, target"], X, Y,
+          call=lambda *a: fl.value_and_grad(fl.mse, argnums=2)(*a), id="argnums-out-of-range"),
+    _case("cross_entropy", ValueError, ["target has no gradient"], X, np.array([1, 0]),
+          call=lambda *a: fl.grad(fl.cross_entropy, argnums=1)(*a), id="argnums-labels"),
+    _case("binary_cross_entropy", ValueError, ["target has no gradient"], P, P,
+          call=lambda *a: fl.grad(fl.binary_cross_entropy, argnums=(0, 1))(*a),
+          id="argnums-soft-target"),
+    _case("mse", TypeError, ["grad_into", "tuple of 2"], X, Y, grad_into=np.empty_like(X),
+          call=lambda *a, **k: fl.value_and_grad(fl.mse, argnums=(0, 1))(*a, **k),
+          id="argnums-grad-into-not-tuple"),
+    _case("mse", ValueError, ["grad_into[1]", "overlaps the gradient of pred"], X, Y,
+          call=lambda *a: fl.value_and_grad(fl.mse, argnums=(0, 1))(
+              *a, grad_into=(_BUF, _BUF)), id="argnums-grad-into-same"),
     _case("grad", TypeError, ["fastloss loss function"], np.mean, call=fl.grad,
           id="grad-numpy-fn"),
     # --- threads -------------------------------------------------------------------------------

@@ -118,6 +118,16 @@ def _plain_numpy(args, kwargs) -> bool:
     return True
 
 
+def _caller_buffer(name: str, caller, into):
+    """A caller's grad_into as the array the kernel writes (None stays None)."""
+    if into is None:
+        return None
+    if _dtype_name(into) in _HALF_DTYPES:  # would be a converted copy
+        fail(name, "grad_into must be float32 or float64 (half-precision gradients are "
+                   "computed in float32 and converted)", TypeError)
+    return caller.convert("grad_into", into)
+
+
 def any_array(fn):
     """Wrap a public loss so it takes any DLPack array and returns the caller's array type."""
     params = list(inspect.signature(fn).parameters)
@@ -141,14 +151,12 @@ def any_array(fn):
         converted_args = [caller.convert(params[i], a) for i, a in enumerate(args)]
         converted_kwargs = {k: caller.convert(k, v) for k, v in kwargs.items()}
         request = _request.get()
-        if request is not None and request.grad_into is not None:
-            if _dtype_name(request.grad_into) in _HALF_DTYPES:  # would be a converted copy
-                fail(name, "grad_into must be float32 or float64 (half-precision gradients are "
-                           "computed in float32 and converted)", TypeError)
-            request.grad_into = caller.convert("grad_into", request.grad_into)
+        if request is not None:
+            request.grad_into = tuple(_caller_buffer(name, caller, into)
+                                      for into in request.grad_into)
         out = fn(*converted_args, **converted_kwargs)
-        if request is not None and request.grad is not None:
-            request.grad = caller.back(request.grad, is_grad=True)
+        if request is not None and request.grads is not None:
+            request.grads = tuple(caller.back(g, is_grad=True) for g in request.grads)
         return caller.back(out)
 
     return wrapper

@@ -29,16 +29,17 @@ KERNELS: dict[str, dict] = _core.kernels()
 
 @dataclass
 class GradRequest:
-    """Asks the next kernel call for d(grad_output * loss)/d(first argument).
+    """Asks the next kernel call for d(grad_output * loss)/d(array argument k), k in argnums.
 
     ``value_and_grad`` installs one in a context variable around a call of a public loss; the
-    dispatcher fills ``grad`` in the same kernel pass that computes the loss. A context variable
+    dispatcher fills ``grads`` in the same kernel pass that computes the loss. A context variable
     (rather than a hidden keyword) keeps every public signature exactly what it documents.
     """
 
     grad_output: object = None
-    grad_into: object = None  # where to write the gradient (None: a new array)
-    grad: np.ndarray | None = None
+    argnums: tuple = (0,)     # positions of the array arguments to differentiate
+    grad_into: tuple = (None,)  # per position: where to write its gradient (None: a new array)
+    grads: tuple | None = None
     calls: int = field(default=0)
 
 
@@ -147,33 +148,57 @@ def _upstream(fn: str, request: GradRequest, code: int, loss_shape: tuple, like)
     return _broadcast(fn, "grad_output", a, loss_shape), 1.0
 
 
-def _gradient_buffer(fn: str, request: GradRequest, x, inputs: dict, *, in_place_ok: bool):
-    """The array the kernel writes the gradient into: `request.grad_into` once checked, else a
-    new one. `inputs` are the other operands by name, which the buffer must not overlap; with
-    in_place_ok (the row losses) it may be `x` itself, the same view."""
-    into = request.grad_into
+def _gradient_buffers(fn: str, kernel: str, request: GradRequest, arrays: tuple, names: tuple,
+                      others: dict, *, in_place_ok: bool) -> tuple:
+    """The arrays the kernel writes the gradients of `arrays` into (None where not requested):
+    each `request.grad_into` once checked, else a new one. Argument 1 (the target) has a
+    gradient only where the kernel's table entry says so. Buffers must not overlap an operand
+    (`others` by name) or each other; with in_place_ok (the row losses) the first may be the
+    logits themselves, the same view."""
+    buffers = [None] * len(arrays)
+    for position, into in zip(request.argnums, request.grad_into):
+        if not 0 <= position < len(arrays):
+            fail(fn, f"argnums {position} is not an array argument of {fn} (it takes "
+                     f"{len(arrays)}: {', '.join(names)})")
+        if position == 1 and not KERNELS[kernel]["target_differentiable"]:
+            fail(fn, f"{names[1]} has no gradient (argnums=1): only the losses of pred - target "
+                     f"differentiate their target")
+        label = "grad_into" if len(request.argnums) == 1 else f"grad_into[{position}]"
+        operands = {"the input": arrays[0], **dict(zip(names[1:], arrays[1:])), **others}
+        operands.update({f"the gradient of {names[k]}": b for k, b in enumerate(buffers)
+                         if b is not None})
+        buffers[position] = _gradient_buffer(fn, label, into, arrays[position], names[position],
+                                             operands, in_place_ok=in_place_ok and position == 0)
+    return tuple(buffers)
+
+
+def _gradient_buffer(fn: str, label: str, into, x, x_name: str, inputs: dict, *,
+                     in_place_ok: bool):
+    """`into` checked as the gradient buffer of `x`, else a new one. `inputs` are the operands by
+    name, which the buffer must not overlap; with in_place_ok it may be `x` itself, the same
+    view."""
     if into is None:
         return empty(x.shape, x.dtype, like=x)
     if isinstance(x, DeviceArray) != isinstance(into, DeviceArray):
-        fail(fn, "grad_into must be on the device of the input")
+        fail(fn, f"{label} must be on the device of the input")
     if not isinstance(into, (np.ndarray, DeviceArray)):
-        fail(fn, f"grad_into must be an array, got {type(into).__name__}", TypeError)
+        fail(fn, f"{label} must be an array, got {type(into).__name__}", TypeError)
     if into.shape != x.shape or into.dtype != x.dtype:
-        fail(fn, f"grad_into must have the input's shape {x.shape} and dtype {x.dtype}, got "
+        whose = "the input's" if in_place_ok or label == "grad_into" else f"{x_name}'s"
+        fail(fn, f"{label} must have {whose} shape {x.shape} and dtype {x.dtype}, got "
                  f"{into.shape} and {into.dtype}")
     if isinstance(into, DeviceArray):
         return into  # overlap is checked on the host only
     if not into.flags.writeable:
-        fail(fn, "grad_into is read-only")
+        fail(fn, f"{label} is read-only")
     same_view = (into.__array_interface__["data"][0] == x.__array_interface__["data"][0]
                  and into.strides == x.strides)
     if same_view and not in_place_ok:
-        fail(fn, "grad_into must not be the input itself (in place: the row losses only)")
-    overlapping = {} if same_view else {"the input": x}
-    overlapping.update(inputs)
+        fail(fn, f"{label} must not be the input itself (in place: the row losses' logits only)")
+    overlapping = {name: a for name, a in inputs.items() if not (same_view and a is x)}
     for name, a in overlapping.items():
         if isinstance(a, np.ndarray) and np.may_share_memory(into, a):
-            fail(fn, f"grad_into overlaps {name}")
+            fail(fn, f"{label} overlaps {name}")
     return into
 
 
@@ -217,22 +242,22 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
     w, w_total = _sample_weight(fn, sample_weight, shape)
     request = _take_request(fn)
     upstream, upstream_scalar = (None, 1.0)
-    grad_out = None
+    grads = ()
     if request is not None:
         upstream, upstream_scalar = _upstream(fn, request, code, shape, x)
-        grad_out = _gradient_buffer(fn, request, x, {target_name: y, param_name: p,
-                                                     "sample_weight": w, "grad_output": upstream},
-                                    in_place_ok=False)
+        grads = _gradient_buffers(fn, kernel, request, (x, y), (x_name, target_name),
+                                  {param_name: p, "sample_weight": w, "grad_output": upstream},
+                                  in_place_ok=False)
     loss_out = empty(shape, x.dtype, like=x) if code == 0 else None
     value, first_invalid, _ = _core.run(
-        KERNELS[kernel]["id"], (x, y), (grad_out,), (p,), list(params), w, w_total, upstream,
+        KERNELS[kernel]["id"], (x, y), grads, (p,), list(params), w, w_total, upstream,
         upstream_scalar, code, None, loss_out)
     if first_invalid >= 0:
         index = np.unravel_index(first_invalid, shape) if shape else ()
         bad_x, bad_y = x[index].item(), y[index].item()
         fail(fn, f"{domain_error(bad_x, bad_y)} at index {tuple(int(i) for i in index)}")
     if request is not None:
-        request.grad = grad_out
+        request.grads = tuple(grads[k] for k in request.argnums)
     return _result(value, loss_out, x, code)
 
 
@@ -281,16 +306,16 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     y_view = _class_axis_last(y, ax) if dense else y
     w, _ = _sample_weight(fn, sample_weight, outer_shape)
     request = _take_request(fn)
+    name = kernel + ("_dense" if dense else "_sparse") if dense_ok else kernel
     upstream, upstream_scalar = (None, 1.0)
     grad_out = grad_view = None
     if request is not None:
         upstream, upstream_scalar = _upstream(fn, request, code, outer_shape, logits)
-        grad_out = _gradient_buffer(fn, request, logits, {
-            "target": y, "class_weight": class_weight, "alpha": alpha_array, "sample_weight": w,
+        grad_out, _ = _gradient_buffers(fn, name, request, (logits, y), ("logits", "target"), {
+            "class_weight": class_weight, "alpha": alpha_array, "sample_weight": w,
             "grad_output": upstream}, in_place_ok=True)
         grad_view = _class_axis_last(grad_out, ax)
     loss_out = empty(outer_shape, logits.dtype, like=logits) if code == 0 else None
-    name = kernel + ("_dense" if dense else "_sparse") if dense_ok else kernel
     value, bad_row, bad_label = _core.run(
         KERNELS[name]["id"], (x, y_view), (grad_view,), (class_weight, alpha_array),
         list(params), w, 0.0, upstream, upstream_scalar, code, ignore_index, loss_out)
@@ -298,5 +323,5 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         index = tuple(int(i) for i in np.unravel_index(bad_row, outer_shape)) if outer_shape else ()
         fail(fn, f"target label {bad_label} out of range [0, {classes}) at index {index}")
     if request is not None:
-        request.grad = grad_out
+        request.grads = (grad_out,)
     return _result(value, loss_out, logits, code)
