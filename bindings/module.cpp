@@ -12,6 +12,7 @@
 #include "arrays.h"
 #include "output_buffers.h"
 #include "small_call.h"
+#include "backend.h"
 #include "fastloss/check.h"
 #include "fastloss/kernels.h"
 #include "ops.h"
@@ -190,10 +191,20 @@ PYBIND11_MODULE(_core, m) {
     FL_CHECK(runtime::select_isa(name.c_str()), "select_isa", "ISA '", name,
              "' is not compiled into this build or not supported by this CPU");
   });
-#ifdef FL_WITH_CUDA
-  m.attr("cuda_built") = true;
-#else
-  m.attr("cuda_built") = false;
-#endif
+  // A device module (fastloss._cuda) hands its backend table over at import (cpp/src/backend.h).
+  m.def("register_backend", [](py::capsule table) {
+    FL_CHECK(std::string(table.name() ? table.name() : "") == "fastloss.DeviceBackend",
+             "register_backend", "expected a fastloss.DeviceBackend capsule");
+    const char* why = "";
+    FL_CHECK(register_backend(table.get_pointer<DeviceBackend>(), &why), "register_backend",
+             "cannot use this device backend: ", why);
+  });
+  // Names of the registered device backends, and how many devices each sees.
+  m.def("backends", [] {
+    py::dict out;
+    for (DeviceKind kind : {DeviceKind::cuda})
+      if (const DeviceBackend* b = device_backend(kind)) out[b->name] = b->device_count();
+    return out;
+  });
   m.attr("version") = FL_VERSION;
 }

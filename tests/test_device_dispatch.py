@@ -22,7 +22,7 @@ from fastloss._registry import REGISTRY, make_inputs
 from fake_device import FakeCudaArray
 
 SPECS = list(REGISTRY.values())
-NO_CUDA = r"built without CUDA" if not _core.cuda_built else r"no CUDA kernel"
+NO_CUDA = r"no CUDA kernel" if fl.cuda.is_built() else r"built without CUDA"
 
 
 def _device_like(value, index):

@@ -3,7 +3,9 @@
 // layer before a request is built; these checks guard the native boundary itself.
 #include "ops.h"
 
-#include "cpu/drivers.h"
+#include <atomic>
+
+#include "backend.h"
 #include "fastloss/check.h"
 
 namespace fastloss {
@@ -31,15 +33,29 @@ Device common_device(const char* name, std::initializer_list<const View*> views)
   return first ? first->device : Device{};
 }
 
-// Device arrays reach this point with their device and stream; a CUDA backend plugs in here.
-[[noreturn]] void no_backend(const char* name, Device d, intptr_t stream) {
-#ifdef FL_WITH_CUDA
-  const char* why = "this build of fastloss has no CUDA kernel for this loss";
-#else
-  const char* why = "this build of fastloss was built without CUDA (CPU kernels only)";
-#endif
+// By DeviceKind; the CPU runs in this library. Set at import, read by every device call.
+std::atomic<const DeviceBackend*> g_backends[2] = {};
+
+[[noreturn]] void cannot_compute(const char* name, Device d, intptr_t stream, const char* why) {
   throw ValueError(detail::concat("[fastloss.", name, "] arrays on cuda:", d.index, " (stream ",
                                   stream, ") cannot be computed: ", why));
+}
+
+// Device arrays reach this point with their device and stream; their backend takes it on.
+LossResult run_on_device(const LossRequest& req, Device device) {
+  const DeviceBackend* backend = device_backend(device.kind);
+  if (!backend)
+    cannot_compute(req.name, device, req.stream,
+                   "this build of fastloss was built without CUDA (CPU kernels only)");
+  if (!backend->has_kernel(int(req.kernel)))
+    cannot_compute(req.name, device, req.stream,
+                   detail::concat("fastloss._cuda has no CUDA kernel for this loss (",
+                                  kernel_info(req.kernel).name, ") yet").c_str());
+  LossResult result;
+  char error[512] = {};
+  if (backend->run(&req, &result, error, sizeof error) != 0)
+    throw ValueError(detail::concat("[fastloss.", req.name, "] ", error));
+  return result;
 }
 
 void check_output(const char* name, const char* what, const View* out, const View& like,
@@ -117,8 +133,19 @@ LossResult run(const LossRequest& req) {
   Device device = common_device(name, {req.inputs[0], req.inputs[1], req.aux[0], req.aux[1],
                                        req.weight, req.upstream, req.loss_out, req.grads[0],
                                        req.grads[1]});
-  if (device.kind != DeviceKind::cpu) no_backend(name, device, req.stream);
+  if (device.kind != DeviceKind::cpu) return run_on_device(req, device);
   return family == Family::pointwise ? cpu::pointwise(req) : cpu::rows(req);
 }
+
+bool register_backend(const DeviceBackend* backend, const char** why) {
+  if (backend->abi_version != kBackendAbiVersion || backend->request_size != sizeof(LossRequest)) {
+    *why = "its ABI differs from fastloss._core's (rebuild both from one checkout)";
+    return false;
+  }
+  g_backends[int(backend->device)] = backend;
+  return true;
+}
+
+const DeviceBackend* device_backend(DeviceKind kind) { return g_backends[int(kind)]; }
 
 }  // namespace fastloss

@@ -12,7 +12,7 @@ except ImportError as e:  # never fall back to a slow path silently
         "kernels with CMake); fastloss has no pure-Python fallback."
     ) from e
 
-from . import reference
+from . import cuda, reference
 from ._autodiff import grad, value_and_grad
 from ._build import (build_info, empty_output_cache, get_num_threads, set_num_threads,
                      set_output_cache_limit)
@@ -35,6 +35,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "build_info",
     "cross_entropy",
+    "cuda",
     "empty_output_cache",
     "get_num_threads",
     "grad",

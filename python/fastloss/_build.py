@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import _core
+from . import _core, cuda
 
 
 def build_info() -> dict:
@@ -17,7 +17,7 @@ def build_info() -> dict:
         "isa_compiled": list(_core.compiled_isas()),
         "isa": _core.active_isa(),
         "num_threads": _core.get_num_threads(),
-        "cuda": bool(_core.cuda_built),
+        "cuda": cuda.is_built(),
     }
 
 

@@ -16,9 +16,9 @@
 // enough that the truncation error is far below half an ulp.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 
 #include "fastloss/config.h"
 
@@ -31,6 +31,8 @@ template <>
 struct FloatTraits<float> {
   using Int = int32_t;
   static constexpr int kMantBits = 23;
+  static constexpr Int kInfBits = 0x7f800000;
+  static constexpr Int kQuietNanBits = 0x7fc00000;
   static constexpr Int kBias = 127;
   static constexpr float kRoundShifter = 0x1.8p23f;  // adding it rounds to an integer
   static constexpr float kExpHi = 88.72283935546875f;  // exp(x) overflows above
@@ -50,6 +52,8 @@ template <>
 struct FloatTraits<double> {
   using Int = int64_t;
   static constexpr int kMantBits = 52;
+  static constexpr Int kInfBits = 0x7ff0000000000000;
+  static constexpr Int kQuietNanBits = 0x7ff8000000000000;
   static constexpr Int kBias = 1023;
   static constexpr double kRoundShifter = 0x1.8p52;
   static constexpr double kExpHi = 709.782712893384;
@@ -106,6 +110,15 @@ FL_HOST_DEVICE float fl_fma(float a, float b, float c) {
 #endif
 }
 
+// pow in double, for scalar per-row math (libm on the host, CUDA's pow on the device).
+FL_HOST_DEVICE double fl_pow(double x, double y) {
+#ifdef __CUDA_ARCH__
+  return ::pow(x, y);
+#else
+  return std::pow(x, y);
+#endif
+}
+
 template <class T>
 FL_HOST_DEVICE T fl_abs(T x) {
   return x < T(0) ? -x : x;  // NaN stays NaN; -0 -> -0 is harmless everywhere it is used
@@ -113,12 +126,12 @@ FL_HOST_DEVICE T fl_abs(T x) {
 
 template <class T>
 FL_HOST_DEVICE T fl_inf() {
-  return std::numeric_limits<T>::infinity();
+  return fl_bit_cast<T>(FloatTraits<T>::kInfBits);
 }
 
 template <class T>
 FL_HOST_DEVICE T fl_nan() {
-  return std::numeric_limits<T>::quiet_NaN();
+  return fl_bit_cast<T>(FloatTraits<T>::kQuietNanBits);
 }
 
 // sign(x) with sign(0) = 0 and sign(NaN) = NaN, as torch.sign.
@@ -128,38 +141,40 @@ FL_HOST_DEVICE T fl_sign(T x) {
   return x != x ? x : s;
 }
 
-// Taylor coefficients, highest degree first, computed at compile time from exact integers.
-template <class T, int N>
-struct TaylorTable {
-  T c[N];
-  // kind 0: 1/k! for k = N .. 1 (e^r - 1);  kind 1: 1/(2k+1) for k = N .. 1 (atanh(s)/s - 1).
-  constexpr explicit TaylorTable(int kind) : c() {
-    for (int i = 0; i < N; ++i) {
-      int k = N - i;
-      double v = 1.0;
-      if (kind == 0) {
-        for (int j = 2; j <= k; ++j) v /= j;
-      } else {
-        v = 1.0 / (2 * k + 1);
-      }
-      c[i] = T(v);
-    }
+// Taylor coefficients, highest degree first, computed at compile time from exact integers:
+// kind 0: 1/k! for k = n .. 1 (e^r - 1);  kind 1: 1/(2k+1) for k = n .. 1 (atanh(s)/s - 1).
+constexpr double taylor_coefficient(int kind, int n, int i) {
+  const int k = n - i;
+  double v = 1.0;
+  if (kind == 0) {
+    for (int j = 2; j <= k; ++j) v /= j;
+  } else {
+    v = 1.0 / (2 * k + 1);
   }
-};
+  return v;
+}
 
-template <class T>
-struct MathTables {
-  static constexpr TaylorTable<T, FloatTraits<T>::kExpTerms> exp{0};
-  static constexpr TaylorTable<T, FloatTraits<T>::kLogTerms> atanh{1};
-};
+// Each coefficient is a constexpr scalar, which CUDA device code may read directly (a static
+// table would have to live in device memory).
+template <class T, int kKind, int kTerms, int kIndex>
+inline constexpr T kTaylorCoefficient = T(taylor_coefficient(kKind, kTerms, kIndex));
+
+// Horner's rule p = fma(p, z, c_i) for i = kIndex .. kTerms - 1, unrolled at compile time.
+template <class T, int kKind, int kTerms, int kIndex = 1>
+FL_HOST_DEVICE T horner(T p, T z) {
+  if constexpr (kIndex == kTerms) {
+    return p;
+  } else {
+    return horner<T, kKind, kTerms, kIndex + 1>(
+        fl_fma(p, z, kTaylorCoefficient<T, kKind, kTerms, kIndex>), z);
+  }
+}
 
 // e^r - 1 for |r| <= ln2/2 (+ rounding slack): Horner on 1/k!.
 template <class T>
 FL_HOST_DEVICE T exp_reduced_minus_one(T r) {
   constexpr int n = FloatTraits<T>::kExpTerms;
-  T p = MathTables<T>::exp.c[0];
-  FL_UNROLL
-  for (int i = 1; i < n; ++i) p = fl_fma(p, r, MathTables<T>::exp.c[i]);
+  const T p = horner<T, 0, n>(kTaylorCoefficient<T, 0, n, 0>, r);
   return p * r;
 }
 
@@ -246,9 +261,8 @@ FL_HOST_DEVICE T fl_log(T x) {
   T s = f / (T(2) + f);
   T z = s * s;
   constexpr int n = F::kLogTerms;
-  T poly = MathTables<T>::atanh.c[0];  // 1/3 + z/5 + ... (the table's highest term first)
-  FL_UNROLL
-  for (int i = 1; i < n; ++i) poly = fl_fma(poly, z, MathTables<T>::atanh.c[i]);
+  // 1/3 + z/5 + ... (the highest term first)
+  const T poly = horner<T, 1, n>(kTaylorCoefficient<T, 1, n, 0>, z);
   T r = T(2) * z * poly;
   T log_m = fl_fma(-s, f - r, f);
   T y = fl_fma(ef, F::kLn2Hi, fl_fma(ef, F::kLn2Lo, log_m));

@@ -7,7 +7,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "cpu/drivers.h"
+#include "backend.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
 #include "cpu/strided.h"

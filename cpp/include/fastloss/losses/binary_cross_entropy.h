@@ -12,7 +12,7 @@ template <class T>
 struct BinaryCrossEntropy {
   static constexpr bool kUsesParamArray = false;
   static constexpr bool kChecksDomain = true;
-  explicit BinaryCrossEntropy(const double*) {}
+  FL_HOST_DEVICE explicit BinaryCrossEntropy(const double*) {}
   FL_HOST_DEVICE static bool valid(T p, T) { return !(p < T(0) || p > T(1)); }
   FL_HOST_DEVICE void operator()(T p, T y, T, T& value, T& grad) const {
     T log_p = fl_log(p);

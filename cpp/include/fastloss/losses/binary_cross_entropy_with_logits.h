@@ -12,7 +12,7 @@ template <class T>
 struct BinaryCrossEntropyWithLogits {
   static constexpr bool kUsesParamArray = true;
   static constexpr bool kChecksDomain = false;
-  explicit BinaryCrossEntropyWithLogits(const double*) {}
+  FL_HOST_DEVICE explicit BinaryCrossEntropyWithLogits(const double*) {}
   FL_HOST_DEVICE void operator()(T x, T y, T pos_weight, T& value, T& grad) const {
     const LogitTerms<T> t = fl_logit_terms(x);
     T c_neg = T(1) - y;

@@ -20,7 +20,7 @@ template <class T>
 struct Hinge {
   static constexpr bool kUsesParamArray = false;
   static constexpr bool kChecksDomain = true;
-  explicit Hinge(const double*) {}
+  FL_HOST_DEVICE explicit Hinge(const double*) {}
   FL_HOST_DEVICE static bool valid(T, T y) { return is_binary_label(y); }
   FL_HOST_DEVICE void operator()(T f, T y, T, T& value, T& grad) const {
     T s = signed_label(y);

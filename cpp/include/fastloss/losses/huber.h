@@ -11,7 +11,7 @@ struct Huber {
   static constexpr bool kUsesParamArray = false;
   static constexpr bool kChecksDomain = false;
   T delta;
-  explicit Huber(const double* params) : delta(T(params[0])) {}
+  FL_HOST_DEVICE explicit Huber(const double* params) : delta(T(params[0])) {}
   FL_HOST_DEVICE void operator()(T x, T y, T, T& value, T& grad) const {
     T d = x - y;
     T z = fl_abs(d);

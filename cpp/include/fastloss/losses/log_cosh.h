@@ -13,7 +13,7 @@ template <class T>
 struct LogCosh {
   static constexpr bool kUsesParamArray = false;
   static constexpr bool kChecksDomain = false;
-  explicit LogCosh(const double*) {}
+  FL_HOST_DEVICE explicit LogCosh(const double*) {}
   FL_HOST_DEVICE void operator()(T x, T y, T, T& value, T& grad) const {
     constexpr T kLn2 = T(0.693147180559945309417);
     T d = x - y;

@@ -8,7 +8,7 @@ template <class T>
 struct Mse {
   static constexpr bool kUsesParamArray = false;
   static constexpr bool kChecksDomain = false;
-  explicit Mse(const double*) {}
+  FL_HOST_DEVICE explicit Mse(const double*) {}
   FL_HOST_DEVICE void operator()(T x, T y, T, T& value, T& grad) const {
     T d = x - y;
     value = d * d;

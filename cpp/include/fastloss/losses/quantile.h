@@ -10,7 +10,7 @@ template <class T>
 struct Quantile {
   static constexpr bool kUsesParamArray = true;
   static constexpr bool kChecksDomain = false;
-  explicit Quantile(const double*) {}
+  FL_HOST_DEVICE explicit Quantile(const double*) {}
   FL_HOST_DEVICE void operator()(T x, T y, T tau, T& value, T& grad) const {
     T u = y - x;
     value = u < T(0) ? (tau - T(1)) * u : tau * u;

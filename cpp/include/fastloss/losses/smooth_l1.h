@@ -11,7 +11,7 @@ struct SmoothL1 {
   static constexpr bool kUsesParamArray = false;
   static constexpr bool kChecksDomain = false;
   T beta, inv_beta;
-  explicit SmoothL1(const double* params)
+  FL_HOST_DEVICE explicit SmoothL1(const double* params)
       : beta(T(params[0])), inv_beta(params[0] > 0 ? T(1.0 / params[0]) : T(0)) {}
   FL_HOST_DEVICE void operator()(T x, T y, T, T& value, T& grad) const {
     T d = x - y;

@@ -18,8 +18,8 @@ struct FocalTerms {
 
 FL_HOST_DEVICE FocalTerms softmax_focal_terms(double p_t, double one_minus_p_t, double log_p_t,
                                               double alpha_t, double gamma) {
-  double mod = gamma == 0 ? 1.0 : std::pow(one_minus_p_t, gamma);
-  double dmod = gamma == 0 || one_minus_p_t == 0 ? 0.0 : gamma * std::pow(one_minus_p_t, gamma - 1);
+  double mod = gamma == 0 ? 1.0 : fl_pow(one_minus_p_t, gamma);
+  double dmod = gamma == 0 || one_minus_p_t == 0 ? 0.0 : gamma * fl_pow(one_minus_p_t, gamma - 1);
   // p_t log p_t -> 0 as p_t -> 0 (a target logit of -inf): the limit, not 0 * -inf.
   double p_log_p = p_t == 0 ? 0.0 : p_t * log_p_t;
   return {-alpha_t * mod * log_p_t, alpha_t * (mod - dmod * p_log_p)};

@@ -1,0 +1,72 @@
+"""The CUDA seam without a GPU: fastloss._cuda is built wherever nvcc is (it compiles every loss
+table entry as device code), registers its backend with fastloss._core at import, and answers
+honestly where there is no driver or device."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+import fastloss
+from fastloss import _core
+
+NVCC = shutil.which("nvcc")
+
+
+@pytest.mark.skipif(NVCC is None, reason="no CUDA compiler here: the CUDA module is not built")
+def test_the_cuda_module_is_built_where_nvcc_is():
+    assert fastloss.cuda.is_built()
+    assert fastloss.build_info()["cuda"] is True
+
+
+def test_availability_follows_the_runtime():
+    assert fastloss.cuda.is_available() == (fastloss.cuda.device_count() > 0)
+    if not fastloss.cuda.is_built():
+        assert fastloss.cuda.device_count() == 0 and _core.backends() == {}
+
+
+@pytest.mark.skipif(not fastloss.cuda.is_built(), reason="built without CUDA")
+def test_the_backend_is_registered_with_core():
+    assert _core.backends() == {"cuda": fastloss.cuda.device_count()}
+
+
+@pytest.mark.skipif(not fastloss.cuda.is_built(), reason="built without CUDA")
+def test_registering_the_backend_again_is_harmless():
+    _core.register_backend(fastloss.cuda._cuda.backend())
+    assert list(_core.backends()) == ["cuda"]
+
+
+def test_register_backend_refuses_another_capsule():
+    import ctypes
+
+    capsule = ctypes.pythonapi.PyCapsule_New
+    capsule.restype, capsule.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
+                                                          ctypes.c_void_p]
+    buffer = ctypes.create_string_buffer(64)
+    with pytest.raises(ValueError, match=r"\[fastloss.register_backend\] expected a fastloss"):
+        _core.register_backend(capsule(ctypes.addressof(buffer), b"something.else", None))
+
+
+@pytest.mark.skipif(not fastloss.cuda.is_built(), reason="built without CUDA")
+@pytest.mark.parametrize("name", sorted(_core.kernels()))
+def test_cuda_arrays_get_an_error_naming_the_kernel(name):
+    from fake_device import FakeCudaArray  # host memory that says it is on cuda:0
+
+    facts = _core.kernels()[name]
+    x = FakeCudaArray(np.zeros((2, 3), np.float32))
+    if facts["target"] == "sparse":
+        y = FakeCudaArray(np.zeros(2, np.int64))
+    elif facts["target"] == "label":
+        y = FakeCudaArray(np.ones((2, 3), np.float32))
+    else:
+        y = FakeCudaArray(np.zeros((2, 3), np.float32))
+    stem = facts["stem"]
+    fn = getattr(fastloss, stem)
+    kwargs = {}
+    if name.startswith("multiclass_hinge"):
+        kwargs["kind"] = name[len("multiclass_hinge_"):]
+    with pytest.raises(ValueError, match=rf"\[fastloss.{stem}\] .*no CUDA kernel for this loss "
+                                         rf"\({name}\)"):
+        fn(x, y, **kwargs)
