@@ -17,7 +17,7 @@ enum class ClassWeight : int8_t { none, in_row, in_row_and_mean, factor };
 
 enum class Kernel : int {
 #define FL_POINTWISE(name, Functor, target, aux) name,
-#define FL_ROW(name, stem, target, class_weight, label_aux) name,
+#define FL_ROW(name, stem, Functor, target, class_weight, label_aux) name,
 #include "fastloss/losses.def"
   count
 };
@@ -38,7 +38,7 @@ struct KernelInfo {
 inline constexpr KernelInfo kKernels[kNumKernels] = {
 #define FL_POINTWISE(name, Functor, target, aux)                                               \
   {#name, #name, Family::pointwise, TargetKind::target, AuxKind::aux, ClassWeight::none},
-#define FL_ROW(name, stem, target, class_weight, label_aux)                                    \
+#define FL_ROW(name, stem, Functor, target, class_weight, label_aux)                           \
   {#name, #stem, Family::row, TargetKind::target, AuxKind::label_aux, ClassWeight::class_weight},
 #include "fastloss/losses.def"
 };

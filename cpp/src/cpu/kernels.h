@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "fastloss/kernels.h"
+#include "fastloss/row.h"
 
 namespace fastloss::cpu {
 
@@ -52,21 +53,7 @@ struct ElementwiseTable {
   MathProbeFn<double> math_f64[kNumMathFns];
 };
 
-// Row losses: one row of C logits (contiguous) at a time.
-template <class T>
-struct RowArgs {
-  const T* x;                   // C logits
-  int64_t classes;              // C
-  int64_t label;                // class index for sparse targets (validated), else -1
-  const T* probs;               // dense target row (C values), else nullptr
-  const T* class_weight;        // C weights read by the row (ClassWeight::in_row*), else nullptr
-  double class_weight_sum;      // sum of class_weight (C when none)
-  const double* params;         // the kernel's hyper-parameters, in the order its header documents
-  bool has_label_value;         // AuxKind::per_class: label_value is aux 1 at the label
-  double label_value;
-  T* grad;                      // C gradient outputs, or nullptr
-  double grad_scale;            // multiplies the gradient of the row loss
-};
+// Row losses: one row of C logits (contiguous) at a time (RowArgs: fastloss/row.h).
 // Returns the row's loss (unweighted by sample weights) and writes its scaled gradient.
 template <class T>
 using RowFn = double (*)(const RowArgs<T>&);

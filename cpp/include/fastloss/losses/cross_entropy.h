@@ -8,8 +8,12 @@
 //     1 + (something tiny) and a plain log(s) would lose the tiny part.
 //   * lse - x_j = log s + (m - x_j), a sum of two non-negative terms.
 //   * p_t - 1 = -(s - e_t) / s, with s - e_t = s - 1 taken from the same sum when x_t == m.
+//
+// params: [label_smoothing]. Class weights are read in the row (ClassWeight::in_row*); the
+// sparse kernel's mean also divides by the targets' weights (the driver's part).
 #pragma once
 #include "fastloss/math.h"
+#include "fastloss/row.h"
 
 FL_ISA_NAMESPACE_BEGIN
 
@@ -27,5 +31,70 @@ FL_HOST_DEVICE double cross_entropy_sparse_target_grad(double p_t, double p_t_mi
                                                        double eps, double classes, double sum_c) {
   return c_t * (1.0 - eps) * p_t_minus_1 + eps / classes * (sum_c * p_t - c_t);
 }
+
+template <class T, bool kDense>
+struct CrossEntropyRow {
+  template <class Ops>
+  FL_HOST_DEVICE double operator()(const RowArgs<T>& a, Ops& ops) const {
+    return a.class_weight ? row<true>(a, ops) : row<false>(a, ops);
+  }
+
+  template <bool kWeighted, class Ops>
+  FL_HOST_DEVICE static double row(const RowArgs<T>& a, Ops& ops) {
+    const T* x = a.x;
+    const int64_t n = a.classes;
+    const double eps = a.params[0];
+    const double classes = double(n);
+    const T m = ops.max(x, n);
+    if (m == fl_inf<T>()) return nan_row(a, ops);
+    const double x_t = kDense ? 0.0 : double(x[a.label]);  // read before the gradient row is written
+    // Sparse rows only need the target sums for the smoothing mass.
+    const bool target_sums = kDense || eps > 0;
+    const T q_scale = T(1.0 - eps);
+    const T q_shift = T(eps / classes);
+    // Sparse rows accumulate sum_j c_j (m - x_j) (q = 1); eps / C is applied in double below.
+    const double sums_shift = kDense ? eps / classes : 1.0;
+    const SoftmaxSums sums =
+        target_sums ? ops.template softmax_sums<true, kDense, kWeighted>(
+                          x, n, m, a.grad, a.probs, a.class_weight, 1.0 - eps, sums_shift)
+                    : ops.template softmax_sums<false, kDense, kWeighted>(
+                          x, n, m, a.grad, a.probs, a.class_weight, 1.0 - eps, sums_shift);
+    const double s_minus_1 = (sums.ties - 1.0) + sums.s_small;
+    const double s = 1.0 + s_minus_1;
+    // In the row's own precision: a float32 row's loss needs no double logarithm (1-2 ulp of
+    // float is far inside its accuracy), and the scalar double one is a long dependency chain
+    // that dominated rows of a few classes.
+    const double log_s = double(fl_log1p(T(s_minus_1)));
+    double loss, total_cq;
+    double c_t = 1.0;
+    if (kDense) {
+      total_cq = sums.cq;
+      loss = total_cq * log_s + sums.cq_gap;
+    } else {
+      c_t = kWeighted ? double(a.class_weight[a.label]) : 1.0;
+      loss = cross_entropy_sparse_loss(log_s, double(m) - x_t, c_t, eps, classes,
+                                       a.class_weight_sum, sums.cq_gap);
+      total_cq = (1.0 - eps) * c_t + eps / classes * a.class_weight_sum;
+    }
+    if (a.grad) {
+      const double scale = a.grad_scale;
+      ops.template softmax_grad<kDense, kWeighted>(a.grad, n, T(total_cq / s), T(scale), a.probs,
+                                                   a.class_weight, q_scale, q_shift);
+      if (!kDense) {
+        const double e_t = double(fl_exp(T(x_t - double(m))));
+        const double p_t = e_t / s;
+        const double p_t_minus_1 = (x_t == double(m) ? -s_minus_1 : e_t - s) / s;
+        a.grad[a.label] = T(scale * cross_entropy_sparse_target_grad(p_t, p_t_minus_1, c_t, eps,
+                                                                     classes, a.class_weight_sum));
+      }
+    }
+    return loss;
+  }
+};
+
+template <class T>
+using CrossEntropySparse = CrossEntropyRow<T, false>;
+template <class T>
+using CrossEntropyDense = CrossEntropyRow<T, true>;
 
 FL_ISA_NAMESPACE_END

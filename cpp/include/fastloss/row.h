@@ -1,0 +1,74 @@
+// What a row kernel sees, on every device: one row of C logits and the row's target, and the
+// contract of the row primitives each backend provides. A row loss is a functor in its
+// losses/<stem>.h whose call operator, written once,
+//
+//   template <class Ops> FL_HOST_DEVICE double operator()(const RowArgs<T>& a, Ops& ops) const;
+//
+// returns the row's loss (before sample weights) and writes its gradient times a.grad_scale
+// into a.grad (when given), using only the primitives below for the passes over the row. The
+// CPU backend implements them with fixed 8-lane double accumulators (cpu/row_ops.h): their sums
+// are in a fixed order, so the bits do not depend on threads or layout.
+//
+//   T      ops.max(x, n)            the largest of x[0..n), NaNs ignored (-inf for n == 0)
+//   bool   ops.has_nan(x, n)
+//   void   ops.fill(out, n, v)
+//   void   ops.scale(out, n, c)     out[j] = c * out[j]
+//   SoftmaxSums ops.softmax_sums<kTargetSums, kDense, kWeighted>(x, n, m, e, probs, c,
+//                                                            q_scale, q_shift)
+//          e_j = exp(x_j - m), stored in e[0..n) when e is given, and the sums of SoftmaxSums
+//          with q_j = q_scale probs_j + q_shift (dense) or q_shift (sparse), c_j the class
+//          weights (kWeighted) or 1. e may be the logits row itself (in-place gradients): the
+//          primitive reads each part of x before writing it.
+//   void   ops.softmax_grad<kDense, kWeighted>(g, n, a, b, probs, c, q_scale, q_shift)
+//          g_j = b (a g_j - c_j q_j), in place (g holds the e_j of softmax_sums)
+//   double ops.exp_sum_except(x, n, m, t, e)
+//          sum_{j != t} exp(x_j - m), every e_j stored in e when given (e_t as 0)
+//   MapSums ops.map_sums(x, n, out, out_scale, term)
+//          term(j, x_j, value, slope) for each j; the sums of the values and of the slopes, and
+//          out_scale * slope_j into out[j] when out is given (out may be x itself)
+#pragma once
+
+#include <cstdint>
+
+#include "fastloss/config.h"
+#include "fastloss/math.h"
+
+namespace fastloss {
+
+template <class T>
+struct RowArgs {
+  const T* x = nullptr;                // C logits
+  int64_t classes = 0;                 // C
+  int64_t label = -1;                  // class index for sparse targets (validated), else -1
+  const T* probs = nullptr;            // dense target row (C values), else nullptr
+  const T* class_weight = nullptr;     // C weights the row reads (ClassWeight::in_row*)
+  double class_weight_sum = 0.0;       // sum of class_weight (C when none)
+  const double* params = nullptr;      // hyper-parameters, in the order the header documents
+  bool has_label_value = false;        // AuxKind::per_class: label_value is aux 1 at the label
+  double label_value = 0.0;
+  T* grad = nullptr;                   // C gradient outputs, or nullptr
+  double grad_scale = 1.0;             // multiplies the gradient of the row loss
+};
+
+// Sums of one softmax row: the non-maximal e_j, the number of maxima, and (with target sums)
+// sum c_j q_j and sum c_j q_j (m - x_j).
+struct SoftmaxSums {
+  double s_small = 0, ties = 0, cq = 0, cq_gap = 0;
+};
+
+struct MapSums {
+  double values = 0, slopes = 0;
+};
+
+}  // namespace fastloss
+
+FL_ISA_NAMESPACE_BEGIN
+
+// A +inf logit makes a softmax row NaN (loss and gradient), as in PyTorch.
+template <class T, class Ops>
+FL_HOST_DEVICE double nan_row(const RowArgs<T>& a, Ops& ops) {
+  if (a.grad) ops.fill(a.grad, a.classes, fl_nan<T>());
+  return fl_nan<double>();
+}
+
+FL_ISA_NAMESPACE_END

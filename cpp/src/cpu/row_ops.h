@@ -1,0 +1,221 @@
+// The CPU's row primitives (the contract in fastloss/row.h), compiled once per ISA: passes over
+// one contiguous row in tiles, sums in kSumLanes double accumulators indexed by position, so their
+// order is fixed by C alone. The exponential of each logit is evaluated once and kept in the
+// gradient row until the normaliser is known.
+//
+// The gradient row may be the logits row itself (fastloss.torch's inplace_backward): every
+// primitive reads a logits tile (into a stack copy) before writing that part of the output row,
+// so the __restrict loops below never see the two aliased.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/lanes.h"
+#include "fastloss/config.h"
+#include "fastloss/math.h"
+#include "fastloss/row.h"
+
+FL_ISA_NAMESPACE_BEGIN
+namespace row_detail {
+
+// Rows are processed in tiles: a map loop writes e_j = exp(x_j - m) (into the gradient row when
+// there is one, else into a stack tile), then a reduction loop over the L1-resident tile adds it
+// into kSumLanes double lanes. Tiles start at multiples of kLanes, so lane = j % kLanes.
+constexpr int64_t kTile = 1024;
+static_assert(kTile % kLanes == 0, "tiles must keep the lane of each j fixed");
+
+using LanesI = int64_t __attribute__((vector_size(kLanes * sizeof(int64_t))));
+
+inline LanesD splat(double v) { return LanesD{} + v; }
+
+// max over the row, NaNs ignored (they reach the loss through the exponentials instead).
+template <class T>
+T row_max(const T* __restrict x, int64_t n) {
+  LanesT<T> lanes = LanesT<T>{} - fl_inf<T>();
+  const int64_t full = n - n % kLanes;
+  for (int64_t j = 0; j < full; j += kLanes) {
+    LanesT<T> v;
+    std::memcpy(&v, x + j, sizeof v);
+    lanes = v > lanes ? v : lanes;
+  }
+  T m = -fl_inf<T>();
+  for (int k = 0; k < kLanes; ++k) m = lanes[k] > m ? lanes[k] : m;
+  for (int64_t j = full; j < n; ++j) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+template <class T>
+void exp_shifted(const T* __restrict x, int64_t n, T m, T* __restrict e) {
+  for (int64_t j = 0; j < n; ++j) e[j] = fl_exp(x[j] - m);
+}
+
+// Sums of one softmax row: the non-maximal e_j, the number of maxima, and with kTargetSums (and
+// per-class weights c, or 1) sum c_j q_j and sum c_j q_j (m - x_j), where q_j = q_scale * probs_j
+// + q_shift (dense) or q_shift (sparse).
+struct ExpSums {
+  LanesD s_small{}, ties{}, cq{}, cq_gap{};
+};
+
+template <class T, bool kTargetSums, bool kDense, bool kWeighted>
+void reduce_tile(ExpSums& acc, const T* __restrict x, const T* __restrict e, int64_t n, T m,
+                 const T* __restrict probs, const T* __restrict c, double q_scale, double q_shift) {
+  const LanesD mv = splat(double(m)), zero{}, one = splat(1.0);
+  const int64_t full = n - n % kLanes;
+  for (int64_t j = 0; j < full; j += kLanes) {
+    LanesD xv = load_lanes(x + j), ev = load_lanes(e + j);
+    auto is_max = xv == mv;
+    acc.s_small += is_max ? zero : ev;
+    acc.ties += is_max ? one : zero;
+    if (kTargetSums) {
+      LanesD q = kDense ? load_lanes(probs + j) * q_scale + q_shift : splat(q_shift);
+      LanesD cq = kWeighted ? load_lanes(c + j) * q : q;
+      acc.cq += cq;
+      acc.cq_gap += cq * (mv - xv);
+    }
+  }
+  for (int64_t j = full; j < n; ++j) {
+    const int k = int(j - full);
+    const bool is_max = x[j] == m;
+    acc.s_small[k] += is_max ? 0.0 : double(e[j]);
+    acc.ties[k] += is_max ? 1.0 : 0.0;
+    if (kTargetSums) {
+      double q = kDense ? double(probs[j]) * q_scale + q_shift : q_shift;
+      double cq = kWeighted ? double(c[j]) * q : q;
+      acc.cq[k] += cq;
+      acc.cq_gap[k] += cq * (double(m) - double(x[j]));
+    }
+  }
+}
+
+// The logits of tile [j0, j0 + len): in place, or copied to `copy` when the tile's outputs are
+// about to overwrite them (gradient row == logits row).
+template <class T>
+const T* logits_tile(const T* x, int64_t j0, int64_t len, const T* out_row, T* copy) {
+  if (out_row != x) return x + j0;
+  std::memcpy(copy, x + j0, size_t(len) * sizeof(T));
+  return copy;
+}
+
+// The exponential pass of a softmax row: one exp per logit, stored in e_row when given.
+template <class T, bool kTargetSums, bool kDense, bool kWeighted>
+ExpSums exp_pass(const T* x, int64_t n, T m, T* e_row, const T* probs, const T* c,
+                 double q_scale, double q_shift) {
+  ExpSums acc;
+  alignas(64) T tile[kTile], x_copy[kTile];
+  for (int64_t j0 = 0; j0 < n; j0 += kTile) {
+    const int64_t len = std::min(kTile, n - j0);
+    T* e = e_row ? e_row + j0 : tile;
+    const T* xs = logits_tile(x, j0, len, e_row, x_copy);
+    exp_shifted(xs, len, m, e);
+    reduce_tile<T, kTargetSums, kDense, kWeighted>(acc, xs, e, len, m,
+                                                   kDense ? probs + j0 : nullptr,
+                                                   kWeighted ? c + j0 : nullptr, q_scale, q_shift);
+  }
+  return acc;
+}
+
+// grad_j = b * (a * e_j - c_j q_j), q_j = q_scale * probs_j + q_shift (dense) or q_shift
+// (sparse), in place. The difference is taken before scaling, so an exact zero stays zero.
+template <class T, bool kDense, bool kWeighted>
+void softmax_grad_pass(T* __restrict g, int64_t n, T a, T b, const T* __restrict probs,
+                       const T* __restrict c, T q_scale, T q_shift) {
+  for (int64_t j = 0; j < n; ++j) {
+    T q = kDense ? q_scale * probs[j] + q_shift : q_shift;
+    T cq = kWeighted ? c[j] * q : q;
+    g[j] = b * (a * g[j] - cq);
+  }
+}
+
+// sum_{j != t} exp(x_j - m), storing every e_j in e_row when given (e_t is left out of the sum by
+// zeroing it in the tile; the caller overwrites the gradient at t anyway).
+template <class T>
+double focal_exp_pass(const T* x, int64_t n, T m, int64_t t, T* e_row) {
+  LanesD acc{};
+  alignas(64) T tile[kTile], x_copy[kTile];
+  for (int64_t j0 = 0; j0 < n; j0 += kTile) {
+    const int64_t len = std::min(kTile, n - j0);
+    T* e = e_row ? e_row + j0 : tile;
+    exp_shifted(logits_tile(x, j0, len, e_row, x_copy), len, m, e);
+    if (t >= j0 && t < j0 + len) e[t - j0] = T(0);
+    accumulate(acc, e, len);
+  }
+  return lanes_sum(acc);
+}
+
+template <class T>
+bool has_nan(const T* __restrict x, int64_t n) {
+  using Mask = decltype(LanesT<T>{} != LanesT<T>{});
+  Mask acc{};
+  const int64_t full = n - n % kLanes;
+  for (int64_t j = 0; j < full; j += kLanes) {
+    LanesT<T> v;
+    std::memcpy(&v, x + j, sizeof v);
+    acc |= v != v;
+  }
+  bool nan = false;
+  for (int k = 0; k < kLanes; ++k) nan |= acc[k] != 0;
+  for (int64_t j = full; j < n; ++j) nan |= x[j] != x[j];
+  return nan;
+}
+
+}  // namespace row_detail
+
+template <class T>
+struct CpuRowOps {
+  T max(const T* x, int64_t n) const { return row_detail::row_max(x, n); }
+  bool has_nan(const T* x, int64_t n) const { return row_detail::has_nan(x, n); }
+  void fill(T* out, int64_t n, T v) const {
+    for (int64_t j = 0; j < n; ++j) out[j] = v;
+  }
+  void scale(T* __restrict out, int64_t n, T c) const {
+    for (int64_t j = 0; j < n; ++j) out[j] = c * out[j];
+  }
+
+  template <bool kTargetSums, bool kDense, bool kWeighted>
+  SoftmaxSums softmax_sums(const T* x, int64_t n, T m, T* e_row, const T* probs, const T* c,
+                           double q_scale, double q_shift) const {
+    const row_detail::ExpSums acc =
+        row_detail::exp_pass<T, kTargetSums, kDense, kWeighted>(x, n, m, e_row, probs, c,
+                                                                q_scale, q_shift);
+    SoftmaxSums sums;
+    sums.s_small = lanes_sum(acc.s_small);
+    sums.ties = lanes_sum(acc.ties);
+    sums.cq = lanes_sum(acc.cq);
+    sums.cq_gap = lanes_sum(acc.cq_gap);
+    return sums;
+  }
+
+  template <bool kDense, bool kWeighted>
+  void softmax_grad(T* g, int64_t n, T a, T b, const T* probs, const T* c, T q_scale,
+                    T q_shift) const {
+    row_detail::softmax_grad_pass<T, kDense, kWeighted>(g, n, a, b, probs, c, q_scale, q_shift);
+  }
+
+  double exp_sum_except(const T* x, int64_t n, T m, int64_t t, T* e_row) const {
+    return row_detail::focal_exp_pass(x, n, m, t, e_row);
+  }
+
+  template <class Term>
+  MapSums map_sums(const T* x, int64_t n, T* out, T out_scale, Term term) const {
+    using row_detail::kTile;
+    LanesD values{}, slopes{};
+    alignas(64) T value_tile[kTile], slope_tile[kTile], x_copy[kTile];
+    for (int64_t j0 = 0; j0 < n; j0 += kTile) {
+      const int64_t len = std::min(kTile, n - j0);
+      T* __restrict s = out ? out + j0 : slope_tile;
+      const T* __restrict xs = row_detail::logits_tile(x, j0, len, out, x_copy);
+      for (int64_t j = 0; j < len; ++j) term(j0 + j, xs[j], value_tile[j], s[j]);
+      accumulate(values, value_tile, len);
+      accumulate(slopes, s, len);
+      if (out)
+        for (int64_t j = 0; j < len; ++j) s[j] *= out_scale;
+    }
+    MapSums sums;
+    sums.values = lanes_sum(values);
+    sums.slopes = lanes_sum(slopes);
+    return sums;
+  }
+};
+
+FL_ISA_NAMESPACE_END
