@@ -130,7 +130,7 @@ void softmax_grad_pass(T* __restrict g, int64_t n, T a, T b, const T* __restrict
 // sum_{j != t} exp(x_j - m), storing every e_j in e_row when given (e_t is left out of the sum by
 // zeroing it in the tile; the caller overwrites the gradient at t anyway).
 template <class T>
-double focal_exp_pass(const T* x, int64_t n, T m, int64_t t, T* e_row) {
+double exp_sum_except_pass(const T* x, int64_t n, T m, int64_t t, T* e_row) {
   LanesD acc{};
   alignas(64) T tile[kTile], x_copy[kTile];
   for (int64_t j0 = 0; j0 < n; j0 += kTile) {
@@ -193,7 +193,7 @@ struct CpuRowOps {
   }
 
   double exp_sum_except(const T* x, int64_t n, T m, int64_t t, T* e_row) const {
-    return row_detail::focal_exp_pass(x, n, m, t, e_row);
+    return row_detail::exp_sum_except_pass(x, n, m, t, e_row);
   }
 
   template <class Term>
