@@ -1,5 +1,5 @@
 // Multi-class hinge of one row with class t and margin m, h_j = max(0, m + x_j - x_t) for j != t:
-//   weston_watkins: sum_{j != t} h_j^p          (the seed's one-vs-all sum; not divided by C)
+//   weston_watkins: sum_{j != t} h_j^p          (the lecture's one-vs-all sum; not divided by C)
 //   crammer_singer: (max_{j != t} h_j)^p
 // with p = 2 when squared. d/dx_j = p h_j^(p-1) [h_j > 0] for the terms that count, and d/dx_t is
 // minus their sum; the subgradient at h_j == 0 is 0 and crammer_singer credits the first argmax.
