@@ -9,9 +9,11 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
+#include "fastloss/check.h"
 #include "fastloss/config.h"
 
 namespace fastloss::cpu {
@@ -40,10 +42,25 @@ class Pool {
 
   int threads() const { return threads_; }
 
+  // A thread that cannot be started (a process or memory limit) leaves the pool as it was, and
+  // the caller gets an error naming the function: never a pool that waits for missing workers.
   void resize(int threads) {
     std::lock_guard<std::mutex> busy(run_mutex_);
+    const int previous = threads_;
     stop();
-    start(threads);
+    try {
+      start(threads);
+    } catch (const std::system_error& e) {
+      stop();  // the workers that did start
+      try {
+        start(previous);
+      } catch (const std::system_error&) {
+        stop();
+        start(1);  // no worker threads: every call runs on its caller
+      }
+      throw ValueError(detail::concat("[fastloss.set_num_threads] cannot start ", threads,
+                                      " threads (", e.what(), "); still using ", threads_));
+    }
   }
 
   // Returns false (having done nothing) when another call holds the pool.
@@ -105,11 +122,13 @@ class Pool {
     }
   }
 
+  // threads_ is set only once every worker runs: a call never waits for one that is missing.
   void start(int threads) {
-    threads_ = std::max(1, threads);
     quit_ = false;
-    for (int i = 1; i < threads_; ++i)
+    threads_ = 1;
+    for (int i = 1; i < std::max(1, threads); ++i)
       workers_.emplace_back([this, i, g = generation_] { worker(i, g); });
+    threads_ = std::max(1, threads);
   }
 
   void stop() {

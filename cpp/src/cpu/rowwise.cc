@@ -155,6 +155,7 @@ LossResult run(const LossRequest& req) {
   const int64_t rows_per_block = std::max<int64_t>(1, kRowBlockElements / std::max<int64_t>(classes, 1));
   const int64_t n_blocks = (rows + rows_per_block - 1) / rows_per_block;
   std::vector<double> partial(n_blocks, 0.0);
+  std::vector<int64_t> bad_row(n_blocks, -1), bad_label(n_blocks, 0);
   const bool x_in_place = class_stride == int64_t(sizeof(T)) && x->dtype == dtype_of<T>();
   const int64_t grad_stride = wants_grad ? grad_out->strides[x->ndim - 1] : 0;
   const bool probs_in_place =
@@ -188,6 +189,15 @@ LossResult run(const LossRequest& req) {
         if (sparse) {
           a.label = read_label(at(target, target_row_at(r)), target->dtype);
           ignored = req.has_ignore_index && a.label == req.ignore_index;
+          // Checked again where it is used: the pass over the targets checked the caller's
+          // memory once, and another thread may have changed it since.
+          if (!ignored && (a.label < 0 || a.label >= classes)) {
+            if (bad_row[b] < 0) {
+              bad_row[b] = r;
+              bad_label[b] = a.label;
+            }
+            ignored = true;
+          }
           if (!ignored) {
             if (weights_as_factor && class_weight_view) factor = double(class_weight[a.label]);
             a.has_label_value = label_aux != nullptr;
@@ -246,6 +256,13 @@ LossResult run(const LossRequest& req) {
     }
   });
 
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    if (bad_row[b] >= 0) {
+      result.bad_index = bad_row[b];
+      result.bad_label = bad_label[b];
+      return result;
+    }
+  }
   const double total = pairwise_sum(partial.data(), n_blocks);
   result.value = req.reduction == Reduction::mean ? total / denom : total;
   // Logits with no classes are an empty input: mean is nan, as for every empty input (PyTorch).
