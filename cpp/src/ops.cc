@@ -3,7 +3,9 @@
 // layer before a request is built; these checks guard the native boundary itself.
 #include "ops.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 
 #include "backend.h"
 #include "fastloss/check.h"
@@ -72,6 +74,26 @@ bool same_strides(const View& a, const View& b) {
   return true;
 }
 
+// Whether no two elements of `v` share memory: with the dimensions ordered by stride, each
+// stride must step past everything the smaller ones reach. (Broadcast or self-overlapping
+// views, e.g. as_strided(..., (0, 8)), fail it.)
+bool non_overlapping(const View& v) {
+  int order[kMaxDims];
+  int n = 0;
+  for (int d = 0; d < v.ndim; ++d)
+    if (v.shape[d] > 1) order[n++] = d;
+  std::sort(order, order + n, [&](int a, int b) {
+    return std::llabs(v.strides[a]) < std::llabs(v.strides[b]);
+  });
+  int64_t reach = dtype_size(v.dtype);  // bytes spanned by the dimensions so far, plus one item
+  for (int i = 0; i < n; ++i) {
+    const int64_t stride = std::llabs(v.strides[order[i]]);
+    if (stride < reach) return false;
+    reach = stride * (v.shape[order[i]] - 1) + reach;
+  }
+  return true;
+}
+
 // Structure of a pointwise request: every operand broadcast to x's shape.
 void check_pointwise(const LossRequest& req) {
   const char* name = req.name;
@@ -114,6 +136,10 @@ void check_rows(const LossRequest& req) {
   // first), provided both are the same view; a shifted or restrided alias would be garbage.
   FL_CHECK(!req.grads[0] || req.grads[0]->data != x->data || same_strides(*req.grads[0], *x),
            name, "a gradient output at the logits' address must have the logits' strides");
+  // In place, a row's gradient would overwrite logits that other elements still read.
+  FL_CHECK(!req.grads[0] || req.grads[0]->data != x->data || non_overlapping(*x), name,
+           "in-place gradients need logits whose elements do not overlap (got a broadcast or "
+           "self-overlapping view)");
 }
 
 }  // namespace

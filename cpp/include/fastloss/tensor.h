@@ -37,6 +37,16 @@ inline const char* dtype_name(DType t) {
   return "?";
 }
 
+inline int64_t dtype_size(DType t) {
+  switch (t) {
+    case DType::f64: case DType::i64: case DType::u64: return 8;
+    case DType::f32: case DType::i32: case DType::u32: return 4;
+    case DType::i16: case DType::u16: return 2;
+    case DType::i8: case DType::u8: case DType::boolean: return 1;
+  }
+  return 1;
+}
+
 struct View {
   void* data = nullptr;
   DType dtype = DType::f32;
