@@ -186,6 +186,7 @@ PYBIND11_MODULE(_core, m) {
     return out;
   });
   m.def("active_isa", [] { return std::string(runtime::active_isa()); });
+  m.def("isa_override_problem", [] { return std::string(runtime::isa_override_problem()); });
   m.def("isa_supported", [](const std::string& name) { return runtime::isa_supported(name.c_str()); });
   m.def("select_isa", [](const std::string& name) {
     FL_CHECK(runtime::select_isa(name.c_str()), "select_isa", "ISA '", name,

@@ -30,10 +30,19 @@ namespace py = pybind11;
 constexpr size_t kHugePage = size_t(2) << 20;
 constexpr unsigned int kTraceDomain = 0x666c;  // tracemalloc domain of these blocks ("fl")
 
+// FASTLOSS_OUTPUT_CACHE_MB: a whole number of MiB from 0 to 2^30 (1 PiB); anything else (a sign,
+// a unit, a value that would wrap) is an error of the first call that allocates an output.
 size_t default_limit() {
-  if (const char* mb = std::getenv("FASTLOSS_OUTPUT_CACHE_MB"))
-    return size_t(std::strtoull(mb, nullptr, 10)) << 20;
-  return size_t(2) << 30;  // 2 GiB of idle blocks at most
+  const char* mb = std::getenv("FASTLOSS_OUTPUT_CACHE_MB");
+  if (!mb) return size_t(2) << 30;  // 2 GiB of idle blocks at most
+  const std::string text(mb);
+  const bool digits = !text.empty() && text.size() <= 10 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  const unsigned long long value = digits ? std::strtoull(mb, nullptr, 10) : 0;
+  FL_CHECK(digits && value <= (1ull << 30), "output cache",
+           "FASTLOSS_OUTPUT_CACHE_MB must be a whole number of MiB from 0 to 1073741824, got '",
+           text, "'");
+  return size_t(value) << 20;
 }
 
 class BlockCache {

@@ -19,6 +19,8 @@ const char* const* compiled_isas(int* count);
 bool isa_supported(const char* name);
 // false if `name` is not compiled or not supported by this CPU.
 bool select_isa(const char* name);
+// Why FASTLOSS_ISA could not be followed (the best supported variant runs instead), or "".
+const char* isa_override_problem();
 
 // The roofline: reads `n_reads` float32 arrays of n elements, writes their sum to each output
 // (with none, returns the sum). Same blocking and threads as the loss kernels.

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from . import _core, cuda
 
+if _core.isa_override_problem():  # say so once, at import, rather than run another ISA silently
+    import warnings
+
+    warnings.warn(f"fastloss: {_core.isa_override_problem()}; using {_core.active_isa()}",
+                  RuntimeWarning, stacklevel=2)
+
+# More kernel threads than this is a mistake, not a machine (the pool starts them all at once).
+_MAX_THREADS = 4096
+
 
 def build_info() -> dict:
     """Version, compiled and selected CPU kernel variants, threads, CUDA.
@@ -31,8 +40,8 @@ def set_num_threads(n: int) -> None:
     from ._validate import fail, integer
 
     n = integer("set_num_threads", "n", n)
-    if n < 1:
-        fail("set_num_threads", f"n must be >= 1, got {n}")
+    if not 1 <= n <= _MAX_THREADS:
+        fail("set_num_threads", f"n must be >= 1 and <= {_MAX_THREADS}, got {n}")
     _core.set_num_threads(n)
 
 
@@ -44,8 +53,8 @@ def set_output_cache_limit(nbytes: int) -> None:
     from ._validate import fail, integer
 
     nbytes = integer("set_output_cache_limit", "nbytes", nbytes)
-    if nbytes < 0:
-        fail("set_output_cache_limit", f"nbytes must be >= 0, got {nbytes}")
+    if not 0 <= nbytes < 2**64:
+        fail("set_output_cache_limit", f"nbytes must be >= 0 and < 2**64, got {nbytes}")
     _core.set_output_cache_limit(nbytes)
 
 

@@ -280,6 +280,8 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     shape are probabilities (kernel name + '_dense'). `params` are the kernel's hyper-parameters
     in the order its header documents; `alpha_array` a per-class value of each row's label."""
     code = reduction_code(fn, reduction)
+    if ignore_index is not None and not -2**63 <= ignore_index < 2**63:
+        fail(fn, f"ignore_index must be a 64-bit integer, got {ignore_index}")
     ax = class_axis(fn, logits, axis)
     classes = logits.shape[ax]
     y = as_array(fn, "target", target)

@@ -2,7 +2,9 @@
 // the one named by FASTLOSS_ISA (or select_isa), so tests can run every variant on one machine.
 #include <atomic>
 #include <cstdlib>
+#include <cctype>
 #include <cstring>
+#include <string>
 
 #include "cpu/kernels.h"
 
@@ -45,13 +47,30 @@ bool cpu_supports(const char* name) {
 
 IsaKernels make(const Variant& v) { return {v.name, &v.elementwise(), &v.rows()}; }
 
+std::string g_override_problem;  // why FASTLOSS_ISA was not followed, or empty
+
+// FASTLOSS_ISA (any case) names the variant to use; one that is unknown, not compiled or not
+// supported by this CPU gives the best supported variant instead, and the reason is kept for
+// fastloss to warn about at import.
 IsaKernels initial_choice() {
-  const char* forced = std::getenv("FASTLOSS_ISA");
-  for (int i = kNumVariants - 1; i >= 0; --i) {
-    if (forced && *forced && std::strcmp(forced, kVariants[i].name) != 0) continue;
+  const char* env = std::getenv("FASTLOSS_ISA");
+  std::string forced = env ? env : "";
+  for (char& c : forced) c = char(std::tolower(static_cast<unsigned char>(c)));
+  int best = 0;
+  for (int i = kNumVariants - 1; i >= 0; --i)
+    if (cpu_supports(kVariants[i].name)) {
+      best = i;
+      break;
+    }
+  if (forced.empty()) return make(kVariants[best]);
+  for (int i = 0; i < kNumVariants; ++i) {
+    if (forced != kVariants[i].name) continue;
     if (cpu_supports(kVariants[i].name)) return make(kVariants[i]);
+    g_override_problem = "FASTLOSS_ISA=" + std::string(env) + ": this CPU does not support it";
+    return make(kVariants[best]);
   }
-  return make(kVariants[0]);  // an unknown FASTLOSS_ISA falls back to baseline
+  g_override_problem = "FASTLOSS_ISA=" + std::string(env) + ": not a variant of this build";
+  return make(kVariants[best]);
 }
 
 IsaKernels& current() {
@@ -62,6 +81,11 @@ IsaKernels& current() {
 }  // namespace
 
 const IsaKernels& active_kernels() { return current(); }
+
+const char* isa_override_problem() {
+  current();  // the choice is made (and the problem found) on first use
+  return g_override_problem.c_str();
+}
 
 const char* const* compiled_isas(int* count) {
   static const char* names[kNumVariants > 0 ? kNumVariants : 1];

@@ -86,5 +86,7 @@ const char* const* compiled_isas(int* count);
 // Selects an ISA by name (for tests and benchmarks); false if it is not compiled or supported.
 bool select_isa(const char* name);
 bool isa_supported(const char* name);
+// Why FASTLOSS_ISA could not be followed ("" when it was, or is unset).
+const char* isa_override_problem();
 
 }  // namespace fastloss::cpu

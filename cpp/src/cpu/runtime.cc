@@ -16,6 +16,7 @@ const char* active_isa() { return cpu::active_kernels().name; }
 const char* const* compiled_isas(int* count) { return cpu::compiled_isas(count); }
 bool isa_supported(const char* name) { return cpu::isa_supported(name); }
 bool select_isa(const char* name) { return cpu::select_isa(name); }
+const char* isa_override_problem() { return cpu::isa_override_problem(); }
 
 double stream_f32(const float* const* reads, int n_reads, float* const* writes, int n_writes,
                   int64_t n) {
