@@ -1,4 +1,5 @@
-"""Every registered loss has every layer (DESIGN.md principle 7), and the docstrings run.
+"""Every registered loss has every layer (adding a loss touches few places, and a test fails
+when one is missing), its loss facts are well formed, and the docstrings run.
 
 Layers: the public function (exported in ``fastloss.__all__``), the float64 reference and its
 ``_grad``, the math header ``cpp/include/fastloss/losses/<name>.h``, a documented public docstring
@@ -18,7 +19,7 @@ import pytest
 
 import fastloss
 from fastloss import _autodiff, _build, _classification, _regression, reference
-from fastloss._registry import REGISTRY, TOLERANCE, LossSpec, make_inputs
+from fastloss._registry import MEAN_COUNTS, REGISTRY, TOLERANCE, LossSpec, make_inputs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted(REGISTRY.values(), key=lambda s: s.name)
@@ -74,6 +75,39 @@ def test_spec_fields(spec):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_loss_facts_are_well_formed(spec):
+    assert spec.arrays == tuple(inspect.signature(spec.reference).parameters)[:len(spec.arrays)]
+    # regression losses are functions of pred - target; the others differentiate the first input
+    expected = ("pred", "target") if spec.family == "regression" else spec.arrays[:1]
+    assert spec.differentiable == expected
+    assert spec.target_differentiable == (spec.family == "regression")
+    assert set(spec.domain) <= set(spec.arrays)
+    assert all(lo < hi for lo, hi in spec.domain.values())
+    assert spec.mean_count in MEAN_COUNTS
+    assert spec.mean_count == "elements" or spec.kind == "row"
+    assert spec.growth in ("linear", "quadratic")
+    assert spec.kinks is None or callable(spec.kinks)
+    assert spec.constant_minimiser is None or spec.family == "regression"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_samplers_respect_the_facts(spec):
+    """Every variant's inputs lie in the domain, and the per-element facts have the loss shape."""
+    rng = np.random.default_rng(1)
+    for variant in spec.variants:
+        args, kwargs = make_inputs(spec, variant, rng, (3, 4), np.float64)
+        for argument, (lo, hi) in spec.domain.items():
+            a = args[spec.arrays.index(argument)]
+            assert np.all((a >= lo) & (a <= hi)), (argument, variant)
+        shape = spec.reference(*args, reduction="none", **kwargs).shape
+        assert spec.loss_shape(args, kwargs) == shape
+        assert spec.kink_distance(args, kwargs).shape == shape
+        assert np.all(spec.kink_distance(args, kwargs) >= 0)
+        n = spec.mean_normaliser(args, kwargs)
+        assert n.shape == shape and np.all(n >= 0)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
 def test_reference_and_grad_exist(spec):
     assert callable(getattr(reference, spec.name, None)), f"reference.{spec.name} is missing"
     assert callable(getattr(reference, spec.name + "_grad", None)), \
@@ -83,6 +117,7 @@ def test_reference_and_grad_exist(spec):
     grad_params = inspect.signature(spec.reference_grad).parameters
     assert "grad_output" in grad_params
     assert grad_params["grad_output"].default is None
+    assert grad_params["argnums"].default == 0
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=NAMES)
