@@ -1,16 +1,22 @@
-"""The reference's analytic gradients against central finite differences, in float64.
+"""The reference's analytic gradients against central finite differences, in float64, on the
+layouts the registry samplers do not draw: 3-d inputs with the class axis elsewhere, {0, 1}
+hinge labels, an ignore_index that is a class, a single row, hard labels with pos_weight, the
+switch of log-cosh's stable formula.  ``test_reference_gradients.py`` covers every registry
+variant; this file covers every registered loss on these hand-made layouts too.
 
-For every loss, reduction ("mean", "sum", "none") and weighting (none, full-shape, broadcast),
-``reference.NAME_grad(..., grad_output=g)`` must equal the numerical gradient of
-``sum(g * reference.NAME(...))`` with respect to the first array, with ``g`` never all ones.
-Inputs are sampled away from kinks (|d| vs 0/delta/beta, hinge margins, the Crammer-Singer argmax)
-so that the finite difference is a derivative.
+For every case, differentiable input, reduction ("mean", "sum", "none") and weighting (none,
+full-shape, broadcast), ``reference.NAME_grad(..., grad_output=g, argnums=i)`` must equal the
+numerical gradient of ``sum(g * reference.NAME(...))`` with respect to the i-th array, with
+``g`` never all ones.  Inputs are sampled away from kinks (|d| vs 0/delta/beta, hinge margins,
+the Crammer-Singer argmax) so that the finite difference is a derivative.
 """
 
 import numpy as np
 import pytest
 
 from fastloss import reference
+from fastloss._registry import REGISTRY, TOLERANCE
+from finite_differences import grad_output_for, numerical_gradient, sample_weight_for
 
 REDUCTIONS = ("mean", "sum", "none")
 WEIGHTINGS = ("unweighted", "weighted", "broadcast_weight")
@@ -18,7 +24,7 @@ SCALAR_GRAD_OUTPUT = -0.7  # not 1, and negative so that a dropped sign shows
 
 
 # ---------------------------------------------------------------------------------------------
-# Input samplers: each returns (arrays, kwargs); the first array is differentiated.
+# Input samplers: each returns (arrays, kwargs), away from the kinks of every differentiable array.
 # ---------------------------------------------------------------------------------------------
 
 def _signs(rng, shape):
@@ -202,64 +208,43 @@ CASES = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------
-# Finite differences
-# ---------------------------------------------------------------------------------------------
+# Every registered loss has at least one layout case (none is excluded): a newly registered loss
+# fails here until it gets one.
+assert {name for _, name, _ in CASES} == set(REGISTRY), \
+    sorted(set(REGISTRY) ^ {name for _, name, _ in CASES})
 
-def _objective(loss_fn, rest, kw, grad_output):
-    def f(first):
-        return float(np.sum(grad_output * loss_fn(first, *rest, **kw)))
-    return f
-
-
-def _central_difference(f, x, rel_step=1e-6):
-    g = np.zeros(x.shape)
-    for idx in np.ndindex(*x.shape):
-        h = rel_step * max(1.0, abs(x[idx]))
-        xp, xm = x.copy(), x.copy()
-        xp[idx] += h
-        xm[idx] -= h
-        g[idx] = (f(xp) - f(xm)) / (xp[idx] - xm[idx])
-    return g
-
-
-def _sample_weight(rng, weighting, loss_shape):
-    if weighting == "unweighted":
-        return None
-    if weighting == "weighted" or len(loss_shape) == 0:
-        return rng.uniform(0.2, 2.0, size=loss_shape)
-    return rng.uniform(0.2, 2.0, size=loss_shape[-1:])  # broadcast along the leading axes
+# (case, argnums) for every differentiable input of the case's loss
+CASES_BY_INPUT = [pytest.param(case, REGISTRY[case[1]].arrays.index(arg), id=f"{case[0]}-{arg}")
+                  for case in CASES for arg in REGISTRY[case[1]].differentiable]
 
 
 @pytest.mark.parametrize("weighting", WEIGHTINGS)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_grad_matches_central_differences(case, reduction, weighting):
+@pytest.mark.parametrize("case,argnums", CASES_BY_INPUT)
+def test_grad_matches_central_differences(case, argnums, reduction, weighting):
     case_id, name, make = case
     rng = np.random.default_rng([sum(map(ord, case_id)), len(case_id),
                                  REDUCTIONS.index(reduction), WEIGHTINGS.index(weighting)])
     arrays, kw = make(rng)
+    arrays = (np.asarray(arrays[0], dtype=np.float64),) + tuple(arrays[1:])
     loss_fn = getattr(reference, name)
     grad_fn = getattr(reference, name + "_grad")
-    first, rest = np.asarray(arrays[0], dtype=np.float64), arrays[1:]
 
-    loss_shape = loss_fn(first, *rest, reduction="none", **kw).shape
-    sample_weight = _sample_weight(rng, weighting, loss_shape)
-    if reduction == "none":
-        grad_output = rng.uniform(-2.0, 2.0, size=loss_shape)
-    else:
-        grad_output = SCALAR_GRAD_OUTPUT
+    loss_shape = loss_fn(*arrays, reduction="none", **kw).shape
+    sample_weight = sample_weight_for(rng, weighting, loss_shape)
+    grad_output = grad_output_for(rng, reduction, loss_shape, SCALAR_GRAD_OUTPUT)
     kw = {**kw, "reduction": reduction, "sample_weight": sample_weight}
 
-    analytic = grad_fn(first, *rest, grad_output=grad_output, **kw)
-    numeric = _central_difference(_objective(loss_fn, rest, kw, grad_output), first)
+    analytic = grad_fn(*arrays, grad_output=grad_output, argnums=argnums, **kw)
+    numeric = numerical_gradient(loss_fn, arrays, argnums, kw, grad_output)
 
-    assert analytic.shape == first.shape
+    assert analytic.shape == np.shape(arrays[argnums])
     assert analytic.dtype == np.float64
     assert np.all(np.isfinite(analytic))
     assert np.any(analytic != 0.0)  # the sampled point exercises a non-trivial gradient
+    tol = TOLERANCE["finite_difference"]
     scale = max(1.0, float(np.max(np.abs(numeric))))
-    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-7 * scale)
+    np.testing.assert_allclose(analytic, numeric, rtol=tol["rtol"], atol=tol["atol"] * scale)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -274,9 +259,9 @@ def test_default_grad_output_is_one(case, reduction):
     one = 1.0 if reduction != "none" else np.ones(loss_shape)
     np.testing.assert_array_equal(default, grad_fn(*arrays, grad_output=one,
                                                    reduction=reduction, **kw))
-    np.testing.assert_allclose(2.0 * default, grad_fn(*arrays, grad_output=2 * one,
-                                                      reduction=reduction, **kw),
-                               rtol=1e-15, atol=0)
+    # doubling is exact in binary floating point, so the gradient doubles bit for bit
+    np.testing.assert_array_equal(2.0 * default, grad_fn(*arrays, grad_output=2 * one,
+                                                         reduction=reduction, **kw))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
