@@ -30,7 +30,8 @@ def numerical_gradient(loss_fn, arrays, index, kwargs, grad_output):
 
 
 def grad_output_for(rng, reduction, loss_shape, scalar):
-    """An upstream gradient that is never all ones: `scalar` for mean/sum, uniform(-2, 2) for none."""
+    """An upstream gradient that is never all ones: `scalar` for mean/sum, uniform(-2, 2) per
+    element for none."""
     if reduction == "none":
         return rng.uniform(-2.0, 2.0, size=loss_shape)
     return scalar
