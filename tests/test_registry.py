@@ -154,6 +154,34 @@ def test_public_docstring(spec):
     assert summary.strip() and len(summary) <= 100
 
 
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_docstring_accuracy_comes_from_the_table(spec):
+    """One accuracy paragraph, with the numbers of spec.tol (and the ulp promise, if any)."""
+    doc = " ".join(inspect.getdoc(spec.fn).split())
+    assert doc.count("Accuracy:") == 1, doc
+    for dtype in (np.float32, np.float64):
+        t = spec.tol(dtype)
+        assert (f"{np.dtype(dtype).name} within {t['rtol']:g} relative (plus {t['atol']:g} of "
+                f"the largest value)") in doc
+    assert ("ulp" in doc) == (spec.elementwise_ulps is not None)
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.elementwise_ulps is not None],
+                         ids=lambda s: s.name)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_documented_ulp_promise_holds(spec, dtype):
+    for variant in spec.variants:
+        args, kwargs = make_inputs(spec, variant, np.random.default_rng(3), (64, 33), dtype)
+        got = spec.fn(*args, reduction="none", **kwargs)
+        ref64 = [np.asarray(a, np.float64) if np.asarray(a).dtype.kind == "f" else a
+                 for a in args]
+        want = spec.reference(*ref64, reduction="none", **kwargs)
+        ulp = np.spacing(np.abs(want).astype(dtype)).astype(np.float64)
+        err = np.abs(got.astype(np.float64) - want)
+        promised = spec.elementwise_ulps[np.dtype(dtype).name]
+        assert np.all(err <= promised * ulp), float(np.max(err / ulp))
+
+
 _DEFAULT_RE = re.compile(r"^\s*(\w+):.*?\(default ([^;,)]+)")
 
 

@@ -10,6 +10,7 @@ any layer (math header, reference, docstring, bench row).
 from __future__ import annotations
 
 import inspect
+import textwrap
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -68,6 +69,9 @@ class LossSpec:
     # Lecture: (targets, full_kwargs) -> the constant prediction minimising the summed loss
     # over 1-D targets (the mean for MSE, ...); None where the lecture claims none.
     constant_minimiser: Optional[Callable] = None
+    # A per-element accuracy the docstring promises beyond the tolerance table, in units in the
+    # last place, per dtype name (checked by tests/test_registry.py); None: no such promise.
+    elementwise_ulps: Optional[dict] = None
 
     @property
     def reference(self) -> Callable:
@@ -248,14 +252,39 @@ def _per_class(rng, classes):
 REGISTRY: dict[str, LossSpec] = {}
 
 
+def _accuracy_line(spec: LossSpec) -> str:
+    """The docstring's accuracy sentence, written from the tolerance table (never by hand)."""
+    parts = []
+    for dtype in (np.float32, np.float64):
+        t = spec.tol(dtype)
+        parts.append(f"{np.dtype(dtype).name} within {t['rtol']:g} relative "
+                     f"(plus {t['atol']:g} of the largest value)")
+    ulps = ""
+    if spec.elementwise_ulps is not None:
+        ulps = "; each unreduced element within " + " and ".join(
+            f"{n} ulp in {dtype}" for dtype, n in spec.elementwise_ulps.items())
+    return (f"Accuracy: {' and '.join(parts)}{ulps}, against the float64 reference "
+            f"``fastloss.reference.{spec.name}``.")
+
+
 def _register(spec: LossSpec):
+    """Add spec to REGISTRY and append its accuracy line to the public docstring (after a blank
+    line, so that doctest does not read it as an example's output)."""
     REGISTRY[spec.name] = spec
+    doc = spec.fn.__doc__.rstrip()
+    indent = " " * (len(doc.splitlines()[-1]) - len(doc.splitlines()[-1].lstrip()))
+    accuracy = textwrap.fill(_accuracy_line(spec), width=96, initial_indent=indent,
+                             subsequent_indent=indent)
+    spec.fn.__doc__ = f"{doc}\n\n{accuracy}\n{indent}"
 
 
 _PRED_AND_TARGET = ("pred", "target")  # functions of pred - target: d/dtarget = -d/dpred
 
 _register(LossSpec("mse", "regression", "pointwise", reg.mse, _regression,
                    differentiable=_PRED_AND_TARGET, growth="quadratic", convex=True,
+                   # float32: d and d^2 each rounded once, (1 + u)^3 with u = 2^-24: at most
+                   # 3 ulp of the result; float64 evaluates the reference's own formula
+                   elementwise_ulps={"float32": 3, "float64": 1},
                    constant_minimiser=lambda y, kw: np.mean(y)))
 _register(LossSpec("mae", "regression", "pointwise", reg.mae, _regression,
                    differentiable=_PRED_AND_TARGET, convex=True,
