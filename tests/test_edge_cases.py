@@ -23,6 +23,19 @@ SPEC_VARIANTS = [pytest.param(spec, v, id=f"{name}[{variant_id(v)}]")
 POINTWISE_VARIANTS = [p for p in SPEC_VARIANTS if p.values[0].kind == "pointwise"]
 ROW_VARIANTS = [p for p in SPEC_VARIANTS if p.values[0].kind == "row"]
 
+# Families the hand-made cases below are written for; each list asserts that it covers every
+# registered loss but the ones it excludes, so that a new loss cannot slip past it.
+CLASSIFICATION = {n for n, s in REGISTRY.items() if s.family == "classification"}
+POINTWISE = {n for n, s in REGISTRY.items() if s.kind == "pointwise"}
+NO_SOFTMAX = POINTWISE | {"multiclass_hinge"}  # losses of scores or margins, not of a softmax
+NOT_IGNORABLE = {n for n, s in REGISTRY.items() if s.mean_count == "elements"}  # no ignore_index
+
+
+def _covers(cases, excluded):
+    names = {c[0] for c in cases}
+    assert names | excluded == set(REGISTRY) and not names & excluded, \
+        sorted(set(REGISTRY) ^ (names | excluded))
+
 
 def _vg(fn, *args, **kwargs):
     return fl.value_and_grad(fn)(*args, **kwargs)
@@ -187,11 +200,15 @@ def test_log_cosh_does_not_overflow_where_cosh_does(dtype):
                  rtol=2 * np.finfo(dtype).eps, atol=0)
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("name, kw, grad_at_inf", [
+INFINITE_ERRORS = [
     ("mse", {}, INF), ("huber", {}, 1.0), ("huber", {"delta": 0.5}, 0.5),
     ("smooth_l1", {}, 1.0), ("smooth_l1", {"beta": 0.0}, 1.0), ("mae", {}, 1.0),
-    ("quantile", {"tau": 0.3}, 0.7), ("log_cosh", {}, 1.0)])
+    ("quantile", {"tau": 0.3}, 0.7), ("log_cosh", {}, 1.0)]
+_covers(INFINITE_ERRORS, CLASSIFICATION)  # an infinite error is a regression notion
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("name, kw, grad_at_inf", INFINITE_ERRORS)
 def test_regression_infinite_errors(dtype, name, kw, grad_at_inf):
     fn = getattr(fl, name)
     x = np.array([INF, -INF, 1.0, 0.0], dtype)
@@ -260,7 +277,7 @@ def test_cross_entropy_huge_logits_exact_values():
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("name", ["cross_entropy", "softmax_focal"])
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - NO_SOFTMAX))
 @pytest.mark.parametrize("t", [0, 1], ids=["target-is-inf", "target-is-finite"])
 def test_plus_infinite_logit_gives_nan_like_pytorch(dtype, name, t):
     """+inf logit: PyTorch's log_softmax is inf - inf = nan for the whole row, whatever the
@@ -274,11 +291,14 @@ def test_plus_infinite_logit_gives_nan_like_pytorch(dtype, name, t):
     assert np.isnan(getattr(fl, name)(x, np.array([t, 1])))
 
 
+MASKED_CLASSES = [("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0.0}),
+                  ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5}),
+                  ("multiclass_hinge", {})]
+_covers(MASKED_CLASSES, POINTWISE)  # masking classes needs a class axis
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("name, kw", [("cross_entropy", {}),
-                                      ("cross_entropy", {"label_smoothing": 0.0}),
-                                      ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5}),
-                                      ("multiclass_hinge", {})],
+@pytest.mark.parametrize("name, kw", MASKED_CLASSES,
                          ids=lambda v: variant_id(v) if isinstance(v, dict) else v)
 def test_minus_infinite_logits_mask_classes(dtype, name, kw):
     """-inf on non-target classes (masking) is the same as leaving those classes out."""
@@ -297,10 +317,14 @@ def test_minus_infinite_logits_mask_classes(dtype, name, kw):
         assert_close(g[1, 1:], g1[0], **tol)
 
 
+MINUS_INFINITE_TARGET = [("cross_entropy", {}), ("softmax_focal", {}),
+                         ("softmax_focal", {"gamma": 0.5}),
+                         ("softmax_focal", {"gamma": 1.0, "alpha": 0.5})]
+_covers(MINUS_INFINITE_TARGET, NO_SOFTMAX)  # p_t = 0 needs a softmax
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("name, kw", [("cross_entropy", {}), ("softmax_focal", {}),
-                                      ("softmax_focal", {"gamma": 0.5}),
-                                      ("softmax_focal", {"gamma": 1.0, "alpha": 0.5})],
+@pytest.mark.parametrize("name, kw", MINUS_INFINITE_TARGET,
                          ids=lambda v: variant_id(v) if isinstance(v, dict) else v)
 def test_minus_infinite_target_logit_diverges_with_finite_gradient(dtype, name, kw):
     """x_t = -inf: p_t = 0, the loss is +inf and the gradient has the finite limit
@@ -368,13 +392,17 @@ def test_empty_inputs(spec, variant, dtype):
 # ignore_index
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("name, kw", [
+ALL_IGNORED = [
     ("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0.2}),
     ("cross_entropy", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])}),
     ("softmax_focal", {}), ("softmax_focal", {"alpha": np.array([1.0, 2.0, 0.5, 3.0])}),
-    ("softmax_focal", {"gamma": 0.0, "alpha": 0.25})],
-    ids=lambda v: variant_id(v) if isinstance(v, dict) else v)
+    ("softmax_focal", {"gamma": 0.0, "alpha": 0.25})]
+_covers(ALL_IGNORED, NOT_IGNORABLE)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("name, kw", ALL_IGNORED,
+                         ids=lambda v: variant_id(v) if isinstance(v, dict) else v)
 def test_all_ignored_batch(dtype, name, kw):
     fn = getattr(fl, name)
     x = rng_for("ignored").standard_normal((5, 4)).astype(dtype)
@@ -391,12 +419,16 @@ def test_all_ignored_batch(dtype, name, kw):
         np.testing.assert_array_equal(g, np.zeros_like(x))
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("name, kw", [
+IGNORED_ROWS = [
     ("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0.2}),
     ("cross_entropy", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0]), "label_smoothing": 0.1}),
-    ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5, "alpha": 0.25})],
-    ids=lambda v: variant_id(v) if isinstance(v, dict) else v)
+    ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5, "alpha": 0.25})]
+_covers(IGNORED_ROWS, NOT_IGNORABLE)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("name, kw", IGNORED_ROWS,
+                         ids=lambda v: variant_id(v) if isinstance(v, dict) else v)
 def test_ignored_rows_have_zero_loss_and_gradient(dtype, name, kw):
     fn = getattr(fl, name)
     x = rng_for("ign-rows").standard_normal((6, 4)).astype(dtype)
@@ -450,7 +482,7 @@ def test_zero_d_inputs(spec, variant, dtype):
         assert loss.shape == () and float(loss) == float(spec.fn(*args, **kw))
 
 
-@pytest.mark.parametrize("name", ["cross_entropy", "softmax_focal", "multiclass_hinge"])
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - POINTWISE))  # every row loss
 def test_one_d_logits_give_a_0d_loss(name):
     """A single row: logits (C,), target 0-d."""
     x = np.array([0.5, -1.0, 2.0])

@@ -77,18 +77,10 @@ def _close_ulps(actual, expected, dtype, *, what, scale=None):
 
 
 def _mean_denominator(name, args, kwargs, sw, loss_shape):
-    """The documented mean denominator, in exact (fsum) arithmetic."""
+    """The documented mean denominator (the registry's mean count), in exact (fsum) arithmetic."""
     w = np.ones(loss_shape) if sw is None else np.broadcast_to(np.asarray(sw, np.float64),
                                                               loss_shape)
-    target = np.asarray(args[1])
-    if name in ("cross_entropy", "softmax_focal") and target.dtype.kind in "iu":
-        kept = target != kwargs.get("ignore_index", -100)
-        if name == "cross_entropy" and kwargs.get("class_weight") is not None:
-            c = np.asarray(kwargs["class_weight"], np.float64)
-            w = w * np.where(kept, c[np.where(kept, target, 0)], 0.0)
-        else:
-            w = w * kept
-    return math.fsum(w.ravel())
+    return math.fsum((w * REGISTRY[name].mean_normaliser(args, kwargs)).ravel())
 
 
 # ---- reductions against the per-element losses --------------------------------------------------
@@ -245,15 +237,20 @@ def _assert_same_loss(a, b, dtype, name, what):
     assert_close(a, b, t["rtol"], t["atol"], what=what)
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-@pytest.mark.parametrize("name,weight_arg,extra", [
+PER_CLASS_WEIGHTS = [
     ("cross_entropy", "class_weight", {}),
     ("cross_entropy", "class_weight", {"label_smoothing": 0.2}),
     ("multiclass_hinge", "class_weight", {}),
     ("multiclass_hinge", "class_weight", {"kind": "crammer_singer", "squared": True}),
     ("softmax_focal", "alpha", {}),
-])
+]
+# Every row loss (the pointwise losses have no per-class weights).
+assert {c[0] for c in PER_CLASS_WEIGHTS} == set(ROWS)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name,weight_arg,extra", PER_CLASS_WEIGHTS)
 def test_class_weight_of_ones_is_none(name, weight_arg, extra, dtype, reduction):
     rng, x, t = _row_inputs(dtype, "ones-cw", ignore=name != "multiclass_hinge")
     if name == "multiclass_hinge":
@@ -362,9 +359,18 @@ def test_quantile_tau_array_is_per_column_scalar_tau(dtype):
     _close_ulps(total, columns, dtype, what="quantile tau-array sum vs column sums")
 
 
+SIGNED_LABELS = ["hinge", "squared_hinge"]
+# The other losses' targets are real numbers (regression), probabilities in [0, 1] (their
+# domain says so) or class indices (rows): none has a {-1, 1} encoding to compare.
+OTHER_TARGETS = {n for n, s in REGISTRY.items()
+                 if s.family == "regression" or "target" in s.domain or s.kind == "row"}
+assert set(SIGNED_LABELS) | OTHER_TARGETS == set(REGISTRY)
+assert not set(SIGNED_LABELS) & OTHER_TARGETS
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-@pytest.mark.parametrize("name", ["hinge", "squared_hinge"])
+@pytest.mark.parametrize("name", SIGNED_LABELS)
 @pytest.mark.parametrize("label_dtype", [np.int64, np.int8, np.float32, np.float64])
 def test_hinge_zero_one_labels_are_minus_one_one(name, label_dtype, dtype, reduction):
     rng = rng_for(name, "labels", np.dtype(dtype).name, reduction)

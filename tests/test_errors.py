@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastloss as fl
+from fastloss._registry import REGISTRY
 
 X = np.linspace(-1.0, 1.0, 6).reshape(2, 3)      # pred / logits, 2 rows of 3 classes
 Y = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 0.25]])  # target / probabilities in [0, 1]
@@ -20,12 +21,15 @@ L = np.array([0, 2])                               # class labels
 S = np.array([[1, -1, 1], [-1, 1, 1]])             # signed labels
 NAN = float("nan")
 
-POINTWISE = ("mse", "mae", "huber", "smooth_l1", "quantile", "log_cosh", "binary_cross_entropy",
-             "binary_cross_entropy_with_logits", "hinge", "squared_hinge", "sigmoid_focal")
-ROWS = ("cross_entropy", "multiclass_hinge", "softmax_focal")
-FIRST_ARG = {"binary_cross_entropy": "prob", "binary_cross_entropy_with_logits": "logits",
-             "sigmoid_focal": "logits", "cross_entropy": "logits", "multiclass_hinge": "logits",
-             "softmax_focal": "logits"}
+POINTWISE = tuple(name for name, spec in REGISTRY.items() if spec.kind == "pointwise")
+ROWS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "row")
+# Losses whose target holds integer labels, not floats of the first argument's dtype.
+INTEGER_LABELS = {"hinge", "squared_hinge"} | set(ROWS)
+IGNORABLE = tuple(name for name, spec in REGISTRY.items() if spec.mean_count != "elements")
+
+
+def _first_arg(name):
+    return REGISTRY[name].arrays[0]
 
 
 def _good_inputs(name, dtype=np.float64):
@@ -34,7 +38,7 @@ def _good_inputs(name, dtype=np.float64):
         return X.astype(dtype), L.copy()
     if name in ("hinge", "squared_hinge"):
         return X.astype(dtype), S.copy()
-    if name == "binary_cross_entropy":
+    if _first_arg(name) == "prob":
         return P.astype(dtype), Y.astype(dtype)
     return X.astype(dtype), Y.astype(dtype)
 
@@ -59,6 +63,7 @@ def _vg(name):
 CASES = [
     # --- shapes --------------------------------------------------------------------------------
     _case("mse", ValueError, ["target", "(2, 3)", "(1, 3)"], X, Y[:1], id="shape-mse"),
+    _case("mae", ValueError, ["target", "(2, 3)", "(2, 1)"], X, Y[:, :1].copy(), id="shape-mae"),
     _case("huber", ValueError, ["target", "(2, 3)", "(3,)"], X, Y[0], id="shape-no-broadcast"),
     _case("binary_cross_entropy", ValueError, ["target", "(2, 3)", "(3, 2)"], P, Y.T.copy(),
           id="shape-bce"),
@@ -74,6 +79,8 @@ CASES = [
     # --- dtypes --------------------------------------------------------------------------------
     _case("mse", TypeError, ["target", "float32", "float64"], X.astype(np.float32), Y,
           id="dtype-mse"),
+    _case("log_cosh", TypeError, ["target", "float64", "float32"], X, Y.astype(np.float32),
+          id="dtype-log-cosh"),
     _case("sigmoid_focal", TypeError, ["target", "float64", "float32"], X, Y.astype(np.float32),
           id="dtype-sfocal"),
     _case("binary_cross_entropy_with_logits", TypeError, ["target", "float32", "float64"],
@@ -268,6 +275,10 @@ CASES = [
           id="threads-float"),
 ]
 
+# Every registered loss has at least one error case of its own (none is excluded).
+assert {p.values[0] for p in CASES} >= set(REGISTRY), \
+    sorted(set(REGISTRY) - {p.values[0] for p in CASES})
+
 
 def _arrays(obj):
     """Every ndarray reachable in obj's args/kwargs (one level deep)."""
@@ -306,7 +317,7 @@ def test_error(fn, call, args, kwargs, exc, match):
 def test_non_float_first_argument_is_a_type_error(name, dtype):
     first, target = _good_inputs(name)
     bad = first.astype(dtype)
-    arg = FIRST_ARG.get(name, "pred")
+    arg = _first_arg(name)
     with pytest.raises(TypeError, match=_pattern(name, arg, "float32 or float64",
                                                  str(np.dtype(dtype)))):
         getattr(fl, name)(bad, target)
@@ -317,12 +328,12 @@ def test_non_float_first_argument_is_a_type_error(name, dtype):
 @pytest.mark.parametrize("name", POINTWISE)
 def test_pointwise_shape_mismatch_names_both_shapes(name):
     first, target = _good_inputs(name)
-    arg = FIRST_ARG.get(name, "pred")
+    arg = _first_arg(name)
     with pytest.raises(ValueError, match=_pattern(name, "target", arg, "(2, 3)", "(2, 2)")):
         getattr(fl, name)(first, target[:, :2])
 
 
-@pytest.mark.parametrize("name", [n for n in POINTWISE if n not in ("hinge", "squared_hinge")])
+@pytest.mark.parametrize("name", [n for n in POINTWISE if n not in INTEGER_LABELS])
 def test_pointwise_dtype_mismatch(name):
     first, target = _good_inputs(name, np.float32)
     with pytest.raises(TypeError, match=_pattern(name, "target", "float32", "float64")):
@@ -357,7 +368,7 @@ def test_label_out_of_range_rows(name, label):
         getattr(fl, name)(X, t)
 
 
-@pytest.mark.parametrize("name", ["cross_entropy", "softmax_focal"])
+@pytest.mark.parametrize("name", IGNORABLE)
 @pytest.mark.parametrize("ignore_index", [-100, -1, 7, 2])
 def test_ignore_index_is_allowed_anywhere(name, ignore_index):
     t = np.array([0, ignore_index])
@@ -405,11 +416,15 @@ def _successful_calls():
     w = np.array([1.0, 2.0, 0.5])
     return [
         ("mse", (X, Y), {"sample_weight": w}),
+        ("mae", (X, Y), {"reduction": "sum"}),
+        ("smooth_l1", (X, Y), {"beta": 0.5, "sample_weight": w}),
+        ("log_cosh", (X, Y), {"reduction": "none"}),
         ("huber", (X, Y), {"delta": 0.3, "reduction": "none"}),
         ("quantile", (X, Y), {"tau": np.array([0.1, 0.5, 0.9])}),
         ("binary_cross_entropy", (P, Y), {"reduction": "sum"}),
         ("binary_cross_entropy_with_logits", (X, Y), {"pos_weight": np.array([1.0, 2.0, 3.0])}),
         ("hinge", (X, S), {}),
+        ("squared_hinge", (X, S), {"sample_weight": w}),
         ("sigmoid_focal", (X, Y), {"sample_weight": w}),
         ("cross_entropy", (X, L), {"class_weight": w, "label_smoothing": 0.1}),
         ("cross_entropy", (X, P / P.sum(1, keepdims=True)), {"axis": 1}),
@@ -417,6 +432,10 @@ def _successful_calls():
         ("multiclass_hinge", (X, L), {"class_weight": w, "squared": True}),
         ("softmax_focal", (X, L), {"alpha": w, "sample_weight": np.array([1.0, 3.0])}),
     ]
+
+
+# Every registered loss has a successful call (none is excluded).
+assert {name for name, _, _ in _successful_calls()} == set(REGISTRY)
 
 
 @pytest.mark.parametrize("name, args, kwargs", _successful_calls(),

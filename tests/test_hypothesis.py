@@ -32,9 +32,12 @@ SETTINGS = settings(deadline=None, max_examples=50, derandomize=True, database=N
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
 
-UNIT_TARGET = {"binary_cross_entropy", "binary_cross_entropy_with_logits", "sigmoid_focal"}
-GRID_SCORES = {"hinge", "squared_hinge", "multiclass_hinge"}  # kinks: exact scores on a grid
-QUADRATIC = {"mse", "squared_hinge", "multiclass_hinge"}      # (multiclass: when squared)
+# Loss facts from the registry: targets in [0, 1], first arguments with a domain, and the
+# classification losses with kinks in the score (drawn on a grid that float32 and float64 round
+# alike, so both agree on which side of a margin each score falls).
+UNIT_TARGET = {n for n, s in REGISTRY.items() if s.domain.get("target") == (0.0, 1.0)}
+GRID_SCORES = {n for n, s in REGISTRY.items()
+               if s.family == "classification" and s.kinks is not None}
 
 
 def _floats(dtype, lo=None, hi=None):
@@ -47,7 +50,7 @@ def _bound(name, dtype):
     """A magnitude below which every registered variant's loss (and its sum over up to 216
     elements of 7 classes, with weights up to 3) fits in the dtype."""
     big = float(np.finfo(dtype).max)
-    if name in QUADRATIC:
+    if REGISTRY[name].growth == "quadratic":
         return float(np.sqrt(big)) / 1e4
     return big / 1e5
 
@@ -71,8 +74,9 @@ def _case(draw, name, dtype, magnitude):
         elem = _floats(dtype, -b, b)
     else:
         elem = _floats(dtype, -30.0, 30.0)
-    if name == "binary_cross_entropy":
-        first = draw(hnp.arrays(dtype, shape, elements=_floats(dtype, 0.0, 1.0)))
+    if spec.arrays[0] in spec.domain:
+        lo, hi = spec.domain[spec.arrays[0]]
+        first = draw(hnp.arrays(dtype, shape, elements=_floats(dtype, lo, hi)))
     elif name in GRID_SCORES and magnitude == "moderate":
         first = draw(hnp.arrays(np.int64, shape, elements=st.integers(-40, 40))).astype(dtype) / 8
         first = first.astype(dtype)
@@ -126,25 +130,17 @@ def test_any_finite_input(name, dtype):
 
 
 def _sparse_ignorable(name, args):
-    return name in ("cross_entropy", "softmax_focal") and np.asarray(args[1]).dtype.kind in "iu"
+    return REGISTRY[name].mean_count != "elements" and np.asarray(args[1]).dtype.kind in "iu"
 
 
 def _counted(name, args, kwargs):
-    """Whether the mean's denominator is > 0: the sum over samples of sample weight x (for
-    class-index cross-entropy) class weight of the target, ignored targets left out."""
+    """Whether the mean's denominator (the registry's mean count times the sample weight) is
+    > 0."""
     spec = REGISTRY[name]
-    x = np.asarray(args[0])
-    loss_shape = x.shape if spec.kind == "pointwise" else x.shape[:-1]
+    loss_shape = spec.loss_shape(args, kwargs)
     w = np.broadcast_to(np.asarray(kwargs.get("sample_weight", 1.0), dtype=np.float64),
                         loss_shape)
-    if _sparse_ignorable(name, args):
-        t = np.asarray(args[1])
-        keep = t != kwargs.get("ignore_index", -100)
-        w = np.where(keep, w, 0.0)
-        cw = kwargs.get("class_weight")
-        if name == "cross_entropy" and cw is not None:
-            w = w * np.where(keep, np.asarray(cw, dtype=np.float64)[np.where(keep, t, 0)], 0.0)
-    return float(np.sum(w)) > 0
+    return float(np.sum(w * spec.mean_normaliser(args, kwargs))) > 0
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -203,7 +199,7 @@ def test_mean_between_min_and_max_of_none(name, dtype):
     def check(case):
         args, kwargs = case
         kwargs.pop("sample_weight", None)   # mean(w l) / mean(w) is not bounded by w * l
-        if name == "cross_entropy":
+        if REGISTRY[name].mean_count == "kept_rows_class_weighted":
             kwargs.pop("class_weight", None)  # nor is cross-entropy's class-weighted mean
         none = fn(*args, reduction="none", **kwargs)
         mean = fn(*args, reduction="mean", **kwargs)

@@ -9,6 +9,7 @@ import pytest
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 import fastloss.jax as flj  # noqa: E402  (after the importorskip above)
+from fastloss._registry import REGISTRY  # noqa: E402
 
 REDUCTIONS = ("mean", "sum", "none")
 TOL = dict(rtol=2e-5, atol=2e-6)
@@ -190,6 +191,11 @@ CASES = [
     _case("softmax_focal-alpha", flj.softmax_focal, ref_softmax_focal, _class,
           alpha=lambda r: _w(r, (5,)), gamma=0.5),
 ]
+
+
+# Every registered loss has a case (none is excluded).
+assert {case.values[0].__name__ for case in CASES} == set(REGISTRY), \
+    sorted(set(REGISTRY) ^ {case.values[0].__name__ for case in CASES})
 
 
 def _materialise(kwargs, r):

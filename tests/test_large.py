@@ -21,6 +21,14 @@ N = 2 ** 24
 N_ODD = 2 ** 24 + 3  # not a multiple of any block, chunk or SIMD width
 
 
+# One loss per driver at 2^24 elements: it is the drivers' blocking and accumulation that is
+# under test, and every loss runs through the same drivers in test_kernels.py's shapes. Each
+# kind of loss (each driver) must have one.
+LARGE = {"mse": "pointwise", "binary_cross_entropy_with_logits": "pointwise, odd length",
+         "cross_entropy": "rows"}
+assert {REGISTRY[name].kind for name in LARGE} == {spec.kind for spec in REGISTRY.values()}
+
+
 def _tol(name, dtype):
     return REGISTRY[name].tol(dtype)
 

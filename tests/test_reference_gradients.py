@@ -1,294 +1,108 @@
-"""The reference's analytic gradients against central finite differences, in float64.
+"""The reference's analytic gradients against central finite differences, in float64, for every
+registered loss, every registry variant and every differentiable input (``spec.differentiable``).
 
-For every loss, reduction ("mean", "sum", "none") and weighting (none, full-shape, broadcast),
-``reference.NAME_grad(..., grad_output=g)`` must equal the numerical gradient of
-``sum(g * reference.NAME(...))`` with respect to the first array, with ``g`` never all ones.
-Inputs are sampled away from kinks (|d| vs 0/delta/beta, hinge margins, the Crammer-Singer argmax)
-so that the finite difference is a derivative.
+Inputs come from the registry's sampler; the loss elements (elements, or rows) that lie within
+``KINK_CLEARANCE`` of a kink (``spec.kink_distance``) are left out of the comparison, since a
+finite difference across a kink is not a derivative, and at least half of them must remain.
+Every reduction, three weightings and an upstream gradient that is never all ones.
 """
 
 import numpy as np
 import pytest
 
-from fastloss import reference
+from fastloss._registry import KINK_CLEARANCE, REGISTRY, TOLERANCE, make_inputs
+from finite_differences import grad_output_for, numerical_gradient, sample_weight_for
+from helpers import rng_for, variant_id
 
 REDUCTIONS = ("mean", "sum", "none")
 WEIGHTINGS = ("unweighted", "weighted", "broadcast_weight")
 SCALAR_GRAD_OUTPUT = -0.7  # not 1, and negative so that a dropped sign shows
+SHAPE = {"pointwise": (4, 5), "row": (12, 5)}  # rows: 12 rows of 5 classes
+
+CASES = [pytest.param(spec, variant, argument,
+                      id=f"{spec.name}[{variant_id(variant)}]-{argument}")
+         for spec in REGISTRY.values() for variant in spec.variants
+         for argument in spec.differentiable]
 
 
-# ---------------------------------------------------------------------------------------------
-# Input samplers: each returns (arrays, kwargs); the first array is differentiated.
-# ---------------------------------------------------------------------------------------------
-
-def _signs(rng, shape):
-    return np.where(rng.random(shape) < 0.5, -1.0, 1.0)
-
-
-def _away_from(rng, shape, kinks, lo=0.05, hi=3.0, gap=0.05):
-    """Magnitudes in [lo, hi] at least `gap` away from every kink, times a random sign."""
-    out = np.empty(shape)
-    for idx in np.ndindex(*shape):
-        while True:
-            v = rng.uniform(lo, hi)
-            if all(abs(v - k) > gap for k in kinks):
-                break
-        out[idx] = v
-    return out * _signs(rng, shape)
+def _comparable(spec, args, kwargs, argnums):
+    """Mask of the entries of args[argnums] whose loss element is clear of every kink."""
+    clear = spec.kink_distance(args, kwargs) > KINK_CLEARANCE
+    if spec.kind == "row":  # a row's mask holds for each of its classes
+        axis = spec.full_kwargs(kwargs)["axis"]
+        clear = np.expand_dims(clear, axis)
+    return np.broadcast_to(clear, np.shape(args[argnums]))
 
 
-def _regression(kinks=(0.0,), shape=(3, 4), hi=3.0):
-    """pred = target + d with |d| in [0.05, hi], 0.05 away from the kinks."""
-    def make(rng):
-        target = rng.normal(size=shape)
-        d = _away_from(rng, shape, kinks, hi=hi)
-        return (target + d, target), {}
-    return make
-
-
-def _with(make, **kwargs):
-    def wrapped(rng):
-        arrays, kw = make(rng)
-        return arrays, {**kw, **kwargs}
-    return wrapped
-
-
-def _quantile_multi(rng):
-    target = rng.normal(size=(5, 3))
-    return (target + _away_from(rng, (5, 3), [0.0]), target), {"tau": np.array([0.1, 0.5, 0.9])}
-
-
-def _log_cosh_inputs(rng):
-    target = rng.normal(size=(2, 3, 4))
-    d = rng.normal(size=(2, 3, 4)) * 2.0
-    d[0, 0, :] = [1e-3, -0.9, 1.1, 6.0]  # both branches of the stable formula, near its switch
-    return (target + d, target), {}
-
-
-def _bce(hard):
-    def make(rng):
-        p = rng.uniform(0.05, 0.95, size=(4, 5))
-        y = (rng.random((4, 5)) < 0.5).astype(float) if hard else rng.random((4, 5))
-        return (p, y), {}
-    return make
-
-
-def _bce_logits(pos_weight, hard=False):
-    def make(rng):
-        x = rng.normal(size=(3, 4)) * 3.0
-        y = (rng.random((3, 4)) < 0.5).astype(float) if hard else rng.random((3, 4))
-        kw = {"pos_weight": rng.uniform(0.5, 3.0, size=4)} if pos_weight else {}
-        return (x, y), kw
-    return make
-
-
-def _hinge(zero_one):
-    def make(rng):
-        y = _signs(rng, (4, 5))
-        margin = _away_from(rng, (4, 5), [0.0], lo=0.05, hi=2.0)  # 1 - y f
-        f = y * (1.0 - margin)
-        labels = np.where(y < 0, 0.0, 1.0) if zero_one else y
-        return (f, labels), {}
-    return make
-
-
-def _sigmoid_focal(**kw):
-    def make(rng):
-        x = rng.uniform(-3.0, 3.0, size=(3, 4))
-        y = rng.random((3, 4))
-        y[0] = [0.0, 1.0, 0.0, 1.0]
-        return (x, y), kw
-    return make
-
-
-def _ce_indices(shape=(6, 4), axis=-1, ignored=(), **kw):
-    def make(rng):
-        x = rng.normal(size=shape) * 2.0
-        C = shape[axis]
-        t = rng.integers(0, C, size=tuple(np.delete(np.array(shape), axis)))
-        for idx in ignored:
-            t[idx] = kw.get("ignore_index", -100)
-        return (x, t), {"axis": axis, **kw}
-    return make
-
-
-def _ce_probs(shape=(5, 4), axis=-1, **kw):
-    def make(rng):
-        x = rng.normal(size=shape) * 2.0
-        y = rng.random(shape) ** 2
-        y /= y.sum(axis=axis, keepdims=True)
-        return (x, y), {"axis": axis, **kw}
-    return make
-
-
-def _ce_single_row(rng):
-    return (rng.normal(size=5), np.int64(3)), {"label_smoothing": 0.05}
-
-
-def _multiclass_hinge(shape=(5, 4), axis=-1, margin=1.0, **kw):
-    """Logits whose hinge arguments z_j = margin + x_j - x_t are 0.05 away from 0, and whose
-    largest z_j (j != t) leads the next by 0.05 (a unique Crammer-Singer argmax)."""
-    def make(rng):
-        moved = np.moveaxis(np.empty(shape), axis, -1).shape
-        rows, C = int(np.prod(moved[:-1])), moved[-1]
-        x = np.empty((rows, C))
-        t = rng.integers(0, C, size=rows)
-        for i in range(rows):
-            while True:
-                row = rng.normal(size=C) * 1.5
-                z = np.delete(margin + row - row[t[i]], t[i])
-                top = np.sort(z)[::-1]
-                if np.min(np.abs(z)) > 0.05 and (len(top) < 2 or top[0] - top[1] > 0.05):
-                    break
-            x[i] = row
-        x = np.moveaxis(x.reshape(moved), -1, axis)
-        return (x, t.reshape(moved[:-1])), {"axis": axis, "margin": margin, **kw}
-    return make
-
-
-CASES = [
-    ("mse", "mse", _regression()),
-    ("mse_3d", "mse", _regression(shape=(2, 3, 2))),
-    ("mae", "mae", _regression()),
-    ("huber", "huber", _regression(kinks=(0.0, 1.0))),
-    ("huber_delta0.3", "huber", _with(_regression(kinks=(0.0, 0.3), hi=1.0), delta=0.3)),
-    ("smooth_l1", "smooth_l1", _regression(kinks=(0.0, 1.0))),
-    ("smooth_l1_beta0.4", "smooth_l1",
-     _with(_regression(kinks=(0.0, 0.4), hi=1.2), beta=0.4)),
-    ("smooth_l1_beta0", "smooth_l1", _with(_regression(), beta=0.0)),
-    ("quantile", "quantile", _regression()),
-    ("quantile_tau0.2", "quantile", _with(_regression(), tau=0.2)),
-    ("quantile_multi_tau", "quantile", _quantile_multi),
-    ("log_cosh", "log_cosh", _log_cosh_inputs),
-    ("bce_soft", "binary_cross_entropy", _bce(hard=False)),
-    ("bce_hard", "binary_cross_entropy", _bce(hard=True)),
-    ("bce_logits", "binary_cross_entropy_with_logits", _bce_logits(False)),
-    ("bce_logits_pos_weight", "binary_cross_entropy_with_logits", _bce_logits(True)),
-    ("bce_logits_pos_weight_hard", "binary_cross_entropy_with_logits", _bce_logits(True, True)),
-    ("hinge_pm1", "hinge", _hinge(False)),
-    ("hinge_01", "hinge", _hinge(True)),
-    ("squared_hinge_pm1", "squared_hinge", _hinge(False)),
-    ("squared_hinge_01", "squared_hinge", _hinge(True)),
-    ("sigmoid_focal", "sigmoid_focal", _sigmoid_focal()),
-    ("sigmoid_focal_noalpha_g0.5", "sigmoid_focal", _sigmoid_focal(alpha=None, gamma=0.5)),
-    ("sigmoid_focal_g0", "sigmoid_focal", _sigmoid_focal(alpha=0.8, gamma=0.0)),
-    ("sigmoid_focal_g3", "sigmoid_focal", _sigmoid_focal(gamma=3.0)),
-    ("ce", "cross_entropy", _ce_indices()),
-    ("ce_weight_ignore_smooth", "cross_entropy",
-     _ce_indices(ignored=(1, 4), class_weight=np.array([0.5, 2.0, 1.0, 3.0]),
-                 label_smoothing=0.1)),
-    ("ce_ignore_index_is_class", "cross_entropy", _ce_indices(ignored=(0,), ignore_index=2)),
-    ("ce_3d_axis1", "cross_entropy",
-     _ce_indices(shape=(2, 4, 3), axis=1, ignored=((0, 1),),
-                 class_weight=np.array([1.0, 0.3, 2.0, 1.5]), label_smoothing=0.2)),
-    ("ce_probs", "cross_entropy", _ce_probs()),
-    ("ce_probs_weight_smooth", "cross_entropy",
-     _ce_probs(class_weight=np.array([0.5, 2.0, 1.0, 3.0]), label_smoothing=0.15)),
-    ("ce_probs_3d_axis0", "cross_entropy", _ce_probs(shape=(3, 2, 2), axis=0)),
-    ("ce_single_row", "cross_entropy", _ce_single_row),
-    ("mc_hinge_ww", "multiclass_hinge", _multiclass_hinge()),
-    ("mc_hinge_ww_sq_weight", "multiclass_hinge",
-     _multiclass_hinge(margin=0.5, squared=True, class_weight=np.array([1.0, 2.0, 0.5, 1.5]))),
-    ("mc_hinge_cs", "multiclass_hinge", _multiclass_hinge(kind="crammer_singer")),
-    ("mc_hinge_cs_sq_3d", "multiclass_hinge",
-     _multiclass_hinge(shape=(2, 4, 3), axis=1, kind="crammer_singer", squared=True,
-                       class_weight=np.array([1.0, 2.0, 0.5, 1.5]))),
-    ("softmax_focal", "softmax_focal", _ce_indices()),
-    ("softmax_focal_alpha_g0", "softmax_focal", _ce_indices(alpha=0.3, gamma=0.0)),
-    ("softmax_focal_alpha_vec_ignore", "softmax_focal",
-     _ce_indices(ignored=(2,), alpha=np.array([0.25, 1.0, 2.0, 0.5]), gamma=1.5)),
-    ("softmax_focal_3d_axis1_g0.5", "softmax_focal",
-     _ce_indices(shape=(2, 4, 3), axis=1, ignored=((1, 2),), gamma=0.5)),
-]
-
-
-# ---------------------------------------------------------------------------------------------
-# Finite differences
-# ---------------------------------------------------------------------------------------------
-
-def _objective(loss_fn, rest, kw, grad_output):
-    def f(first):
-        return float(np.sum(grad_output * loss_fn(first, *rest, **kw)))
-    return f
-
-
-def _central_difference(f, x, rel_step=1e-6):
-    g = np.zeros(x.shape)
-    for idx in np.ndindex(*x.shape):
-        h = rel_step * max(1.0, abs(x[idx]))
-        xp, xm = x.copy(), x.copy()
-        xp[idx] += h
-        xm[idx] -= h
-        g[idx] = (f(xp) - f(xm)) / (xp[idx] - xm[idx])
-    return g
-
-
-def _sample_weight(rng, weighting, loss_shape):
-    if weighting == "unweighted":
-        return None
-    if weighting == "weighted" or len(loss_shape) == 0:
-        return rng.uniform(0.2, 2.0, size=loss_shape)
-    return rng.uniform(0.2, 2.0, size=loss_shape[-1:])  # broadcast along the leading axes
+def _assert_inside_domain(spec, args):
+    """The finite-difference points must not step out of the loss's domain."""
+    for argument, (lo, hi) in spec.domain.items():
+        a = np.asarray(args[spec.arrays.index(argument)], dtype=np.float64)
+        if argument in spec.differentiable:
+            assert np.all((a > lo + KINK_CLEARANCE) & (a < hi - KINK_CLEARANCE)), argument
+        else:
+            assert np.all((a >= lo) & (a <= hi)), argument
 
 
 @pytest.mark.parametrize("weighting", WEIGHTINGS)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_grad_matches_central_differences(case, reduction, weighting):
-    case_id, name, make = case
-    rng = np.random.default_rng([sum(map(ord, case_id)), len(case_id),
-                                 REDUCTIONS.index(reduction), WEIGHTINGS.index(weighting)])
-    arrays, kw = make(rng)
-    loss_fn = getattr(reference, name)
-    grad_fn = getattr(reference, name + "_grad")
-    first, rest = np.asarray(arrays[0], dtype=np.float64), arrays[1:]
+@pytest.mark.parametrize("spec,variant,argument", CASES)
+def test_grad_matches_central_differences(spec, variant, argument, reduction, weighting):
+    rng = rng_for("fd", spec.name, variant_id(variant), argument, reduction, weighting)
+    args, kwargs = make_inputs(spec, variant, rng, SHAPE[spec.kind], np.float64)
+    _assert_inside_domain(spec, args)
+    argnums = spec.arrays.index(argument)
+    loss_shape = spec.loss_shape(args, kwargs)
+    kwargs = {**kwargs, "reduction": reduction,
+              "sample_weight": sample_weight_for(rng, weighting, loss_shape)}
+    grad_output = grad_output_for(rng, reduction, loss_shape, SCALAR_GRAD_OUTPUT)
 
-    loss_shape = loss_fn(first, *rest, reduction="none", **kw).shape
-    sample_weight = _sample_weight(rng, weighting, loss_shape)
-    if reduction == "none":
-        grad_output = rng.uniform(-2.0, 2.0, size=loss_shape)
-    else:
-        grad_output = SCALAR_GRAD_OUTPUT
-    kw = {**kw, "reduction": reduction, "sample_weight": sample_weight}
+    analytic = spec.reference_grad(*args, grad_output=grad_output, argnums=argnums, **kwargs)
+    numeric = numerical_gradient(spec.reference, args, argnums, kwargs, grad_output)
 
-    analytic = grad_fn(first, *rest, grad_output=grad_output, **kw)
-    numeric = _central_difference(_objective(loss_fn, rest, kw, grad_output), first)
-
-    assert analytic.shape == first.shape
-    assert analytic.dtype == np.float64
+    assert analytic.shape == np.shape(args[argnums]) and analytic.dtype == np.float64
+    comparable = _comparable(spec, args, kwargs, argnums)
+    assert np.count_nonzero(comparable) >= comparable.size / 2, "most entries sit at kinks"
+    analytic, numeric = analytic[comparable], numeric[comparable]
     assert np.all(np.isfinite(analytic))
     assert np.any(analytic != 0.0)  # the sampled point exercises a non-trivial gradient
+    tol = TOLERANCE["finite_difference"]
     scale = max(1.0, float(np.max(np.abs(numeric))))
-    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-7 * scale)
+    np.testing.assert_allclose(analytic, numeric, rtol=tol["rtol"], atol=tol["atol"] * scale)
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_default_grad_output_is_one(case, reduction):
-    """grad_output=None means 1 (reduced) or ones (none); an explicit 2 doubles the gradient."""
-    case_id, name, make = case
-    arrays, kw = make(np.random.default_rng(sum(map(ord, case_id))))
-    grad_fn = getattr(reference, name + "_grad")
-    loss_shape = getattr(reference, name)(*arrays, reduction="none", **kw).shape
-    default = grad_fn(*arrays, reduction=reduction, **kw)
-    one = 1.0 if reduction != "none" else np.ones(loss_shape)
-    np.testing.assert_array_equal(default, grad_fn(*arrays, grad_output=one,
-                                                   reduction=reduction, **kw))
-    np.testing.assert_allclose(2.0 * default, grad_fn(*arrays, grad_output=2 * one,
-                                                      reduction=reduction, **kw),
-                               rtol=1e-15, atol=0)
+@pytest.mark.parametrize("spec", REGISTRY.values(), ids=list(REGISTRY))
+def test_argnums_selects_gradients_and_rejects_the_rest(spec):
+    """An int gives one gradient, a tuple a tuple in its order; default 0 is the first input;
+    an argument without a gradient is a ValueError naming the function and the argument."""
+    rng = rng_for("argnums", spec.name)
+    args, kwargs = make_inputs(spec, spec.variants[0], rng, SHAPE[spec.kind], np.float64)
+    grad = spec.reference_grad
+    by_index = {i: grad(*args, argnums=i, **kwargs)
+                for i, a in enumerate(spec.arrays) if a in spec.differentiable}
+    np.testing.assert_array_equal(grad(*args, **kwargs), by_index[0])
+    order = tuple(reversed(sorted(by_index)))
+    picked = grad(*args, argnums=order, **kwargs)
+    assert isinstance(picked, tuple) and len(picked) == len(order)
+    for i, g in zip(order, picked):
+        np.testing.assert_array_equal(g, by_index[i])
+    for i, argument in enumerate(spec.arrays):
+        if argument in spec.differentiable:
+            continue
+        for argnums in (i, (0, i)):
+            with pytest.raises(ValueError, match=rf"^\[fastloss\.{spec.name}\] {argument} "):
+                grad(*args, argnums=argnums, **kwargs)
+    for bad in (len(spec.arrays), -1, True, 0.0, [0]):
+        with pytest.raises(ValueError, match=rf"^\[fastloss\.{spec.name}\] argnums"):
+            grad(*args, argnums=bad, **kwargs)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_none_grad_output_broadcasts(case):
-    """A grad_output broadcastable to the unreduced loss shape acts like its broadcast."""
-    case_id, name, make = case
-    rng = np.random.default_rng(sum(map(ord, case_id)) + 7)
-    arrays, kw = make(rng)
-    grad_fn = getattr(reference, name + "_grad")
-    loss_shape = getattr(reference, name)(*arrays, reduction="none", **kw).shape
-    small = rng.uniform(-2.0, 2.0, size=loss_shape[-1:])
-    full = np.broadcast_to(small, loss_shape).copy()
-    np.testing.assert_array_equal(
-        grad_fn(*arrays, grad_output=small, reduction="none", **kw),
-        grad_fn(*arrays, grad_output=full, reduction="none", **kw))
+@pytest.mark.parametrize("spec", [s for s in REGISTRY.values() if s.target_differentiable],
+                         ids=lambda s: s.name)
+def test_target_gradient_is_minus_the_pred_gradient(spec):
+    """Each differentiable-in-target loss is a function of pred - target."""
+    for variant in spec.variants:
+        args, kwargs = make_inputs(spec, variant, rng_for("target", spec.name), (3, 4),
+                                   np.float64)
+        d_pred, d_target = spec.reference_grad(*args, argnums=(0, 1), **kwargs)
+        np.testing.assert_array_equal(d_target, -d_pred)

@@ -1,4 +1,5 @@
-"""What the reference computes: the seed's claims checked numerically, the API contract, and
+"""What the reference computes: the claims of the lecture "Loss Functions — Mathematical
+Foundations and Learning Objectives" checked numerically, the API contract, and
 agreement with PyTorch (and torchvision's sigmoid focal formula) where torch is installed.
 """
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from fastloss import reference
+from fastloss._registry import REGISTRY
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -45,28 +47,27 @@ def _softmax(x, axis=-1):
 
 
 # =============================================================================================
-# (a) The seed's claims
+# (a) The lecture's claims
 # =============================================================================================
 
-def test_mse_constant_minimiser_is_the_mean():
-    y = _rng("mse-min").standard_t(df=3, size=101)
-    c = _golden_section(lambda c: reference.mse(np.full_like(y, c), y), y.min(), y.max())
-    assert c == pytest.approx(np.mean(y), abs=1e-7)
+# The lecture's constant minimisers (the registry's spec.constant_minimiser): the mean for MSE,
+# the median for MAE, the tau-quantile for the pinball loss; 101 targets, and 101 * tau is not
+# an integer, so the tau-quantile inf{q : F(q) >= tau} is the unique minimiser.
+MINIMISER_CASES = [("mse", {}, "mse-min", 1e-7), ("mae", {}, "mae-min", 1e-8)] + [
+    ("quantile", {"tau": tau}, ("q-min", tau), 1e-8) for tau in (0.1, 0.25, 0.37, 0.9)]
+# Every loss for which the registry states a constant minimiser (none is excluded).
+assert {c[0] for c in MINIMISER_CASES} == {
+    name for name, spec in REGISTRY.items() if spec.constant_minimiser is not None}
 
 
-def test_mae_constant_minimiser_is_the_median():
-    y = _rng("mae-min").standard_t(df=3, size=101)
-    c = _golden_section(lambda c: reference.mae(np.full_like(y, c), y), y.min(), y.max())
-    assert c == pytest.approx(np.median(y), abs=1e-8)
-
-
-@pytest.mark.parametrize("tau", [0.1, 0.25, 0.37, 0.9])
-def test_quantile_constant_minimiser_is_the_tau_quantile(tau):
-    # 101 * tau is not an integer, so the tau-quantile inf{q : F(q) >= tau} is the unique minimiser
-    y = _rng("q-min", tau).normal(size=101) * 3.0
-    c = _golden_section(lambda c: reference.quantile(np.full_like(y, c), y, tau=tau),
-                        y.min(), y.max())
-    assert c == pytest.approx(np.quantile(y, tau, method="inverted_cdf"), abs=1e-8)
+@pytest.mark.parametrize("name,kw,key,accuracy", MINIMISER_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in MINIMISER_CASES])
+def test_constant_minimiser(name, kw, key, accuracy):
+    spec = REGISTRY[name]
+    rng = _rng(*key) if isinstance(key, tuple) else _rng(key)
+    y = rng.normal(size=101) * 3.0 if name == "quantile" else rng.standard_t(df=3, size=101)
+    c = _golden_section(lambda c: spec.reference(np.full_like(y, c), y, **kw), y.min(), y.max())
+    assert c == pytest.approx(spec.constant_minimiser(y, spec.full_kwargs(kw)), abs=accuracy)
 
 
 def test_multi_quantile_minimisers_are_the_column_quantiles():
@@ -84,7 +85,7 @@ def test_multi_quantile_minimisers_are_the_column_quantiles():
 
 
 def test_quantile_half_is_half_mae():
-    """Seed: tau = 0.5 is median regression (equivalent to MAE)."""
+    """Lecture: tau = 0.5 is median regression (equivalent to MAE)."""
     rng = _rng("q-half")
     pred, target = rng.normal(size=50), rng.normal(size=50)
     for reduction in REDUCTIONS:
@@ -93,11 +94,11 @@ def test_quantile_half_is_half_mae():
                                    rtol=1e-15)
 
 
-def test_seed_regression_formulas():
+def test_lecture_regression_formulas():
     rng = _rng("regression-formulas")
     pred, target = rng.normal(size=200) * 3, rng.normal(size=200)
     d = pred - target
-    # Seed: gradient of MSE is -2 (y - y_hat); of MAE sign(y_hat - y); of log-cosh tanh.
+    # Lecture: gradient of MSE is -2 (y - y_hat); of MAE sign(y_hat - y); of log-cosh tanh.
     np.testing.assert_allclose(reference.mse_grad(pred, target, reduction="sum"),
                                -2 * (target - pred))
     np.testing.assert_array_equal(reference.mae_grad(pred, target, reduction="sum"), np.sign(d))
@@ -116,7 +117,7 @@ def test_seed_regression_formulas():
 
 @pytest.mark.parametrize("x", [1e-8, -1e-8, 1e-5, 1e-3, 3e-2, -0.2, 0.7, 0.999])
 def test_log_cosh_is_quadratic_for_small_x(x):
-    """Seed: log cosh x ~ x^2 / 2.  Rigorously x^2/2 - x^4/12 <= log cosh x <= x^2/2 (from
+    """Lecture: log cosh x ~ x^2 / 2.  Rigorously x^2/2 - x^4/12 <= log cosh x <= x^2/2 (from
     x - x^3/3 <= tanh x <= x); for |x| <= 0.03 the series x^2/2 - x^4/12 + x^6/45 is exact to
     1e-16 relative, which checks full accuracy (no cancellation)."""
     value = float(reference.log_cosh(np.array([x]), np.array([0.0]), reduction="sum"))
@@ -132,7 +133,7 @@ def test_log_cosh_is_quadratic_for_small_x(x):
 
 @pytest.mark.parametrize("x", [1.0, 1.5, -4.0, 20.0, 400.0, 710.5, -1e4, 1e4, 1e300])
 def test_log_cosh_is_linear_for_large_x(x):
-    """Seed: log cosh x ~ |x| - log 2; exactly |x| - log 2 + log1p(exp(-2|x|)); finite past the
+    """Lecture: log cosh x ~ |x| - log 2; exactly |x| - log 2 + log1p(exp(-2|x|)); finite past the
     overflow of cosh (710)."""
     value = float(reference.log_cosh(np.array([x]), np.array([0.0]), reduction="sum"))
     assert np.isfinite(value)
@@ -157,7 +158,7 @@ def test_bce_with_logits_gradient_is_sigmoid_minus_target():
     np.testing.assert_allclose(grad, 1.0 / (1.0 + np.exp(-x)) - y, rtol=1e-13, atol=1e-15)
 
 
-def test_bce_with_logits_is_the_seed_stable_formula_and_bce_of_sigmoid():
+def test_bce_with_logits_is_the_lecture_stable_formula_and_bce_of_sigmoid():
     rng = _rng("bcewl-seed")
     x, y = rng.normal(size=100) * 5, rng.random(100)
     ours = reference.binary_cross_entropy_with_logits(x, y, reduction="none")
@@ -184,13 +185,13 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot():
     t = rng.integers(0, 5, size=7)
     grad = reference.cross_entropy_grad(x, t, reduction="sum")
     np.testing.assert_allclose(grad, _softmax(x) - np.eye(5)[t], rtol=1e-12, atol=1e-15)
-    # and the loss is the seed's -log p_{t}
+    # and the loss is the lecture's -log p_{t}
     np.testing.assert_allclose(reference.cross_entropy(x, t, reduction="none"),
                                -np.log(_softmax(x)[np.arange(7), t]), rtol=1e-13)
 
 
 def test_cross_entropy_of_probabilities_is_kl_plus_entropy():
-    """Seed: H(p, q) = D_KL(p || q) + H(p)."""
+    """Lecture: H(p, q) = D_KL(p || q) + H(p)."""
     rng = _rng("ce-kl")
     x = rng.normal(size=(6, 4))
     y = _softmax(rng.normal(size=(6, 4)))
@@ -204,7 +205,7 @@ def test_cross_entropy_of_probabilities_is_kl_plus_entropy():
 @pytest.mark.parametrize("class_weight", [None, np.array([0.5, 2.0, 1.0, 3.0, 0.2])])
 @pytest.mark.parametrize("reduction", ["none", "sum"])
 def test_label_smoothing_is_the_smoothed_one_hot(reduction, class_weight):
-    """Seed: y' = (1 - a) y + a / C; CE with index targets and label_smoothing=a equals CE with
+    """Lecture: y' = (1 - a) y + a / C; CE with index targets and label_smoothing=a equals CE with
     the smoothed one-hot as probability targets (mean differs by design: PyTorch normalises
     index targets by sum c[t] and probability targets by the number of rows)."""
     rng = _rng("ls", reduction, class_weight is None)
@@ -251,7 +252,7 @@ def test_softmax_focal_gamma0_is_weighted_cross_entropy(reduction):
         float(reference.cross_entropy(x, t)), rel=1e-14)
 
 
-def test_softmax_focal_is_the_seed_formula_and_down_weights_easy_examples():
+def test_softmax_focal_is_the_lecture_formula_and_down_weights_easy_examples():
     rng = _rng("focal-seed")
     x = rng.normal(size=(30, 3)) * 3
     t = rng.integers(0, 3, size=30)
@@ -317,7 +318,7 @@ def test_hinge_formulas_and_labels():
     assert float(reference.hinge(np.array([2.0, -3.0]), np.array([1, -1]))) == 0.0  # sparse
 
 
-def test_multiclass_hinge_is_the_seed_one_vs_all_formula():
+def test_multiclass_hinge_is_the_lecture_one_vs_all_formula():
     rng = _rng("mc-hinge")
     x = rng.normal(size=(12, 5))
     t = rng.integers(0, 5, size=12)
@@ -401,15 +402,8 @@ CONTRACT = _contract_cases()
 CONTRACT_IDS = [f"{c[0]}-{i}" for i, c in enumerate(CONTRACT)]
 
 
-def _mean_normaliser(name, arrays, kw, shape):
-    """n in mean = sum(s l) / sum(s n)."""
-    if name == "cross_entropy" and np.asarray(arrays[1]).dtype.kind == "i":
-        t = arrays[1]
-        c = kw.get("class_weight", np.ones(arrays[0].shape[-1]))
-        return np.where(t == -100, 0.0, c[np.where(t == -100, 0, t)])
-    if name == "softmax_focal":
-        return (arrays[1] != -100).astype(float)
-    return np.ones(shape)
+# Every registered loss has a contract case (none is excluded).
+assert {c[0] for c in CONTRACT} == set(REGISTRY), sorted(set(REGISTRY) ^ {c[0] for c in CONTRACT})
 
 
 @pytest.mark.parametrize("case", CONTRACT, ids=CONTRACT_IDS)
@@ -422,7 +416,7 @@ def test_reductions_and_sample_weight(case):
         out = fn(*arrays, reduction=reduction, **kw)
         assert isinstance(out, np.ndarray) and out.shape == () and out.dtype == np.float64
     assert fn(*arrays, **kw) == fn(*arrays, reduction="mean", **kw)  # the default
-    n = _mean_normaliser(name, arrays, kw, none.shape)
+    n = REGISTRY[name].mean_normaliser(arrays, kw)
     np.testing.assert_allclose(fn(*arrays, reduction="sum", **kw), none.sum(), rtol=1e-14)
     np.testing.assert_allclose(fn(*arrays, reduction="mean", **kw), none.sum() / n.sum(),
                                rtol=1e-14)
@@ -470,9 +464,11 @@ def test_lists_and_other_dtypes_are_converted(case):
     assert g.dtype == np.float64 and g.shape == np.shape(arrays[0])
 
 
-@pytest.mark.parametrize("name", ["mse", "mae", "huber", "smooth_l1", "quantile", "log_cosh",
-                                  "binary_cross_entropy", "binary_cross_entropy_with_logits",
-                                  "hinge", "squared_hinge", "sigmoid_focal"])
+POINTWISE = sorted(name for name, spec in REGISTRY.items() if spec.kind == "pointwise")
+ROWS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "row")
+
+
+@pytest.mark.parametrize("name", POINTWISE)
 def test_empty_elementwise_inputs(name):
     fn, grad = getattr(reference, name), getattr(reference, name + "_grad")
     e = np.zeros((0, 3))
@@ -483,13 +479,13 @@ def test_empty_elementwise_inputs(name):
         assert grad(e, e, reduction=reduction).shape == (0, 3)
 
 
-@pytest.mark.parametrize("name", ["cross_entropy", "multiclass_hinge", "softmax_focal"])
+@pytest.mark.parametrize("name", ROWS)
 def test_empty_and_all_ignored_rows(name):
     fn, grad = getattr(reference, name), getattr(reference, name + "_grad")
     x, t = np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
     assert np.isnan(fn(x, t)) and fn(x, t, reduction="sum") == 0.0
     assert grad(x, t).shape == (0, 4)
-    if name == "multiclass_hinge":
+    if REGISTRY[name].mean_count == "elements":  # no ignore_index
         return
     x, t = _rng("ign").normal(size=(3, 4)), np.full(3, -100)
     assert np.isnan(fn(x, t)) and fn(x, t, reduction="sum") == 0.0
@@ -498,7 +494,7 @@ def test_empty_and_all_ignored_rows(name):
         np.testing.assert_array_equal(grad(x, t, reduction=reduction), np.zeros((3, 4)))
 
 
-@pytest.mark.parametrize("name", ["cross_entropy", "multiclass_hinge", "softmax_focal"])
+@pytest.mark.parametrize("name", ROWS)
 @pytest.mark.parametrize("axis", [0, 1, -2])
 def test_axis_equals_moveaxis(name, axis):
     rng = _rng("axis", name, axis)
@@ -579,7 +575,14 @@ ERRORS = [
     ("softmax_focal", lambda: reference.softmax_focal(np.zeros((2, 3)), [0, 1], gamma=-2),
      "gamma"),
     ("softmax_focal", lambda: reference.softmax_focal_grad(np.zeros((2, 3)), [5, 1]), "label 5"),
+    ("binary_cross_entropy_with_logits",
+     lambda: reference.binary_cross_entropy_with_logits([1.0], [1.0], pos_weight=[1.0, 2.0]),
+     "pos_weight"),
+    ("mse", lambda: reference.mse_grad([1.0], [2.0], argnums=2), "argnums 2"),
+    ("hinge", lambda: reference.hinge_grad([1.0], [1.0], argnums=1), "target"),
 ]
+# Every registered loss has an error case (none is excluded).
+assert {e[0] for e in ERRORS} == set(REGISTRY), sorted(set(REGISTRY) ^ {e[0] for e in ERRORS})
 
 
 @pytest.mark.parametrize("name,call,fragment", ERRORS,
@@ -647,8 +650,7 @@ def _regression_inputs(rng, kink):
     return pred, target
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("ours,theirs,kw,kink", [
+TORCH_REGRESSION = [
     ("mse", "mse_loss", {}, 1.0),
     ("mae", "l1_loss", {}, 1.0),
     ("huber", "huber_loss", {}, 1.0),
@@ -657,7 +659,16 @@ def _regression_inputs(rng, kink):
     ("smooth_l1", "smooth_l1_loss", {}, 1.0),
     ("smooth_l1", "smooth_l1_loss", {"beta": 0.25}, 0.25),
     ("smooth_l1", "smooth_l1_loss", {"beta": 0.0}, 1.0),
-])
+]
+# Every regression loss with a PyTorch builtin: quantile and log_cosh have none (their formulas
+# are checked against the lecture above); classification losses are compared further below.
+NO_TORCH_BUILTIN = {"quantile", "log_cosh"}
+assert {c[0] for c in TORCH_REGRESSION} | NO_TORCH_BUILTIN == {
+    name for name, spec in REGISTRY.items() if spec.family == "regression"}
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("ours,theirs,kw,kink", TORCH_REGRESSION)
 def test_regression_matches_torch(torch, ours, theirs, kw, kink, reduction):
     rng = _rng("torch-reg", ours, theirs, kw, reduction)
     pred, target = _regression_inputs(rng, kink)
@@ -888,8 +899,11 @@ if given is not None:
         y = data.draw(hnp.arrays(np.float64, x.shape, elements=st.floats(0.0, 1.0)))
         loss = reference.binary_cross_entropy_with_logits(x, y, reduction="none")
         assert np.all(np.isfinite(loss)) and np.all(loss >= 0)
-        seed = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
-        np.testing.assert_allclose(loss, seed, rtol=1e-12, atol=1e-300)
+        stable = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+        # The lecture's form cancels in max(x, 0) - x y (x = 9, y = 1 - 1e-12: a loss of 1e-4
+        # from two terms of 9), so it is only exact to a few ulp of |x|, not of the loss.
+        cancellation = 4 * np.finfo(np.float64).eps * (np.abs(x) + 1.0)
+        assert np.all(np.abs(loss - stable) <= 1e-12 * np.abs(stable) + cancellation), (x, y)
         g = reference.binary_cross_entropy_with_logits_grad(x, y, reduction="sum")
         assert np.all(np.abs(g) <= 1.0)
         focal = reference.sigmoid_focal(x, y, reduction="none")

@@ -1,4 +1,5 @@
-"""Every registered loss has every layer (DESIGN.md principle 7), and the docstrings run.
+"""Every registered loss has every layer (adding a loss touches few places, and a test fails
+when one is missing), its loss facts are well formed, and the docstrings run.
 
 Layers: the public function (exported in ``fastloss.__all__``), the float64 reference and its
 ``_grad``, the math header ``cpp/include/fastloss/losses/<name>.h``, a documented public docstring
@@ -18,7 +19,7 @@ import pytest
 
 import fastloss
 from fastloss import _autodiff, _build, _classification, _regression, reference
-from fastloss._registry import REGISTRY, TOLERANCE, LossSpec, make_inputs
+from fastloss._registry import MEAN_COUNTS, REGISTRY, TOLERANCE, LossSpec, make_inputs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted(REGISTRY.values(), key=lambda s: s.name)
@@ -74,6 +75,39 @@ def test_spec_fields(spec):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_loss_facts_are_well_formed(spec):
+    assert spec.arrays == tuple(inspect.signature(spec.reference).parameters)[:len(spec.arrays)]
+    # regression losses are functions of pred - target; the others differentiate the first input
+    expected = ("pred", "target") if spec.family == "regression" else spec.arrays[:1]
+    assert spec.differentiable == expected
+    assert spec.target_differentiable == (spec.family == "regression")
+    assert set(spec.domain) <= set(spec.arrays)
+    assert all(lo < hi for lo, hi in spec.domain.values())
+    assert spec.mean_count in MEAN_COUNTS
+    assert spec.mean_count == "elements" or spec.kind == "row"
+    assert spec.growth in ("linear", "quadratic")
+    assert spec.kinks is None or callable(spec.kinks)
+    assert spec.constant_minimiser is None or spec.family == "regression"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_samplers_respect_the_facts(spec):
+    """Every variant's inputs lie in the domain, and the per-element facts have the loss shape."""
+    rng = np.random.default_rng(1)
+    for variant in spec.variants:
+        args, kwargs = make_inputs(spec, variant, rng, (3, 4), np.float64)
+        for argument, (lo, hi) in spec.domain.items():
+            a = args[spec.arrays.index(argument)]
+            assert np.all((a >= lo) & (a <= hi)), (argument, variant)
+        shape = spec.reference(*args, reduction="none", **kwargs).shape
+        assert spec.loss_shape(args, kwargs) == shape
+        assert spec.kink_distance(args, kwargs).shape == shape
+        assert np.all(spec.kink_distance(args, kwargs) >= 0)
+        n = spec.mean_normaliser(args, kwargs)
+        assert n.shape == shape and np.all(n >= 0)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
 def test_reference_and_grad_exist(spec):
     assert callable(getattr(reference, spec.name, None)), f"reference.{spec.name} is missing"
     assert callable(getattr(reference, spec.name + "_grad", None)), \
@@ -83,6 +117,7 @@ def test_reference_and_grad_exist(spec):
     grad_params = inspect.signature(spec.reference_grad).parameters
     assert "grad_output" in grad_params
     assert grad_params["grad_output"].default is None
+    assert grad_params["argnums"].default == 0
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=NAMES)
@@ -117,6 +152,34 @@ def test_public_docstring(spec):
         f"fastloss.{spec.name}'s docstring has neither an Args section nor a math block"
     summary = doc.splitlines()[0]
     assert summary.strip() and len(summary) <= 100
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=NAMES)
+def test_docstring_accuracy_comes_from_the_table(spec):
+    """One accuracy paragraph, with the numbers of spec.tol (and the ulp promise, if any)."""
+    doc = " ".join(inspect.getdoc(spec.fn).split())
+    assert doc.count("Accuracy:") == 1, doc
+    for dtype in (np.float32, np.float64):
+        t = spec.tol(dtype)
+        assert (f"{np.dtype(dtype).name} within {t['rtol']:g} relative (plus {t['atol']:g} of "
+                f"the largest value)") in doc
+    assert ("ulp" in doc) == (spec.elementwise_ulps is not None)
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.elementwise_ulps is not None],
+                         ids=lambda s: s.name)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_documented_ulp_promise_holds(spec, dtype):
+    for variant in spec.variants:
+        args, kwargs = make_inputs(spec, variant, np.random.default_rng(3), (64, 33), dtype)
+        got = spec.fn(*args, reduction="none", **kwargs)
+        ref64 = [np.asarray(a, np.float64) if np.asarray(a).dtype.kind == "f" else a
+                 for a in args]
+        want = spec.reference(*ref64, reduction="none", **kwargs)
+        ulp = np.spacing(np.abs(want).astype(dtype)).astype(np.float64)
+        err = np.abs(got.astype(np.float64) - want)
+        promised = spec.elementwise_ulps[np.dtype(dtype).name]
+        assert np.all(err <= promised * ulp), float(np.max(err / ulp))
 
 
 _DEFAULT_RE = re.compile(r"^\s*(\w+):.*?\(default ([^;,)]+)")

@@ -12,6 +12,13 @@ from fastloss._registry import REGISTRY
 
 FAST = ["mse", "mae", "huber", "smooth_l1", "log_cosh", "binary_cross_entropy", "hinge",
         "squared_hinge", "sigmoid_focal"]
+# No small-call path: an array hyper-parameter (quantile's tau, the pos_weight of BCE with
+# logits) or a class axis (the row losses) needs the general request.
+NO_SMALL_PATH = {"quantile", "binary_cross_entropy_with_logits", "cross_entropy",
+                 "multiclass_hinge", "softmax_focal"}
+assert set(FAST) | NO_SMALL_PATH == set(REGISTRY), sorted(set(REGISTRY) ^ (set(FAST) |
+                                                                     NO_SMALL_PATH))
+assert {name for name, spec in REGISTRY.items() if hasattr(spec.fn, "_small")} == set(FAST)
 SHAPES = [(), (0,), (1,), (32,), (7, 5), (3, 70000)]
 
 

@@ -158,7 +158,7 @@ def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-1
        \partial\ell_i/\partial x_{ij} = \Big(\sum_k c_k q_{ik}\Big)\operatorname{softmax}(x_i)_j - c_j q_{ij}
 
     where :math:`q_i = (1-\varepsilon)\,\mathrm{onehot}(t_i) + \varepsilon/C` for a class index
-    :math:`t_i` (the seed's sparse cross-entropy), or :math:`(1-\varepsilon) y_i + \varepsilon/C`
+    :math:`t_i` (the lecture's sparse cross-entropy), or :math:`(1-\varepsilon) y_i + \varepsilon/C`
     for a probability target, and :math:`c` are the class weights.
 
     Args:
@@ -195,7 +195,7 @@ def multiclass_hinge(logits, target, *, margin=1.0, kind="weston_watkins", squar
     .. math:: \text{weston\_watkins: } \ell = c_t \sum_{j\ne t} \max(0, m + x_j - x_t)^p, \qquad
        \text{crammer\_singer: } \ell = c_t \max_{j\ne t} \max(0, m + x_j - x_t)^p
 
-    with :math:`p = 2` when ``squared``. Weston-Watkins is the seed's one-vs-all sum; PyTorch's
+    with :math:`p = 2` when ``squared``. Weston-Watkins is the lecture's one-vs-all sum; PyTorch's
     ``multi_margin_loss`` divides it by the number of classes, fastloss does not.
 
     Args:

@@ -40,8 +40,8 @@ def mse(pred, target, *, reduction="mean", sample_weight=None):
     >>> float(fastloss.mse(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 0.0])))
     4.333333333333333
 
-    Same values as ``torch.nn.functional.mse_loss``. Reference: the seed's MSE (Gaussian
-    maximum likelihood). Accuracy: within 1 ulp per element; reductions as in the module doc.
+    Same values as ``torch.nn.functional.mse_loss``. Reference: the lecture's MSE (Gaussian
+    maximum likelihood); reductions as in the module doc.
     """
     x = float_input("mse", "pred", pred)
     return pointwise("mse", "mse", x, target, x_name="pred", reduction=reduction,
@@ -61,7 +61,7 @@ def mae(pred, target, *, reduction="mean", sample_weight=None):
     >>> float(fastloss.mae(np.array([1.0, -2.0]), np.array([0.0, 0.0])))
     1.5
 
-    Args, returns and reductions as :func:`mse`. Reference: the seed's MAE (Laplace likelihood;
+    Args, returns and reductions as :func:`mse`. Reference: the lecture's MAE (Laplace likelihood;
     its constant minimiser is the median).
     """
     x = float_input("mae", "pred", pred)

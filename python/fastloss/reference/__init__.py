@@ -1,0 +1,61 @@
+"""Float64 NumPy reference implementations: the test oracle for every fastloss kernel.
+
+Each function reads like its formula in the lecture "Loss Functions — Mathematical Foundations
+and Learning Objectives" (below: the lecture) and uses a numerically stable form of it
+(``np.logaddexp`` for softplus, log-softmax by max subtraction, ``np.log1p``/``np.expm1`` near
+zero).  Every loss ``NAME`` has an analytic gradient ``NAME_grad``.  This package depends on
+NumPy only and imports nothing from the rest of ``fastloss``, so it stays an independent oracle.
+
+Layout: ``regression`` (functions of pred - target), ``binary`` (one score or probability per
+element), ``multiclass`` (rows of logits); the shared argument checks, reductions and the
+``argnums`` selection live in the private modules next to them.
+
+Common contract
+---------------
+* ``NAME(*arrays, <keyword-only hyperparameters>, reduction="mean", sample_weight=None)``.
+  Arrays are read with ``np.asarray(a, dtype=float64)`` (class labels as int64) and never modified.
+* ``sample_weight`` ``s`` is broadcast to the *unreduced* loss shape; ``"none"`` returns
+  ``s * l``, ``"sum"`` returns ``sum(s * l)`` and ``"mean"`` returns ``sum(s * l) / sum(s * n)``
+  where ``n`` is the per-element normaliser: 1 for most losses, ``c[t_i]`` (0 for ignored rows)
+  for index-target cross entropy and 0/1 (ignored/not) for softmax focal.  Without weights
+  ``s = 1``.  Reduced results are 0-d float64 ndarrays.  Empty input: mean is nan, sum is 0.
+* ``NAME_grad(*arrays, grad_output=None, argnums=0, **same_kwargs)`` is the gradient of
+  ``sum(grad_output * NAME(*arrays, **kw))``.  For ``"mean"`` and ``"sum"`` ``grad_output`` is a
+  scalar (default 1); for ``"none"`` it is broadcastable to the unreduced loss shape (default
+  ones).  ``argnums`` (as in ``jax.grad``) indexes the array arguments: an int returns that
+  argument's gradient, a tuple of ints a tuple of them in that order; asking for an argument
+  without a gradient (class labels, binary targets) raises ``ValueError``.  The regression
+  losses are differentiable in pred and target, every other loss in its first argument only.
+  Each gradient has its argument's shape, float64.  Where the loss has a kink the gradient is
+  the subgradient documented on each function.
+* Invalid hyperparameters, reductions, shapes, labels or argnums raise ``ValueError`` with a
+  message that starts ``"[fastloss.NAME] "`` and names the argument and the offending value.
+"""
+
+from __future__ import annotations
+
+from .binary import (binary_cross_entropy, binary_cross_entropy_grad,
+                     binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_grad,
+                     hinge, hinge_grad, sigmoid_focal, sigmoid_focal_grad, squared_hinge,
+                     squared_hinge_grad)
+from .multiclass import (cross_entropy, cross_entropy_grad, multiclass_hinge,
+                         multiclass_hinge_grad, softmax_focal, softmax_focal_grad)
+from .regression import (huber, huber_grad, log_cosh, log_cosh_grad, mae, mae_grad, mse,
+                         mse_grad, quantile, quantile_grad, smooth_l1, smooth_l1_grad)
+
+__all__ = [
+    "mse", "mse_grad",
+    "mae", "mae_grad",
+    "huber", "huber_grad",
+    "smooth_l1", "smooth_l1_grad",
+    "quantile", "quantile_grad",
+    "log_cosh", "log_cosh_grad",
+    "binary_cross_entropy", "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
+    "hinge", "hinge_grad",
+    "squared_hinge", "squared_hinge_grad",
+    "sigmoid_focal", "sigmoid_focal_grad",
+    "cross_entropy", "cross_entropy_grad",
+    "multiclass_hinge", "multiclass_hinge_grad",
+    "softmax_focal", "softmax_focal_grad",
+]
