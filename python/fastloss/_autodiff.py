@@ -11,7 +11,7 @@ from ._validate import fail
 
 def _check(fn, argnums, who: str):
     """The loss's name and argnums as a tuple of distinct argument positions."""
-    from ._registry import REGISTRY  # the registry imports the public functions
+    from ._registry import REGISTRY  # complete once the family modules are imported
 
     name = getattr(fn, "__name__", repr(fn))
     if not any(spec.fn is fn for spec in REGISTRY.values()):

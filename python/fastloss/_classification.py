@@ -13,6 +13,8 @@ from ._arrays import any_array
 from ._small_call import small_call
 from ._dispatch import (as_array, checked_weights, class_axis, constant, float_input, pointwise,
                         rows)
+from . import _samplers as S
+from ._registry import LossSpec, register
 from ._validate import choice, fail, in_unit_interval, integer, non_negative
 
 
@@ -258,3 +260,45 @@ def softmax_focal(logits, target, *, alpha=None, gamma=2.0, axis=-1, ignore_inde
     return rows(fn, "softmax_focal", x, target, axis=axis, params=(g, alpha_scalar),
                 alpha_array=alpha_array, ignore_index=ignore, reduction=reduction,
                 sample_weight=sample_weight)
+
+# ---- registry entries: what the tests and benchmarks know about each loss ---------------------
+
+register(LossSpec("binary_cross_entropy", "classification", "pointwise",
+                  binary_cross_entropy, S.probabilities,
+                  differentiable=("prob",), domain={"prob": (0.0, 1.0), "target": (0.0, 1.0)},
+                  convex=False))  # -log p is, but PyTorch's clamp at -100 flattens it near 0
+register(LossSpec("binary_cross_entropy_with_logits", "classification", "pointwise",
+                  binary_cross_entropy_with_logits, S.logits_binary,
+                  variants=({}, {"pos_weight": "per_last_axis"}),
+                  differentiable=("logits",), domain={"target": (0.0, 1.0)}, convex=True))
+register(LossSpec("hinge", "classification", "pointwise", hinge, S.binary_labels,
+                  differentiable=("pred",), kinks=S.margin_kinks, convex=True))
+register(LossSpec("squared_hinge", "classification", "pointwise", squared_hinge,
+                  S.binary_labels,
+                  differentiable=("pred",), kinks=S.margin_kinks, growth="quadratic",
+                  convex=True))
+register(LossSpec("sigmoid_focal", "classification", "pointwise", sigmoid_focal,
+                  S.logits_binary,
+                  variants=({}, {"alpha": None, "gamma": 0.0}, {"gamma": 1.0},
+                            {"alpha": 0.5, "gamma": 1.5}),
+                  differentiable=("logits",), domain={"target": (0.0, 1.0)}))
+register(LossSpec("cross_entropy", "classification", "row", cross_entropy, S.cross_entropy,
+                  variants=({}, {"label_smoothing": 0.1}, {"class_weight": "per_class"},
+                            {"class_weight": "per_class", "label_smoothing": 0.2},
+                            {"target": "dense"},
+                            {"target": "dense", "class_weight": "per_class",
+                              "label_smoothing": 0.1}),
+                  differentiable=("logits",), mean_count="kept_rows_class_weighted",
+                  convex=True))
+register(LossSpec("multiclass_hinge", "classification", "row", multiclass_hinge,
+                  S.multiclass_hinge,
+                  variants=({}, {"squared": True}, {"kind": "crammer_singer"},
+                            {"kind": "crammer_singer", "squared": True, "margin": 0.5},
+                            {"class_weight": "per_class"}),
+                  differentiable=("logits",), kinks=S.multiclass_margin_kinks,
+                  growth="quadratic",  # when squared
+                  convex=True))
+register(LossSpec("softmax_focal", "classification", "row", softmax_focal, S.softmax_focal,
+                  variants=({}, {"gamma": 0.0}, {"gamma": 0.5, "alpha": 0.25},
+                            {"alpha": "per_class"}),
+                  differentiable=("logits",), mean_count="kept_rows"))

@@ -3,8 +3,12 @@ sampler, the hyper-parameter variants worth testing, its tolerances, and the fac
 that tests need (which inputs are valid and differentiable, where the kinks are, what the mean
 counts, what the lecture claims about it).
 
-Tests and benchmarks iterate over ``REGISTRY``; ``tests/test_registry.py`` fails when a loss lacks
-any layer (math header, reference, docstring, bench row).
+Each family module registers its losses beside their public functions (``register(LossSpec(...))``
+at the end of ``_regression.py``, ``_classification.py``, ...), so a loss is added in one place;
+the shared samplers and kink helpers are in ``_samplers``. ``import fastloss`` imports every family
+module, so ``REGISTRY`` is complete wherever it can be imported. Tests and benchmarks iterate over
+it; ``tests/test_registry.py`` fails when a loss lacks any layer (math header, kernel table entry,
+reference, docstring, bench row).
 """
 
 from __future__ import annotations
@@ -16,9 +20,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import _classification as cls
-from . import _regression as reg
-from . import reference
+from . import _samplers, reference
 
 # Accuracy contract, per dtype: |kernel - reference| <= rtol * |reference| + atol * scale, where
 # scale is the largest |reference| of the compared array (a gradient entry that is the difference
@@ -136,119 +138,6 @@ class LossSpec:
         return kept.astype(np.float64)
 
 
-# ---- kinks: distances to where a loss is not twice differentiable ---------------------------
-
-def _abs_error_kinks(points):
-    """Kinks where |pred - target| is one of points(kwargs)."""
-    def distance(args, kwargs):
-        z = np.abs(np.asarray(args[0], np.float64) - np.asarray(args[1], np.float64))
-        return np.min([np.abs(z - k) for k in points(kwargs)], axis=0)
-    return distance
-
-
-def _smooth_l1_points(kwargs):
-    # beta > 0: the quadratic piece meets the linear one at |d| = beta; beta == 0 is |d|
-    return (kwargs["beta"],) if kwargs["beta"] > 0 else (0.0,)
-
-
-def _margin_kinks(args, kwargs):
-    """Hinge losses: the kink at y f = 1 (labels 0 mean -1)."""
-    f, y = np.asarray(args[0], np.float64), np.asarray(args[1], np.float64)
-    return np.abs(1.0 - np.where(y == 0, -1.0, y) * f)
-
-
-def _multiclass_margin_kinks(args, kwargs):
-    """z_j = margin + x_j - x_t (j != t) at 0, and for crammer_singer a tie for the largest z."""
-    x = np.moveaxis(np.asarray(args[0], np.float64), kwargs["axis"], -1)
-    t = np.asarray(args[1])[..., None]
-    z = kwargs["margin"] + x - np.take_along_axis(x, t, axis=-1)
-    others = np.where(np.arange(x.shape[-1]) == t, -np.inf, z)
-    distance = np.min(np.where(np.isinf(others), np.inf, np.abs(others)), axis=-1)
-    if kwargs["kind"] == "crammer_singer" and x.shape[-1] > 2:
-        top = -np.sort(-others, axis=-1)
-        tie = np.where(top[..., 0] > 0, top[..., 0] - top[..., 1], np.inf)
-        distance = np.minimum(distance, tie)
-    return distance
-
-
-def _tau_quantile(y, kwargs):
-    return np.quantile(y, kwargs["tau"], method="inverted_cdf")
-
-
-# ---- samplers: realistic inputs, drawn in the requested dtype --------------------------------
-
-def _pair(rng, shape, dtype, scale=2.0):
-    return (rng.standard_normal(shape) * scale).astype(dtype), rng.standard_normal(shape).astype(dtype)
-
-
-def _regression(rng, shape, dtype):
-    return _pair(rng, shape, dtype), {}
-
-
-def _quantile(rng, shape, dtype):
-    return _pair(rng, shape, dtype), {}
-
-
-def _probabilities(rng, shape, dtype):
-    p = rng.uniform(0.02, 0.98, shape).astype(dtype)
-    y = (rng.random(shape) < 0.5).astype(dtype)
-    return (p, y), {}
-
-
-def _logits_binary(rng, shape, dtype):
-    x = (rng.standard_normal(shape) * 3).astype(dtype)
-    y = rng.random(shape)
-    y = np.where(rng.random(shape) < 0.8, np.round(y), y).astype(dtype)  # mostly hard labels
-    return (x, y), {}
-
-
-def _binary_labels(rng, shape, dtype):
-    # Scores on a 1/8 grid: 1 - y f is then exact in every dtype, so float32 and the float64
-    # reference agree on which side of the hinge's kink each element falls.
-    f = (rng.integers(-24, 25, shape) / 8).astype(dtype)
-    y = rng.choice(np.array([-1, 1], dtype=np.int64), shape)
-    return (f, y), {}
-
-
-def _class_logits(rng, shape, dtype):
-    return (rng.standard_normal(shape) * 2).astype(dtype)
-
-
-def _labels(rng, shape, classes, ignore=False):
-    t = rng.integers(0, classes, shape[:-1] if shape else ())
-    if ignore and t.size:
-        t = np.where(rng.random(t.shape) < 0.2, -100, t)
-    return t
-
-
-def _cross_entropy(rng, shape, dtype):
-    return (_class_logits(rng, shape, dtype), _labels(rng, shape, shape[-1], ignore=True)), {}
-
-
-def _cross_entropy_dense(rng, shape, dtype):
-    x = _class_logits(rng, shape, dtype)
-    y = rng.random(shape)
-    y = (y / np.maximum(y.sum(-1, keepdims=True), 1e-12)).astype(dtype)
-    return (x, y), {}
-
-
-def _grid_logits(rng, shape, dtype):
-    # A 1/8 grid keeps margin + x_j - x_t exact, as for the binary hinge.
-    return (rng.integers(-16, 17, shape) / 8).astype(dtype)
-
-
-def _multiclass_hinge(rng, shape, dtype):
-    return (_grid_logits(rng, shape, dtype), _labels(rng, shape, shape[-1])), {}
-
-
-def _softmax_focal(rng, shape, dtype):
-    return (_class_logits(rng, shape, dtype), _labels(rng, shape, shape[-1], ignore=True)), {}
-
-
-def _per_class(rng, classes):
-    return rng.uniform(0.2, 2.0, classes)
-
-
 REGISTRY: dict[str, LossSpec] = {}
 
 
@@ -267,7 +156,7 @@ def _accuracy_line(spec: LossSpec) -> str:
             f"``fastloss.reference.{spec.name}``.")
 
 
-def _register(spec: LossSpec):
+def register(spec: LossSpec) -> LossSpec:
     """Add spec to REGISTRY and append its accuracy line to the public docstring (after a blank
     line, so that doctest does not read it as an example's output)."""
     REGISTRY[spec.name] = spec
@@ -276,74 +165,7 @@ def _register(spec: LossSpec):
     accuracy = textwrap.fill(_accuracy_line(spec), width=96, initial_indent=indent,
                              subsequent_indent=indent)
     spec.fn.__doc__ = f"{doc}\n\n{accuracy}\n{indent}"
-
-
-_PRED_AND_TARGET = ("pred", "target")  # functions of pred - target: d/dtarget = -d/dpred
-
-_register(LossSpec("mse", "regression", "pointwise", reg.mse, _regression,
-                   differentiable=_PRED_AND_TARGET, growth="quadratic", convex=True,
-                   # float32: d and d^2 each rounded once, (1 + u)^3 with u = 2^-24: at most
-                   # 3 ulp of the result; float64 evaluates the reference's own formula
-                   elementwise_ulps={"float32": 3, "float64": 1},
-                   constant_minimiser=lambda y, kw: np.mean(y)))
-_register(LossSpec("mae", "regression", "pointwise", reg.mae, _regression,
-                   differentiable=_PRED_AND_TARGET, convex=True,
-                   kinks=_abs_error_kinks(lambda kw: (0.0,)),
-                   constant_minimiser=lambda y, kw: np.median(y)))
-_register(LossSpec("huber", "regression", "pointwise", reg.huber, _regression,
-                   variants=({}, {"delta": 0.5}, {"delta": 3.0}),
-                   differentiable=_PRED_AND_TARGET, convex=True,
-                   kinks=_abs_error_kinks(lambda kw: (kw["delta"],))))
-_register(LossSpec("smooth_l1", "regression", "pointwise", reg.smooth_l1, _regression,
-                   variants=({}, {"beta": 0.5}, {"beta": 0.0}),
-                   differentiable=_PRED_AND_TARGET, convex=True,
-                   kinks=_abs_error_kinks(_smooth_l1_points)))
-_register(LossSpec("quantile", "regression", "pointwise", reg.quantile, _quantile,
-                   variants=({}, {"tau": 0.1}, {"tau": 0.9}, {"tau": "per_last_axis"}),
-                   differentiable=_PRED_AND_TARGET, convex=True,
-                   kinks=_abs_error_kinks(lambda kw: (0.0,)),
-                   constant_minimiser=_tau_quantile))
-_register(LossSpec("log_cosh", "regression", "pointwise", reg.log_cosh, _regression,
-                   differentiable=_PRED_AND_TARGET, convex=True))
-_register(LossSpec("binary_cross_entropy", "classification", "pointwise",
-                   cls.binary_cross_entropy, _probabilities,
-                   differentiable=("prob",), domain={"prob": (0.0, 1.0), "target": (0.0, 1.0)},
-                   convex=False))  # -log p is, but PyTorch's clamp at -100 flattens it near 0
-_register(LossSpec("binary_cross_entropy_with_logits", "classification", "pointwise",
-                   cls.binary_cross_entropy_with_logits, _logits_binary,
-                   variants=({}, {"pos_weight": "per_last_axis"}),
-                   differentiable=("logits",), domain={"target": (0.0, 1.0)}, convex=True))
-_register(LossSpec("hinge", "classification", "pointwise", cls.hinge, _binary_labels,
-                   differentiable=("pred",), kinks=_margin_kinks, convex=True))
-_register(LossSpec("squared_hinge", "classification", "pointwise", cls.squared_hinge,
-                   _binary_labels,
-                   differentiable=("pred",), kinks=_margin_kinks, growth="quadratic",
-                   convex=True))
-_register(LossSpec("sigmoid_focal", "classification", "pointwise", cls.sigmoid_focal,
-                   _logits_binary,
-                   variants=({}, {"alpha": None, "gamma": 0.0}, {"gamma": 1.0},
-                             {"alpha": 0.5, "gamma": 1.5}),
-                   differentiable=("logits",), domain={"target": (0.0, 1.0)}))
-_register(LossSpec("cross_entropy", "classification", "row", cls.cross_entropy, _cross_entropy,
-                   variants=({}, {"label_smoothing": 0.1}, {"class_weight": "per_class"},
-                             {"class_weight": "per_class", "label_smoothing": 0.2},
-                             {"target": "dense"},
-                             {"target": "dense", "class_weight": "per_class",
-                              "label_smoothing": 0.1}),
-                   differentiable=("logits",), mean_count="kept_rows_class_weighted",
-                   convex=True))
-_register(LossSpec("multiclass_hinge", "classification", "row", cls.multiclass_hinge,
-                   _multiclass_hinge,
-                   variants=({}, {"squared": True}, {"kind": "crammer_singer"},
-                             {"kind": "crammer_singer", "squared": True, "margin": 0.5},
-                             {"class_weight": "per_class"}),
-                   differentiable=("logits",), kinks=_multiclass_margin_kinks,
-                   growth="quadratic",  # when squared
-                   convex=True))
-_register(LossSpec("softmax_focal", "classification", "row", cls.softmax_focal, _softmax_focal,
-                   variants=({}, {"gamma": 0.0}, {"gamma": 0.5, "alpha": 0.25},
-                             {"alpha": "per_class"}),
-                   differentiable=("logits",), mean_count="kept_rows"))
+    return spec
 
 
 def make_inputs(spec: LossSpec, variant: dict, rng, shape, dtype):
@@ -352,7 +174,7 @@ def make_inputs(spec: LossSpec, variant: dict, rng, shape, dtype):
     kwargs = dict(variant)
     if isinstance(kwargs.get("target"), str) and kwargs["target"] == "dense":
         del kwargs["target"]
-        args, extra = _cross_entropy_dense(rng, shape, dtype)
+        args, extra = _samplers.cross_entropy_dense(rng, shape, dtype)
     else:
         args, extra = spec.sample(rng, shape, dtype)
     kwargs.update(extra)
@@ -361,7 +183,7 @@ def make_inputs(spec: LossSpec, variant: dict, rng, shape, dtype):
         if not isinstance(value, str):
             continue
         if value == "per_class":
-            kwargs[key] = _per_class(rng, last)
+            kwargs[key] = _samplers.per_class(rng, last)
         elif value == "per_last_axis":
             if key == "tau":
                 kwargs[key] = rng.uniform(0.05, 0.95, last) if len(shape) else 0.3

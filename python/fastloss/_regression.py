@@ -17,6 +17,8 @@ import numpy as np
 from ._arrays import any_array
 from ._small_call import small_call
 from ._dispatch import all_elements, checked_weights, constant, float_input, pointwise
+from . import _samplers as S
+from ._registry import LossSpec, register
 from ._validate import fail, in_open_unit_interval, non_negative, positive
 
 
@@ -170,3 +172,34 @@ def log_cosh(pred, target, *, reduction="mean", sample_weight=None):
     x = float_input("log_cosh", "pred", pred)
     return pointwise("log_cosh", "log_cosh", x, target, x_name="pred", reduction=reduction,
                      sample_weight=sample_weight)
+
+# ---- registry entries: what the tests and benchmarks know about each loss ---------------------
+
+_PRED_AND_TARGET = ("pred", "target")  # functions of pred - target: d/dtarget = -d/dpred
+
+
+register(LossSpec("mse", "regression", "pointwise", mse, S.regression,
+                  differentiable=_PRED_AND_TARGET, growth="quadratic", convex=True,
+                  # float32: d and d^2 each rounded once, (1 + u)^3 with u = 2^-24: at most
+                  # 3 ulp of the result; float64 evaluates the reference's own formula
+                  elementwise_ulps={"float32": 3, "float64": 1},
+                  constant_minimiser=lambda y, kw: np.mean(y)))
+register(LossSpec("mae", "regression", "pointwise", mae, S.regression,
+                  differentiable=_PRED_AND_TARGET, convex=True,
+                  kinks=S.abs_error_kinks(lambda kw: (0.0,)),
+                  constant_minimiser=lambda y, kw: np.median(y)))
+register(LossSpec("huber", "regression", "pointwise", huber, S.regression,
+                  variants=({}, {"delta": 0.5}, {"delta": 3.0}),
+                  differentiable=_PRED_AND_TARGET, convex=True,
+                  kinks=S.abs_error_kinks(lambda kw: (kw["delta"],))))
+register(LossSpec("smooth_l1", "regression", "pointwise", smooth_l1, S.regression,
+                  variants=({}, {"beta": 0.5}, {"beta": 0.0}),
+                  differentiable=_PRED_AND_TARGET, convex=True,
+                  kinks=S.abs_error_kinks(S.smooth_l1_points)))
+register(LossSpec("quantile", "regression", "pointwise", quantile, S.quantile,
+                  variants=({}, {"tau": 0.1}, {"tau": 0.9}, {"tau": "per_last_axis"}),
+                  differentiable=_PRED_AND_TARGET, convex=True,
+                  kinks=S.abs_error_kinks(lambda kw: (0.0,)),
+                  constant_minimiser=S.tau_quantile))
+register(LossSpec("log_cosh", "regression", "pointwise", log_cosh, S.regression,
+                  differentiable=_PRED_AND_TARGET, convex=True))
