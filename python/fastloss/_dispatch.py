@@ -139,13 +139,19 @@ def _upstream(fn: str, request: GradRequest, code: int, loss_shape: tuple, like)
             return None, float(g.source.item())
     if code != 0:  # reduced loss: a scalar upstream gradient
         a = np.asarray(g)
+        _real_grad_output(fn, a)
         if a.size != 1:
             fail(fn, f"grad_output of a reduced loss must be a scalar, got shape {a.shape}")
         return None, float(a.reshape(()))
     a = as_array(fn, "grad_output", g)
+    _real_grad_output(fn, a)
+    return _broadcast(fn, "grad_output", a, loss_shape), 1.0
+
+
+def _real_grad_output(fn: str, a: np.ndarray) -> None:
+    """grad_output must hold real numbers: not strings, bools, complex numbers or objects."""
     if a.dtype.kind not in "fiu":
         fail(fn, f"grad_output must be real, got dtype {a.dtype}", TypeError)
-    return _broadcast(fn, "grad_output", a, loss_shape), 1.0
 
 
 def _gradient_buffers(fn: str, kernel: str, request: GradRequest, arrays: tuple, names: tuple,
