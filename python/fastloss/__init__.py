@@ -16,42 +16,24 @@ from . import cuda, reference
 from ._autodiff import grad, value_and_grad
 from ._build import (build_info, empty_output_cache, get_num_threads, set_num_threads,
                      set_output_cache_limit)
-from ._classification import (
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    hinge,
-    multiclass_hinge,
-    sigmoid_focal,
-    softmax_focal,
-    squared_hinge,
-)
-from ._regression import huber, log_cosh, mae, mse, quantile, smooth_l1
+from . import _classification, _regression
+# The public losses: each family module's __all__, so a new loss is listed once, beside its
+# function (importing a family module also registers its losses in _registry.REGISTRY).
+from ._classification import *  # noqa: F401,F403
+from ._regression import *  # noqa: F401,F403
 
 __version__ = _core.version
 
-__all__ = [
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
+__all__ = sorted([
+    *_regression.__all__,
+    *_classification.__all__,
     "build_info",
-    "cross_entropy",
     "cuda",
     "empty_output_cache",
     "get_num_threads",
     "grad",
-    "hinge",
-    "huber",
-    "log_cosh",
-    "mae",
-    "mse",
-    "multiclass_hinge",
-    "quantile",
     "reference",
     "set_num_threads",
     "set_output_cache_limit",
-    "sigmoid_focal",
-    "smooth_l1",
-    "softmax_focal",
-    "squared_hinge",
     "value_and_grad",
-]
+])

@@ -17,6 +17,18 @@ from . import _samplers as S
 from ._registry import LossSpec, register
 from ._validate import choice, fail, in_unit_interval, integer, non_negative
 
+# The names fastloss re-exports (its package __init__ adds each module's __all__).
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "hinge",
+    "squared_hinge",
+    "sigmoid_focal",
+    "cross_entropy",
+    "multiclass_hinge",
+    "softmax_focal",
+]
+
 
 @small_call("binary_cross_entropy")
 @any_array

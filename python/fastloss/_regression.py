@@ -21,6 +21,16 @@ from . import _samplers as S
 from ._registry import LossSpec, register
 from ._validate import fail, in_open_unit_interval, non_negative, positive
 
+# The names fastloss re-exports (its package __init__ adds each module's __all__).
+__all__ = [
+    "mse",
+    "mae",
+    "huber",
+    "smooth_l1",
+    "quantile",
+    "log_cosh",
+]
+
 
 @small_call("mse")
 @any_array

@@ -13,6 +13,20 @@ from ._argnums import _select
 from ._checks import _as_float, _fail, _fmt, _pair, _real
 from ._reductions import _reduce, _upstream
 
+# The names fastloss re-exports (its package __init__ adds each module's __all__).
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
+    "hinge",
+    "hinge_grad",
+    "squared_hinge",
+    "squared_hinge_grad",
+    "sigmoid_focal",
+    "sigmoid_focal_grad",
+]
+
 # PyTorch's binary_cross_entropy clamps each log term at -100 and divides its gradient by
 # max(p * (1 - p), 1e-12); both constants are part of the behaviour we reproduce.
 _BCE_LOG_CLAMP = -100.0

@@ -17,6 +17,16 @@ from ._reductions import _reduce, _upstream
 from ._rows import (_class_weight, _classes_last, _gather, _ignore_index, _index_targets,
                     _label_smoothing, _log_softmax, _one_hot)
 
+# The names fastloss re-exports (its package __init__ adds each module's __all__).
+__all__ = [
+    "cross_entropy",
+    "cross_entropy_grad",
+    "multiclass_hinge",
+    "multiclass_hinge_grad",
+    "softmax_focal",
+    "softmax_focal_grad",
+]
+
 
 def _gradient(name, row_slopes, axis, upstream, argnums):
     """d/d logits: each row's slopes (classes last) times the row's upstream gradient, with the

@@ -14,6 +14,22 @@ from ._argnums import _select
 from ._checks import _as_float, _fail, _fmt, _pair, _real
 from ._reductions import _reduce, _upstream
 
+# The names fastloss re-exports (its package __init__ adds each module's __all__).
+__all__ = [
+    "mse",
+    "mse_grad",
+    "mae",
+    "mae_grad",
+    "huber",
+    "huber_grad",
+    "smooth_l1",
+    "smooth_l1_grad",
+    "quantile",
+    "quantile_grad",
+    "log_cosh",
+    "log_cosh_grad",
+]
+
 _LOG2 = math.log(2.0)
 
 
