@@ -77,3 +77,11 @@ def test_no_layer_outside_the_table_lists_the_kernels_by_hand():
         text = re.sub(r"//.*", "", (REPO_ROOT / seam).read_text())  # comments may give examples
         named = [k for k in KERNELS if re.search(rf"\b{k}\b", text)]
         assert not named, f"{seam} names {named}"
+
+
+def test_python_files_stay_small():
+    # One job per file: a file past this size is a family or role that wants its own module.
+    limit = 400
+    big = {str(p.relative_to(REPO_ROOT)): n for p in (REPO_ROOT / "python").rglob("*.py")
+           if (n := len(p.read_text().splitlines())) > limit}
+    assert not big, f"files over {limit} lines: {big}"

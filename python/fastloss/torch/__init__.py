@@ -1,0 +1,134 @@
+"""PyTorch adapter: fastloss's fused kernels as autograd-aware ``torch`` functions and modules.
+
+``import fastloss.torch as flt`` gives drop-in replacements for the losses of
+``torch.nn.functional`` (same names, argument names, defaults and layouts, the class dimension
+at 1) and ``torch.nn`` modules mirroring theirs::
+
+    import torch, fastloss.torch as flt
+
+    logits = torch.randn(64, 1000, requires_grad=True)
+    labels = torch.randint(0, 1000, (64,))
+    loss = flt.cross_entropy(logits, labels, label_smoothing=0.1)   # one fused kernel pass
+    loss.backward()                                                 # reuses its gradient
+
+| function | semantics |
+|---|---|
+| ``mse_loss``, ``l1_loss``, ``huber_loss``, ``smooth_l1_loss`` | as ``torch.nn.functional`` |
+| ``binary_cross_entropy``, ``binary_cross_entropy_with_logits`` | as ``torch.nn.functional`` |
+| ``cross_entropy``, ``multi_margin_loss`` | as ``torch.nn.functional`` (class dim 1) |
+| ``quantile_loss``, ``log_cosh_loss``, ``hinge_loss``, ``squared_hinge_loss`` | fastloss |
+| ``sigmoid_focal_loss`` | ``torchvision.ops.sigmoid_focal_loss``'s signature |
+| ``softmax_focal_loss``, ``multiclass_hinge_loss`` | fastloss, class dim 1 |
+
+Where PyTorch has the loss, the values follow PyTorch, including its ``weight`` conventions:
+a weighted ``mean`` divides by the sum of the weights for ``mse_loss``/``l1_loss`` and by the
+number of elements for ``huber_loss``, ``binary_cross_entropy`` and
+``binary_cross_entropy_with_logits``; ``multi_margin_loss`` divides by the number of classes.
+The fastloss-named functions take fastloss's ``sample_weight`` (``mean = sum(w*l)/sum(w)``).
+The remaining deviations are those of the NumPy API (README, "Deliberate deviations"): finite
+limits for infinite logits, weights must be finite and >= 0, and a target whose float dtype
+differs from the input's is cast to the input's compute dtype (PyTorch would promote).
+
+How it works. Each loss is a ``torch.library.custom_op`` named ``fastloss::<function>`` whose
+forward runs the fused kernel once and returns ``(loss, gradient)``; the gradient is computed
+only when autograd will need it (``need_grad``). ``register_autograd`` saves that gradient and
+the backward multiplies it by the upstream gradient (a scalar for ``mean``/``sum``, the
+per-sample cotangent for ``none``, broadcast over the class dimension for the multi-class
+losses). ``register_fake`` gives the output shapes, so the functions trace under
+``torch.compile(fullgraph=True)`` without graph breaks. In eager mode the same op body runs
+through a plain ``torch.autograd.Function`` with the same backward, which skips the
+dispatcher's per-call cost (a 256 x 10 cross-entropy forward+backward: ~165 -> ~125 us).
+
+* Tensors: CPU tensors are read in place, zero-copy (``t.detach().numpy()``, strided views
+  included). float32 and float64 are computed natively; float16 and bfloat16 are computed in
+  float32 (one converted copy of the input), the loss is returned in float32 and the gradient
+  in the input's dtype. Class indices may be of any integer dtype. CUDA tensors go through
+  the NumPy API's device path (DLPack views on the current stream, outputs allocated by torch
+  on the device) to the native dispatch, which raises ``ValueError`` while fastloss has no CUDA
+  kernels; tensors on other devices (or on a device other than ``input``'s) raise
+  ``RuntimeError``.
+* Gradients: with respect to ``input``; for the losses of ``input - target`` (mse, l1, huber,
+  smooth_l1, quantile, log_cosh) also with respect to ``target`` (its negative). Any other
+  tensor argument that requires grad is a ``RuntimeError`` rather than a silently missing
+  gradient.
+* Double backward (``create_graph=True`` through a fastloss loss) raises a ``RuntimeError``:
+  the second derivative is not implemented, and treating the saved gradient as a constant would
+  silently give a wrong one.
+* The gradient is written into fresh memory, never into the caller's input, unless the user
+  opts in: the row losses (``cross_entropy``, ``multi_margin_loss``, ``softmax_focal_loss``,
+  ``multiclass_hinge_loss``, and ``CrossEntropyLoss``) take ``inplace_backward=True``, which
+  overwrites ``input`` (an intermediate float32/float64 result such as the logits of the last
+  layer, not a leaf) with its gradient and saves a logits-sized buffer. The row kernels read
+  each row before writing its gradient, so this is exact (tested bit for bit against the
+  out-of-place path). Under ``torch.compile`` the op computes the gradient out of place
+  instead (same values, no graph break).
+* Not supported: ``torch.func`` transforms (``torch.func.grad`` raises PyTorch's error about
+  ``setup_context``; ``torch.func.vmap`` runs PyTorch's per-sample fallback with a performance
+  warning). Each call costs a fixed ~30-60 us of argument handling beyond the kernel, so for
+  tiny batches PyTorch's own loss is faster.
+"""
+
+# The package: _tensors (tensors to fastloss operands), _autograd (custom ops and the eager
+# autograd path), _ops (one custom op per loss), functional (the public functions) and modules
+# (their nn.Module classes).
+from ._tensors import _as_numpy  # noqa: F401 (the tests read tensors' views through it)
+from .functional import (
+    mse_loss, l1_loss, huber_loss, smooth_l1_loss, binary_cross_entropy,
+    binary_cross_entropy_with_logits, cross_entropy, multi_margin_loss, quantile_loss,
+    log_cosh_loss, hinge_loss, squared_hinge_loss, sigmoid_focal_loss, softmax_focal_loss,
+    multiclass_hinge_loss,
+)
+from .modules import (
+    MSELoss, L1Loss, HuberLoss, SmoothL1Loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss,
+    MultiMarginLoss, QuantileLoss, LogCoshLoss, HingeLoss, SquaredHingeLoss,
+    SigmoidFocalLoss, SoftmaxFocalLoss, MulticlassHingeLoss,
+)
+
+
+# The adapter of each registered loss (tests/test_registry.py checks that every registry entry
+# has one): registry name -> function name here.
+FOR_REGISTRY = {
+    "mse": "mse_loss", "mae": "l1_loss", "huber": "huber_loss", "smooth_l1": "smooth_l1_loss",
+    "quantile": "quantile_loss", "log_cosh": "log_cosh_loss",
+    "binary_cross_entropy": "binary_cross_entropy",
+    "binary_cross_entropy_with_logits": "binary_cross_entropy_with_logits",
+    "hinge": "hinge_loss", "squared_hinge": "squared_hinge_loss",
+    "sigmoid_focal": "sigmoid_focal_loss", "cross_entropy": "cross_entropy",
+    "multiclass_hinge": "multiclass_hinge_loss", "softmax_focal": "softmax_focal_loss",
+}
+
+__all__ = [
+    # torch.nn.functional names
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "huber_loss",
+    "l1_loss",
+    "mse_loss",
+    "multi_margin_loss",
+    "smooth_l1_loss",
+    # fastloss names
+    "hinge_loss",
+    "log_cosh_loss",
+    "multiclass_hinge_loss",
+    "quantile_loss",
+    "sigmoid_focal_loss",
+    "softmax_focal_loss",
+    "squared_hinge_loss",
+    # modules
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "HingeLoss",
+    "HuberLoss",
+    "L1Loss",
+    "LogCoshLoss",
+    "MSELoss",
+    "MultiMarginLoss",
+    "MulticlassHingeLoss",
+    "QuantileLoss",
+    "SigmoidFocalLoss",
+    "SmoothL1Loss",
+    "SoftmaxFocalLoss",
+    "SquaredHingeLoss",
+]
