@@ -68,67 +68,36 @@ dispatcher's per-call cost (a 256 x 10 cross-entropy forward+backward: ~165 -> ~
   tiny batches PyTorch's own loss is faster.
 """
 
-# The package: _tensors (tensors to fastloss operands), _autograd (custom ops and the eager
-# autograd path), _ops (one custom op per loss), functional (the public functions) and modules
-# (their nn.Module classes).
-from ._tensors import _as_numpy  # noqa: F401 (the tests read tensors' views through it)
-from .functional import (
-    mse_loss, l1_loss, huber_loss, smooth_l1_loss, binary_cross_entropy,
-    binary_cross_entropy_with_logits, cross_entropy, multi_margin_loss, quantile_loss,
-    log_cosh_loss, hinge_loss, squared_hinge_loss, sigmoid_focal_loss, softmax_focal_loss,
-    multiclass_hinge_loss,
-)
-from .modules import (
-    MSELoss, L1Loss, HuberLoss, SmoothL1Loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss,
-    MultiMarginLoss, QuantileLoss, LogCoshLoss, HingeLoss, SquaredHingeLoss,
-    SigmoidFocalLoss, SoftmaxFocalLoss, MulticlassHingeLoss,
-)
 
+# The package, by role:
+#   _losses      the loss table: one entry per function (the only place a loss is described)
+#   _spec        what an entry holds;  _prepare  the entries whose arguments need mapping
+#   _ops         the custom ops, made from the entries;  _kernel  their body's kernel call
+#   _autograd    the saved-gradient backward, for the custom ops and the eager carriers
+#   _call        a public call: argument checks, then the eager carrier or the custom op
+#   _functional, _modules   the public functions and nn.Module classes, made from the entries
+#   _tensors     tensors to NumPy views and device operands;  _codegen, _errors  helpers
+
+from ._call import eager as _eager
+from ._functional import FUNCTIONS as _FUNCTIONS
+from ._kernel import value_and_grad_of as _value_and_grad
+from ._losses import LOSSES as _LOSSES
+from ._modules import MODULES as _MODULES
+from ._tensors import as_numpy as _as_numpy
+from ._tensors import through_device_path as _through_device_path
+
+# _eager, _as_numpy, _through_device_path and _value_and_grad are looked up here, on the
+# package, by the submodules at every call: tests replace them to force the custom-op path or the
+# device route, or to forbid computing the gradient.
+__all__ = [  # torch.nn.functional names, then fastloss names, then modules
+    *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch),
+    *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch),
+    *sorted(_MODULES),
+]
+# The functions and modules, made from the loss table, become this package's names.
+globals().update(_FUNCTIONS)
+globals().update(_MODULES)
 
 # The adapter of each registered loss (tests/test_registry.py checks that every registry entry
 # has one): registry name -> function name here.
-FOR_REGISTRY = {
-    "mse": "mse_loss", "mae": "l1_loss", "huber": "huber_loss", "smooth_l1": "smooth_l1_loss",
-    "quantile": "quantile_loss", "log_cosh": "log_cosh_loss",
-    "binary_cross_entropy": "binary_cross_entropy",
-    "binary_cross_entropy_with_logits": "binary_cross_entropy_with_logits",
-    "hinge": "hinge_loss", "squared_hinge": "squared_hinge_loss",
-    "sigmoid_focal": "sigmoid_focal_loss", "cross_entropy": "cross_entropy",
-    "multiclass_hinge": "multiclass_hinge_loss", "softmax_focal": "softmax_focal_loss",
-}
-
-__all__ = [
-    # torch.nn.functional names
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
-    "huber_loss",
-    "l1_loss",
-    "mse_loss",
-    "multi_margin_loss",
-    "smooth_l1_loss",
-    # fastloss names
-    "hinge_loss",
-    "log_cosh_loss",
-    "multiclass_hinge_loss",
-    "quantile_loss",
-    "sigmoid_focal_loss",
-    "softmax_focal_loss",
-    "squared_hinge_loss",
-    # modules
-    "BCELoss",
-    "BCEWithLogitsLoss",
-    "CrossEntropyLoss",
-    "HingeLoss",
-    "HuberLoss",
-    "L1Loss",
-    "LogCoshLoss",
-    "MSELoss",
-    "MultiMarginLoss",
-    "MulticlassHingeLoss",
-    "QuantileLoss",
-    "SigmoidFocalLoss",
-    "SmoothL1Loss",
-    "SoftmaxFocalLoss",
-    "SquaredHingeLoss",
-]
+FOR_REGISTRY = {loss.kernel: loss.name for loss in _LOSSES if loss.registry_adapter}

@@ -1,0 +1,142 @@
+"""The path of every public call: the arguments checked and converted (traceably, for
+torch.compile), whether autograd will need the gradient decided, then the loss's op run, as its
+plain body through an autograd.Function in eager mode, as the custom op otherwise."""
+
+import sys
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from ._autograd import _EagerLoss, _InPlaceRowLoss
+from ._errors import fail
+from ._losses import LOSSES
+from ._ops import OPS
+from ._spec import TorchLoss
+from ._tensors import FLOATS, check_device, class_dim, optional_tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+# The package, through which call asks eager(): tests replace fastloss.torch._eager to send eager
+# calls through the custom op (see __init__).
+_package = sys.modules[__package__]
+
+
+def legacy_reduction(size_average, reduce, reduction: str) -> str:
+    if size_average is not None or reduce is not None:
+        return torch.nn._reduction.legacy_get_string(size_average, reduce)
+    return reduction
+
+
+def eager(input: Tensor) -> bool:
+    """Whether to run an op's body through _EagerLoss: a plain tensor outside torch.compile
+    and torch.func (which need the registered custom op)."""
+    return (type(input) is Tensor and not torch.compiler.is_compiling()
+            and not torch._C._functorch.is_functorch_wrapped_tensor(input))
+
+
+def run(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backward=False):
+    """A public function's call: ``args`` are the op's arguments (after ``prepare``), checked
+    (all of them first), then converted as their schema types say, before ``call``."""
+    checks, conversions = _ARGUMENT_HANDLING[loss.name]
+    for i, check in checks:
+        check(loss.name, loss.args[i], args[i])
+    if conversions:
+        args = list(args)
+        for i, convert in conversions:
+            args[i] = convert(args[i])
+        args = tuple(args)
+    return call(loss, input, target, reduction, args, inplace_backward)
+
+
+def _check_int(fn: str, arg, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail(fn, f"{arg.parameter} must be an int, got {value!r}", TypeError)
+
+
+def _check_bool(fn: str, arg, value):
+    if not isinstance(value, bool):
+        fail(fn, f"{arg.parameter} must be a bool, got {value!r}", TypeError)
+
+
+def _check_choice(fn: str, arg, value):
+    if value not in arg.choices:
+        fail(fn, f"{arg.parameter} must be {' or '.join(map(repr, arg.choices))}, got {value!r}")
+
+
+def _optional_float(value):
+    return None if value is None else float(value)
+
+
+_CHECKS = {int: _check_int, bool: _check_bool}
+_CONVERSIONS = {float: float, Optional[float]: _optional_float, Optional[Tensor]: optional_tensor}
+
+
+def _handling(loss: TorchLoss):
+    """(position, check) and (position, conversion) of the op arguments that have one."""
+    checks = [(i, _check_choice if arg.choices else _CHECKS.get(arg.type))
+              for i, arg in enumerate(loss.args)]
+    conversions = [(i, _CONVERSIONS.get(arg.type)) for i, arg in enumerate(loss.args)]
+    return ([(i, check) for i, check in checks if check is not None],
+            [(i, convert) for i, convert in conversions if convert is not None])
+
+
+# Per loss, worked out once rather than per call.
+_ARGUMENT_HANDLING = {loss.name: _handling(loss) for loss in LOSSES}
+
+
+def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backward=False):
+    """Validates what the op's fake implementation relies on, decides whether autograd will
+    need the gradient, and runs the op. Tensor ``args`` are checked for device and
+    requires_grad. With ``inplace_backward`` (row losses) a call that needs the gradient writes
+    it into ``input`` (in eager mode; under torch.compile the op computes it out of place)."""
+    fn = loss.name
+    if not isinstance(inplace_backward, bool):
+        fail(fn, f"inplace_backward must be a bool, got {inplace_backward!r}", TypeError)
+    if not isinstance(input, Tensor):
+        fail(fn, f"input must be a torch.Tensor, got {type(input).__name__}", TypeError)
+    if not isinstance(target, Tensor):
+        fail(fn, f"target must be a torch.Tensor, got {type(target).__name__}", TypeError)
+    if input.dtype not in FLOATS:
+        fail(fn, f"input must be float16, bfloat16, float32 or float64, got {input.dtype}",
+             TypeError)
+    if reduction not in _REDUCTIONS:
+        fail(fn, f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if loss.row and input.dim() == 0:
+        fail(fn, "input must have a class dimension (dim >= 1), got a 0-d tensor")
+    check_device(fn, "input", input, input)
+    check_device(fn, "target", target, input)
+    grad_mode = torch.is_grad_enabled()
+    for arg, value in zip(loss.args, args):
+        if isinstance(value, Tensor):
+            name = arg.parameter
+            check_device(fn, name, value, input)
+            if grad_mode and value.requires_grad:
+                fail(fn, f"{name} requires grad, but fastloss differentiates input only; pass "
+                         f"{name}.detach()", RuntimeError)
+    target_grad = loss.target_grad
+    if grad_mode and target.requires_grad and not target_grad:
+        fail(fn, "target requires grad, but this loss is differentiated with respect to input "
+                 "only; pass target.detach()", RuntimeError)
+    need_grad = grad_mode and (input.requires_grad or (target_grad and target.requires_grad))
+    if inplace_backward and need_grad:
+        _check_in_place(fn, input)
+    op = OPS[fn]
+    if not _package._eager(input):
+        return op.custom_op(input, target, reduction, need_grad, *args)[0]
+    if not need_grad:
+        return op.body(input, target, reduction, False, *args)[0]
+    dim = class_dim(input) if loss.row else None
+    if inplace_backward:
+        return _InPlaceRowLoss.apply(input, target, op.body, reduction, dim, args)
+    return _EagerLoss.apply(input, target, op.body, reduction, dim, target_grad, args)
+
+
+def _check_in_place(fn: str, input: Tensor):
+    if input.dtype not in (torch.float32, torch.float64):
+        fail(fn, f"inplace_backward=True needs a float32 or float64 input (got {input.dtype}: "
+                 f"half precision is computed in a float32 copy)")
+    if input.is_leaf:
+        fail(fn, "inplace_backward=True overwrites input with its gradient, which is only "
+                 "meaningful for an intermediate result (e.g. the logits of a linear layer); "
+                 "input is a leaf tensor")

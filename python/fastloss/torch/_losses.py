@@ -1,0 +1,185 @@
+"""The loss table: one entry per function of fastloss.torch, holding what is torch-specific about
+it. Its custom op, its function and its module are made from the entry (``_ops``,
+``_functional``, ``_modules``); adding a loss is one entry here, plus a ``prepare`` function in
+``_prepare`` when its torch arguments do not map one to one onto its op's.
+
+An op's arguments (``args``) are typed as its schema wants them; the function's parameters
+(``signature``) are PyTorch's, in PyTorch's order, with its defaults. Unless the entry has a
+``prepare``, every op argument is the function's parameter of the same name: float ones pass
+through ``float()``, tensor ones may also be arrays or sequences, ints and bools are checked.
+"""
+
+from typing import Optional
+
+from torch import Tensor
+
+from ._prepare import multi_margin_arguments, quantile_arguments, softmax_focal_arguments
+from ._spec import Arg, TorchLoss
+
+_TENSOR = Optional[Tensor]
+
+# The weights of a loss with PyTorch's semantics are called weight here and fastloss's keyword.
+_WEIGHT = Arg("weight", _TENSOR, kernel="sample_weight")
+_CLASS_WEIGHT = Arg("weight", _TENSOR, kernel="class_weight")
+_SAMPLE_WEIGHT = Arg("sample_weight", _TENSOR)
+_LEGACY = "size_average=None, reduce=None, reduction='mean'"
+
+
+def _negative_is_none(alpha: float):
+    """torchvision's ``alpha < 0`` (no class weighting) is fastloss's ``alpha=None``."""
+    return None if alpha < 0 else alpha
+
+
+LOSSES = (
+    # ---- regression: losses of input - target, differentiable in both -------------------------
+    TorchLoss(
+        "mse_loss", "mse", (_WEIGHT,), f"input, target, {_LEGACY}, weight=None",
+        r"""Mean squared error, as ``torch.nn.functional.mse_loss``: :math:`(x - y)^2`.
+
+    ``weight`` (broadcastable to ``input``) multiplies each element; a weighted ``mean`` is
+    ``sum(w*l)/sum(w)`` as in PyTorch. Differentiable with respect to ``input`` and ``target``.
+    """, "MSELoss", _LEGACY, mirrors_torch=True, target_grad=True),
+    TorchLoss(
+        "l1_loss", "mae", (_WEIGHT,), f"input, target, {_LEGACY}, weight=None",
+        r"""Mean absolute error, as ``torch.nn.functional.l1_loss``: :math:`|x - y|` (subgradient 0
+    at 0). A weighted ``mean`` is ``sum(w*l)/sum(w)`` as in PyTorch.""",
+        "L1Loss", _LEGACY, mirrors_torch=True, target_grad=True),
+    TorchLoss(
+        "huber_loss", "huber", (Arg("delta", float), _WEIGHT),
+        "input, target, reduction='mean', delta=1.0, weight=None",
+        r"""Huber loss, as ``torch.nn.functional.huber_loss`` (``delta`` > 0). A weighted ``mean``
+    divides by the number of elements, as in PyTorch.""",
+        "HuberLoss", "reduction='mean', delta=1.0", mirrors_torch=True, target_grad=True,
+        mean_by_count=True),
+    TorchLoss(
+        "smooth_l1_loss", "smooth_l1", (Arg("beta", float),),
+        f"input, target, {_LEGACY}, beta=1.0",
+        r"""Smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss`` (``beta`` >= 0).""",
+        "SmoothL1Loss", f"{_LEGACY}, beta=1.0", mirrors_torch=True, target_grad=True),
+    TorchLoss(
+        "quantile_loss", "quantile",
+        (Arg("tau", float), Arg("tau_per_last_dim", _TENSOR, kernel="tau", source="tau"),
+         _SAMPLE_WEIGHT),
+        "input, target, tau=0.5, reduction='mean', sample_weight=None",
+        r"""Quantile (pinball) loss :math:`\max(\tau u, (\tau - 1)u)`, :math:`u = y - x`, as
+    :func:`fastloss.quantile`. ``tau`` is a number in (0, 1) or a 1-D tensor with one quantile
+    per position of the last dimension. ``sample_weight``: fastloss semantics
+    (``mean = sum(w*l)/sum(w)``). Differentiable with respect to ``input`` and ``target``.""",
+        "QuantileLoss", "tau=0.5, reduction='mean'", target_grad=True,
+        prepare=quantile_arguments),
+    TorchLoss(
+        "log_cosh_loss", "log_cosh", (_SAMPLE_WEIGHT,),
+        "input, target, reduction='mean', sample_weight=None",
+        r"""Log-cosh loss :math:`\log\cosh(x - y)`, as :func:`fastloss.log_cosh` (fastloss
+    ``sample_weight`` semantics). Differentiable with respect to ``input`` and ``target``.""",
+        "LogCoshLoss", "reduction='mean'", target_grad=True),
+
+    # ---- binary classification ------------------------------------------------------------------
+    TorchLoss(
+        "binary_cross_entropy", "binary_cross_entropy", (_WEIGHT,),
+        f"input, target, weight=None, {_LEGACY}",
+        r"""Binary cross-entropy on probabilities, as ``torch.nn.functional.binary_cross_entropy``
+    (log terms clamped at -100). ``weight`` broadcasts to ``input``; a weighted ``mean`` divides
+    by the number of elements, as in PyTorch. Differentiable with respect to ``input`` only.""",
+        "BCELoss", f"weight=None, {_LEGACY}", mirrors_torch=True, mean_by_count=True),
+    TorchLoss(
+        "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits",
+        (_WEIGHT, Arg("pos_weight", _TENSOR)),
+        f"input, target, weight=None, {_LEGACY}, pos_weight=None",
+        r"""Binary cross-entropy on logits, as
+    ``torch.nn.functional.binary_cross_entropy_with_logits``, stable for any logit (infinite
+    logits give the finite limits). ``weight`` and ``pos_weight`` (>= 0) broadcast to ``input``;
+    a weighted ``mean`` divides by the number of elements, as in PyTorch.""",
+        "BCEWithLogitsLoss", f"weight=None, {_LEGACY}, pos_weight=None", mirrors_torch=True,
+        mean_by_count=True),
+    TorchLoss(
+        "hinge_loss", "hinge", (_SAMPLE_WEIGHT,),
+        "input, target, reduction='mean', sample_weight=None",
+        r"""Hinge loss :math:`\max(0, 1 - y x)` for labels in {-1, 1} (or {0, 1}), as
+    :func:`fastloss.hinge` (fastloss ``sample_weight`` semantics).""",
+        "HingeLoss", "reduction='mean'"),
+    TorchLoss(
+        "squared_hinge_loss", "squared_hinge", (_SAMPLE_WEIGHT,),
+        "input, target, reduction='mean', sample_weight=None",
+        r"""Squared hinge loss :math:`\max(0, 1 - y x)^2`, labels as :func:`hinge_loss`.""",
+        "SquaredHingeLoss", "reduction='mean'"),
+    TorchLoss(
+        "sigmoid_focal_loss", "sigmoid_focal",
+        (Arg("alpha", float, to_kernel=_negative_is_none), Arg("gamma", float), _SAMPLE_WEIGHT),
+        # torchvision's signature: its argument names and its default reduction, "none"
+        "inputs, targets, alpha=0.25, gamma=2, reduction='none', *, sample_weight=None",
+        r"""Binary focal loss on logits with ``torchvision.ops.sigmoid_focal_loss``'s signature and
+    semantics: ``alpha`` in [0, 1] weights the positives (``alpha < 0`` disables the weighting),
+    ``gamma >= 0``, default reduction ``"none"``. ``sample_weight`` (keyword-only, fastloss
+    semantics) is an extension.""",
+        "SigmoidFocalLoss", "alpha=0.25, gamma=2.0, reduction='none'",
+        module_doc="""Module form of :func:`sigmoid_focal_loss` (default reduction ``"none"``, as
+    torchvision's function)."""),
+
+    # ---- multi-class: classes at dimension 1, one loss per row --------------------------------
+    TorchLoss(
+        "cross_entropy", "cross_entropy",
+        (_CLASS_WEIGHT, Arg("ignore_index", int), Arg("label_smoothing", float)),
+        "input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, "
+        "reduction='mean', label_smoothing=0.0, *, inplace_backward=False",
+        r"""Softmax cross-entropy, as ``torch.nn.functional.cross_entropy``, in one online-softmax
+    pass.
+
+    ``input`` is ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)`` (classes at dimension 1);
+    ``target`` holds class indices of the input's shape without the class dimension (any
+    integer dtype), or probabilities of the input's shape. ``weight`` (``(C,)``, >= 0),
+    ``ignore_index`` and ``label_smoothing`` follow PyTorch, including its ``mean`` (divided by
+    the summed weights of the non-ignored targets for class indices, by the number of samples
+    for probabilities). Differentiable with respect to ``input`` only.
+
+    ``inplace_backward=True`` (keyword-only, a fastloss extension; also on the other row losses)
+    writes the gradient into ``input`` instead of a new tensor, saving one logits-sized buffer
+    (for a language model's logits, gigabytes): ``input`` must be an intermediate float32/float64
+    result that nothing else reads afterwards, such as the output of the last linear layer. Its
+    values are gone after the call (an op that saved it for its own backward raises PyTorch's
+    in-place modification error). Under ``torch.compile`` the gradient is computed out of place.
+    """,
+        "CrossEntropyLoss",
+        "weight=None, size_average=None, ignore_index=-100, reduce=None, reduction='mean', "
+        "label_smoothing=0.0, *, inplace_backward=False", mirrors_torch=True, row=True),
+    TorchLoss(
+        "multi_margin_loss", "multiclass_hinge",
+        (Arg("p", int, kernel="squared", to_kernel=lambda p: p == 2), Arg("margin", float),
+         _CLASS_WEIGHT),
+        f"input, target, p=1, margin=1.0, weight=None, {_LEGACY}, *, inplace_backward=False",
+        r"""Multi-class margin loss, as ``torch.nn.functional.multi_margin_loss``:
+    :math:`\frac{1}{C}\sum_{j\ne y} w_y \max(0, \text{margin} - x_y + x_j)^p` for ``p`` in
+    {1, 2}, on ``(C,)`` or ``(N, C)`` input. (:func:`multiclass_hinge_loss` is the same without
+    the division by C.)""",
+        "MultiMarginLoss", mirrors_torch=True, row=True, divide_by_classes=True,
+        prepare=multi_margin_arguments,
+        registry_adapter=False),  # PyTorch's variant; multiclass_hinge_loss is fastloss's
+    TorchLoss(
+        "softmax_focal_loss", "softmax_focal",
+        (Arg("alpha", Optional[float]), Arg("alpha_per_class", _TENSOR, kernel="alpha",
+                                            source="alpha"),
+         Arg("gamma", float), Arg("ignore_index", int), _SAMPLE_WEIGHT),
+        "input, target, alpha=None, gamma=2.0, ignore_index=-100, reduction='mean', "
+        "sample_weight=None, *, inplace_backward=False",
+        r"""Multi-class focal loss :math:`-\alpha_t (1 - p_t)^\gamma \log p_t`, as
+    :func:`fastloss.softmax_focal` with the classes at dimension 1 (``(C,)``, ``(N, C)`` or
+    ``(N, C, d1, ...)`` input). ``alpha``: None, a number >= 0, or one weight per class.
+    ``mean`` divides by the number of non-ignored samples (or their sample weights).""",
+        "SoftmaxFocalLoss", "alpha=None, gamma=2.0, ignore_index=-100, reduction='mean'",
+        row=True, prepare=softmax_focal_arguments),
+    TorchLoss(
+        "multiclass_hinge_loss", "multiclass_hinge",
+        (Arg("margin", float), Arg("kind", str, choices=("weston_watkins", "crammer_singer")),
+         Arg("squared", bool), _CLASS_WEIGHT, _SAMPLE_WEIGHT),
+        "input, target, margin=1.0, kind='weston_watkins', squared=False, weight=None, "
+        "reduction='mean', sample_weight=None, *, inplace_backward=False",
+        r"""Multi-class hinge loss, as :func:`fastloss.multiclass_hinge` with the classes at
+    dimension 1: Weston-Watkins :math:`w_y\sum_{j\ne y}\max(0, m + x_j - x_y)^p` (not divided
+    by C, unlike :func:`multi_margin_loss`) or Crammer-Singer (the max instead of the sum).
+    ``weight``: one factor per class (of the target class), as PyTorch's ``weight``.""",
+        "MulticlassHingeLoss",
+        "margin=1.0, kind='weston_watkins', squared=False, weight=None, reduction='mean'",
+        row=True),
+)
+
+BY_NAME = {loss.name: loss for loss in LOSSES}

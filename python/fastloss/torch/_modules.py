@@ -1,0 +1,95 @@
+"""The ``torch.nn.Module`` form of every loss in the table: the constructor takes the entry's
+``module_signature`` and keeps the hyper-parameters (tensors as buffers, so that they follow
+``.to()`` and ``state_dict``); ``forward`` calls the function with them."""
+
+import torch
+
+from ._call import legacy_reduction
+from ._codegen import PUBLIC_MODULE, define
+from ._errors import fail
+from ._functional import FUNCTIONS
+from ._losses import BY_NAME, LOSSES
+from ._spec import TorchLoss
+from ._tensors import is_tensor_like
+
+_LEGACY = ("size_average", "reduce")
+
+
+class _Loss(torch.nn.Module):
+    """What every loss module shares: its reduction, shown in its repr."""
+
+    def __init__(self, reduction):
+        super().__init__()
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+    def _keep_tensor(self, name, value):
+        self.register_buffer(name, None if value is None else torch.as_tensor(value))
+
+    def _keep_number_or_tensor(self, name, value):
+        if is_tensor_like(value):
+            self.register_buffer(name, torch.as_tensor(value))
+        else:
+            setattr(self, name, value)
+
+
+def _keeping(loss: TorchLoss, name: str) -> str:
+    """The constructor's line that keeps the hyper-parameter ``name``."""
+    tensors = {arg.is_tensor for arg in loss.args if arg.parameter == name}
+    if tensors == {True}:
+        return f"self._keep_tensor({name!r}, {name})"
+    if tensors == {True, False}:  # a number or one value per position/class (see Arg)
+        return f"self._keep_number_or_tensor({name!r}, {name})"
+    return f"self.{name} = {name}"
+
+
+def _module(loss: TorchLoss):
+    names = list(loss.module_parameters)
+    hyper = [n for n in names if n not in _LEGACY and n != "reduction"]
+    reduction = ("legacy_reduction(size_average, reduce, reduction)" if "size_average" in names
+                 else "reduction")
+    # fastloss's per-sample weights are data, so forward takes them rather than the constructor
+    weighted_call = "sample_weight" in loss.parameters
+    doc = loss.module_doc or (f"Module form of :func:`{loss.name}`"
+                              + (f" (``torch.nn.{loss.module}``)" if loss.mirrors_torch else "")
+                              + ".")
+    keep = "".join(f"\n        {_keeping(loss, n)}" for n in hyper)
+    passed = "".join(f", {n}=self.{n}" for n in hyper)
+    sample_weight = (", sample_weight=None", ", sample_weight=sample_weight") if weighted_call \
+        else ("", "")
+    source = (
+        f"class {loss.module}(_Loss):\n"
+        f"    def __init__(self, {loss.module_signature}):\n"
+        f"        super().__init__({reduction}){keep}\n\n"
+        f"    def forward(self, input, target{sample_weight[0]}):\n"
+        f"        return function(input, target, reduction=self.reduction{passed}"
+        f"{sample_weight[1]})\n")
+    cls = define(source, loss.module, {"_Loss": _Loss, "legacy_reduction": legacy_reduction,
+                                        "function": FUNCTIONS[loss.name]})
+    cls.__doc__ = doc
+    return cls
+
+
+class MultiMarginLoss(_Loss):
+    """Module form of :func:`multi_margin_loss` (``torch.nn.MultiMarginLoss``)."""
+
+    # Written by hand: it checks p when constructed, as torch.nn.MultiMarginLoss does.
+    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                 reduction="mean"):
+        super().__init__(legacy_reduction(size_average, reduce, reduction))
+        self._keep_tensor("weight", weight)
+        if p not in (1, 2):
+            fail("MultiMarginLoss", f"only p == 1 and p == 2 are supported, got {p!r}")
+        self.p = p
+        self.margin = margin
+
+    def forward(self, input, target):
+        return FUNCTIONS["multi_margin_loss"](input, target, p=self.p, margin=self.margin,
+                                              weight=self.weight, reduction=self.reduction)
+
+
+MultiMarginLoss.__module__ = PUBLIC_MODULE
+MODULES = {loss.module: _module(loss) for loss in LOSSES if loss.module_signature}
+MODULES[BY_NAME["multi_margin_loss"].module] = MultiMarginLoss

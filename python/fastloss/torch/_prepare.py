@@ -1,0 +1,34 @@
+"""The losses whose torch arguments do not map one to one onto their op's arguments: each
+function takes ``input`` and the function's parameters by name and returns the op's arguments,
+in the op's order (the generic float/tensor conversions and checks follow)."""
+
+from torch import Tensor
+
+from ._errors import fail
+from ._tensors import is_tensor_like, optional_tensor
+
+
+def quantile_arguments(input, tau, sample_weight):
+    """``tau``, a number or one quantile per position of the last dimension, is two op
+    arguments: a schema types each argument once."""
+    if is_tensor_like(tau):
+        return 0.5, optional_tensor(tau), sample_weight
+    return tau, None, sample_weight
+
+
+def softmax_focal_arguments(input, alpha, gamma, ignore_index, sample_weight):
+    """``alpha``, None, a number or one weight per class, is two op arguments (as quantile's
+    ``tau``)."""
+    if is_tensor_like(alpha):
+        return None, optional_tensor(alpha), gamma, ignore_index, sample_weight
+    return None if alpha is None else float(alpha), None, gamma, ignore_index, sample_weight
+
+
+def multi_margin_arguments(input, p, margin, weight):
+    """The kernel has the exponents 1 and 2 (PyTorch's p) and the 1-D/2-D layouts PyTorch
+    accepts."""
+    if p not in (1, 2) or isinstance(p, bool):
+        fail("multi_margin_loss", f"only p == 1 and p == 2 are supported, got {p!r}")
+    if isinstance(input, Tensor) and input.dim() not in (1, 2):
+        fail("multi_margin_loss", f"input must be 1-D or 2-D, got {input.dim()}-D")
+    return int(p), margin, weight
