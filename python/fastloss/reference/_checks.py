@@ -59,13 +59,17 @@ def _check_label_range(name, t, num_classes, ignore_index=None):
         _fail(name, f"label {int(t[bad].flat[0])} out of range [0, {num_classes})")
 
 
+def _broadcast_arg(name, arg, value, shape, onto):
+    """float64 `value` broadcast to `shape` (the `onto` shape, for the message)."""
+    a = _as_float(value)
+    try:
+        return np.broadcast_to(a, shape)
+    except ValueError:
+        _fail(name, f"{arg} of shape {a.shape} is not broadcastable to the {onto} shape {shape}")
+
+
 def _sample_weight(name, sample_weight, shape):
     if sample_weight is None:
         return None
-    s = _as_float(sample_weight)
-    try:
-        return np.broadcast_to(s, shape)
-    except ValueError:
-        _fail(name, f"sample_weight of shape {s.shape} is not broadcastable to the loss shape "
-                    f"{shape}")
+    return _broadcast_arg(name, "sample_weight", sample_weight, shape, "loss")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._argnums import _select
-from ._checks import _as_float, _fail, _fmt, _pair, _real
+from ._checks import _broadcast_arg, _fail, _fmt, _pair, _real
 from ._reductions import _reduce, _upstream
 
 # The names fastloss re-exports (its package __init__ adds each module's __all__).
@@ -92,12 +92,7 @@ def binary_cross_entropy_grad(prob, target, *, grad_output=None, argnums=0, redu
 def _pos_weight(name, pos_weight, shape):
     if pos_weight is None:
         return np.ones(shape)
-    pw = _as_float(pos_weight)
-    try:
-        return np.broadcast_to(pw, shape)
-    except ValueError:
-        _fail(name, f"pos_weight of shape {pw.shape} is not broadcastable to the target shape "
-                    f"{shape}")
+    return _broadcast_arg(name, "pos_weight", pos_weight, shape, "target")
 
 
 def _bce_with_logits(x, y, pw):
