@@ -97,6 +97,9 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
         fail(fn, f"input must be a torch.Tensor, got {type(input).__name__}", TypeError)
     if not isinstance(target, Tensor):
         fail(fn, f"target must be a torch.Tensor, got {type(target).__name__}", TypeError)
+    if target.dtype == torch.bool:  # as PyTorch and the NumPy API: labels are numbers
+        fail(fn, "target must hold numbers (class indices, labels or probabilities), got a bool "
+                 "tensor", TypeError)
     if input.dtype not in FLOATS:
         fail(fn, f"input must be float16, bfloat16, float32 or float64, got {input.dtype}",
              TypeError)
@@ -140,3 +143,10 @@ def _check_in_place(fn: str, input: Tensor):
         fail(fn, "inplace_backward=True overwrites input with its gradient, which is only "
                  "meaningful for an intermediate result (e.g. the logits of a linear layer); "
                  "input is a leaf tensor")
+    # A view (w[:], w.view(...), w.expand(...)) is not a leaf, but writing into it overwrites
+    # the memory of its base: refuse when that base is a leaf (a parameter, or user data).
+    base = input._base
+    if base is not None and base.is_leaf:
+        fail(fn, "inplace_backward=True would overwrite input's base, a leaf tensor (input is "
+                 "a view of it, e.g. a parameter's w[:] or w.view(...)); pass an intermediate "
+                 "result, or w.clone()")

@@ -1,0 +1,49 @@
+"""fastloss.torch refuses what would give a silently wrong answer: inplace_backward=True on a
+view of a leaf (w[:], w.view(...), w.expand(...): only input.is_leaf was checked, so the
+parameter became its gradient), and bool targets."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import fastloss.torch as flt  # noqa: E402
+
+
+@pytest.mark.parametrize("view", [lambda w: w[:], lambda w: w.view(4, 4),
+                                  lambda w: w.reshape(16).view(4, 4)],
+                         ids=["slice", "view", "view-of-view"])
+def test_a_view_of_a_leaf_is_refused(view):
+    w = torch.randn(4, 4, requires_grad=True)
+    before = w.detach().clone()
+    with pytest.raises(ValueError, match=r"inplace_backward=True would overwrite input's base"):
+        flt.cross_entropy(view(w), torch.tensor([0, 1, 2, 3]), inplace_backward=True)
+    assert torch.equal(w.detach(), before)
+
+
+def test_an_expanded_leaf_row_is_refused():
+    w = torch.randn(4, requires_grad=True)
+    with pytest.raises(ValueError, match=r"inplace_backward=True would overwrite input's base"):
+        flt.cross_entropy(w.expand(4, 4), torch.tensor([0, 1, 2, 3]), inplace_backward=True)
+
+
+def test_an_intermediate_result_still_works_in_place():
+    w = torch.randn(4, 4, requires_grad=True)
+    logits = w * 2
+    loss = flt.cross_entropy(logits, torch.tensor([0, 1, 2, 3]), inplace_backward=True)
+    loss.backward()
+    reference = w.detach().clone().requires_grad_()
+    torch.nn.functional.cross_entropy(reference * 2, torch.tensor([0, 1, 2, 3])).backward()
+    torch.testing.assert_close(w.grad, reference.grad)
+
+
+@pytest.mark.parametrize("name", sorted(flt.FOR_REGISTRY.values()))
+def test_bool_targets_are_refused(name):
+    # They were read as 0/1 labels by cross_entropy, hinge_loss and multi_margin_loss, where
+    # the NumPy API and PyTorch raise.
+    x = torch.randn(2, 3)
+    target = torch.ones(2, 3, dtype=torch.bool) if name not in (
+        "cross_entropy", "multi_margin_loss", "softmax_focal_loss", "multiclass_hinge_loss") \
+        else torch.tensor([True, False])
+    with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] target must hold numbers"):
+        getattr(flt, name)(x, target)
