@@ -47,3 +47,28 @@ def test_bool_targets_are_refused(name):
         else torch.tensor([True, False])
     with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] target must hold numbers"):
         getattr(flt, name)(x, target)
+
+
+def test_the_numpy_api_refuses_a_pending_negation():
+    import fastloss
+
+    z = torch.randn(6, dtype=torch.complex64)
+    neg = z.conj().imag  # values -z.imag, stored as z.imag with the neg bit set
+    assert neg.is_neg()
+    with pytest.raises(TypeError, match=r"\[fastloss.mse\] pred is a torch tensor with a pending "
+                                        r"negation"):
+        fastloss.mse(neg, torch.zeros(6))
+    resolved = neg.resolve_neg()
+    expected = torch.nn.functional.mse_loss(resolved, torch.zeros(6))
+    assert float(fastloss.mse(resolved, torch.zeros(6))) == pytest.approx(float(expected))
+
+
+def test_fastloss_torch_reads_a_pending_negation_as_torch_does():
+    z = torch.randn(6, dtype=torch.complex64)
+    neg = z.conj().imag
+    assert neg.is_neg()
+    target = torch.randn(6)
+    for ours, theirs in [(flt.mse_loss, torch.nn.functional.mse_loss),
+                         (flt.l1_loss, torch.nn.functional.l1_loss)]:
+        assert torch.equal(ours(neg, target), theirs(neg.resolve_neg(), target))
+        assert torch.equal(ours(target, neg), theirs(target, neg.resolve_neg()))

@@ -72,6 +72,11 @@ class _Caller:
             return a.astype(np.float32) if a.dtype == np.float16 else a
         if not hasattr(a, "__dlpack__"):
             return a  # lists, scalars, None: the public function validates them
+        if callable(getattr(a, "is_neg", None)) and a.is_neg():
+            # PyTorch's lazy negation (z.conj().imag): its DLPack export ignores the bit, so the
+            # kernel would read the values with the wrong sign.
+            fail(self.fn, f"{name} is a torch tensor with a pending negation (its neg bit is "
+                          f"set); pass {name}.resolve_neg()", TypeError)
         if getattr(a, "requires_grad", False) and hasattr(a, "detach"):
             a = a.detach()  # a torch tensor in a graph: read its values (use fastloss.torch for autograd)
         if _dtype_name(a) in _HALF_DTYPES:
