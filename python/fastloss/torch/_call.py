@@ -99,8 +99,10 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
         fail(fn, f"target must be a torch.Tensor, got {type(target).__name__}", TypeError)
     # PyTorch's lazy negation (z.conj().imag): torch's own losses read such tensors as their
     # values, and so does this adapter, through the differentiable resolve_neg (one copy).
-    input = input.resolve_neg() if input.is_neg() else input
-    target = target.resolve_neg() if target.is_neg() else target
+    # (Under torch.compile the traced graph has no such bits to resolve.)
+    if not torch.compiler.is_compiling():
+        input = input.resolve_neg() if input.is_neg() else input
+        target = target.resolve_neg() if target.is_neg() else target
     if target.dtype == torch.bool:  # as PyTorch and the NumPy API: labels are numbers
         fail(fn, "target must hold numbers (class indices, labels or probabilities), got a bool "
                  "tensor", TypeError)
