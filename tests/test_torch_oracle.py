@@ -487,3 +487,11 @@ def test_torch_tensor_requiring_grad_is_read():
     # The NumPy API reads the values of a tensor that requires grad (autograd is fastloss.torch's job).
     x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
     assert float(fl.mse(x, torch.ones(3, dtype=torch.float64))) == 1.0
+
+
+def test_regression_cases_cover_every_regression_loss_torch_has():
+    from fastloss._registry import REGISTRY
+
+    without_a_torch_loss = {"quantile", "log_cosh"}  # PyTorch has neither
+    regression = {name for name, spec in REGISTRY.items() if spec.family == "regression"}
+    assert {name for name, _, _ in REGRESSION} | without_a_torch_loss == regression
