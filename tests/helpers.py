@@ -3,14 +3,16 @@ directory on ``sys.path`` so that test files can ``from helpers import ...``).
 
 The accuracy contract lives in the registry (``fastloss._registry.TOLERANCE`` and each
 ``LossSpec.tol``): ``|kernel - ref| <= rtol * |ref| + atol * max|ref|``, the max taken over the
-compared array. :func:`assert_close` implements exactly that and says where it fails.
+compared array. :func:`assert_close` implements exactly that and says where it fails; the
+checks that are not the kernel contract take a named entry of the same table through
+:func:`tolerance`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from fastloss._registry import REGISTRY, make_inputs
+from fastloss._registry import REGISTRY, TOLERANCE, make_inputs
 
 __all__ = [
     "REGISTRY",
@@ -19,6 +21,7 @@ __all__ = [
     "assert_close",
     "assert_bitwise",
     "tol",
+    "tolerance",
     "make_inputs",
     "to_reference",
     "rng_for",
@@ -32,6 +35,17 @@ ROWS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "row")
 def tol(name: str, dtype) -> dict:
     """The registry's {"rtol", "atol"} for loss `name` at `dtype`."""
     return REGISTRY[name].tol(dtype)
+
+
+def tolerance(entry: str, dtype=None) -> dict:
+    """The {"rtol", "atol"} of the named TOLERANCE entry; one given in ulps needs the compared
+    dtype and is rtol = ulps * eps of that dtype, atol 0."""
+    t = dict(TOLERANCE[entry])
+    if "ulps" in t:
+        if dtype is None:
+            raise TypeError(f"TOLERANCE[{entry!r}] is in ulps: pass the compared dtype")
+        return {"rtol": t["ulps"] * float(np.finfo(dtype).eps), "atol": 0.0}
+    return t
 
 
 def rng_for(*key) -> np.random.Generator:

@@ -8,7 +8,7 @@ import pytest
 
 import fastloss as fl
 from fastloss import _regression
-from helpers import assert_close
+from helpers import assert_close, tolerance
 
 
 def _inputs(rng, kind):
@@ -109,7 +109,7 @@ def test_half_precision_torch(fn, kind, half):
     want_loss, want_grad = fl.value_and_grad(fn)(x32, y32)
     assert float(loss) == float(want_loss)
     assert_close(grad.float().numpy(), want_grad.astype(dtype == torch.float16 and np.float16 or np.float32)
-                 .astype(np.float32), rtol=1e-2, atol=1e-3)
+                 .astype(np.float32), **tolerance("half_precision"))
 
 
 def test_numpy_float16_gives_float32_loss_and_float16_gradient():

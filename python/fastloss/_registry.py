@@ -22,6 +22,9 @@ import numpy as np
 
 from . import _samplers, reference
 
+# The tolerances of the kernel contract and of the tests' other checks: each number is chosen,
+# and explained, once.
+#
 # Accuracy contract, per dtype: |kernel - reference| <= rtol * |reference| + atol * scale, where
 # scale is the largest |reference| of the compared array (a gradient entry that is the difference
 # of two O(1) numbers can only be as exact as that scale; float32 rounds it to ~6e-8 of it).
@@ -31,6 +34,73 @@ TOLERANCE = {
     # Central differences in float64 with a step of 1e-6 relative: truncation error ~1e-12 and
     # rounding error ~1e-16 / 1e-6 = 1e-10 of the loss's scale, far inside these bounds.
     "finite_difference": {"rtol": 1e-6, "atol": 1e-7},
+    # -- Named entries for the checks tests make besides the kernel contract above. Each is used
+    # with the comparison its call site already made (tests/helpers.py's assert_close, which
+    # scales atol by max|expected| as above, or np.testing.assert_allclose, whose atol is
+    # absolute); tests/helpers.py's tolerance(name, dtype) reads them. An entry given in "ulps"
+    # is rtol = ulps * eps of the compared dtype, with no atol.
+    #
+    # Float64 reference against float64 (tests/test_reference_semantics.py):
+    # the 50-digit value (mpmath): the reference is correctly rounded to within 2 ulp (4.4e-16).
+    "float64_exact": {"rtol": 4e-16, "atol": 0.0},
+    # the same float64 arithmetic but for a few exact or once-rounded steps (a factor of 0.5 or
+    # a weight, the -100 clamp of the log): about 4 ulp.
+    "float64_rounding": {"rtol": 1e-15, "atol": 0.0},
+    # the same terms summed or weighted in another order (sum vs sum of none, weighted means,
+    # alpha_t vs class weights): tens of roundings that do not cancel.
+    "float64_reordered": {"rtol": 1e-14, "atol": 0.0},
+    # two float64 formulas of the same quantity (log-softmax vs log of softmax, the stable BCE
+    # vs its textbook form, smoothed one-hot targets): each within ~1e-15, 100x margin.
+    "float64_identity": {"rtol": 1e-13, "atol": 0.0},
+    # the same for gradients: an entry that is the difference of O(1) terms (softmax - one-hot,
+    # sigmoid - target) can cancel to near zero, keeping an absolute error of about half an ulp
+    # of 1.
+    "float64_gradient_identity": {"rtol": 1e-13, "atol": 1e-16},
+    # a textbook formula that forms 1 - p by cancellation (BCE of sigmoid(x) for |x| up to ~15,
+    # (1 - p_t)^gamma from softmax probabilities): relative error up to eps / (1 - p) ~ 1e-13.
+    "float64_cancellation": {"rtol": 1e-10, "atol": 0.0},
+    # a softmax gradient's row sums to zero: about one rounding per entry (|entry| <= 1), so the
+    # call site scales atol by the number of classes.
+    "float64_zero_sum": {"rtol": 0.0, "atol": 1e-15},
+    # the minimiser found by golden-section search (bracket 1e-10) against the exact one: the
+    # summed loss's rounding blurs comparisons near the minimum; 1e-8 leaves a wide margin.
+    "minimiser_search": {"rtol": 1e-7, "atol": 1e-8},
+    #
+    # Float64 reference against PyTorch's float64 (np.testing.assert_allclose, absolute atol):
+    # its fused kernels (mse_loss, cross_entropy, ...) and their backward: different but equally
+    # accurate formulas (~1e-15), and an absolute floor for entries zero in one and ~1e-17 in
+    # the other (subgradients at kinks, ignored rows).
+    "torch_float64": {"rtol": 1e-12, "atol": 1e-14},
+    # formulas written with torch ops and differentiated by autograd (the focal losses): the
+    # (1 - p_t)^gamma factor is formed by cancellation in torch's formula, so a decade more.
+    "torch_float64_autograd": {"rtol": 1e-11, "atol": 1e-14},
+    # PyTorch floors p (1 - p) at float32(1e-12) = 9.99999996e-13 in binary_cross_entropy's
+    # backward, the contract at the double 1e-12: the gradients there differ by 4e-9 relative.
+    "torch_bce_gradient_floor": {"rtol": 5e-9, "atol": 0.0},
+    #
+    # fastloss.jax against formulas written inline with jax.numpy (np.testing.assert_allclose):
+    # in float32 both sides are within the float32 contract (1e-5, 1e-6) of the exact value, so
+    # twice that of each other.
+    "jax_float32": {"rtol": 2e-5, "atol": 2e-6},
+    # with jax.enable_x64: both sides float64, within the float64 contract's rtol of each other.
+    "jax_float64": {"rtol": 1e-12, "atol": 0.0},
+    #
+    # A kernel's result against a closed form or against itself, in the kernel's own dtype:
+    # the float64 value rounded to the dtype, against a closed form the kernel evaluates in that
+    # dtype (|d| - log 2, (p - y) / max(p (1 - p), 1e-12)): one rounding on each side.
+    "dtype_rounding": {"ulps": 2},
+    # the same where the kernel calls libm (tanh) or sums a few values in its dtype.
+    "dtype_libm_or_sum": {"ulps": 4},
+    # float32 within a rounding of a closed form (softplus(0) = log 2, a saturated softmax).
+    "float32_one_rounding": {"rtol": 1e-7, "atol": 0.0},
+    # float32 within a few roundings (~8 ulp) of a closed form (a limit at infinity, log C,
+    # (sigmoid(0) - 1) / n) or of itself on another memory layout.
+    "float32_few_roundings": {"rtol": 1e-6, "atol": 0.0},
+    # float32 sums of many terms: a softmax over 12000 classes (its normaliser) divided by rows.
+    "float32_long_sum": {"rtol": 1e-5, "atol": 0.0},
+    # float16 / bfloat16 gradients against the float32 result rounded to them: bfloat16 keeps 8
+    # significant bits (eps 2^-7 = 7.8e-3), so about one of its ulps.
+    "half_precision": {"rtol": 1e-2, "atol": 1e-3},
 }
 
 # How far (in the kink's own variable) a finite-difference point must stay from a kink: a
