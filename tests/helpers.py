@@ -20,6 +20,7 @@ __all__ = [
     "ROWS",
     "assert_close",
     "assert_bitwise",
+    "assert_same_tensor",
     "tol",
     "tolerance",
     "make_inputs",
@@ -46,6 +47,17 @@ def tolerance(entry: str, dtype=None) -> dict:
             raise TypeError(f"TOLERANCE[{entry!r}] is in ulps: pass the compared dtype")
         return {"rtol": t["ulps"] * float(np.finfo(dtype).eps), "atol": 0.0}
     return t
+
+
+def assert_same_tensor(actual, expected) -> None:
+    """Two torch tensors of the same dtype and shape with the same values (NaN equal to NaN)."""
+    import torch
+
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape, (
+        f"{actual.dtype}{tuple(actual.shape)} != {expected.dtype}{tuple(expected.shape)}")
+    assert torch.equal(actual, expected) or bool(
+        (torch.isnan(actual) == torch.isnan(expected)).all()
+        and torch.equal(actual.nan_to_num(0.0), expected.nan_to_num(0.0))), (actual, expected)
 
 
 def rng_for(*key) -> np.random.Generator:

@@ -101,6 +101,20 @@ TOLERANCE = {
     # float16 / bfloat16 gradients against the float32 result rounded to them: bfloat16 keeps 8
     # significant bits (eps 2^-7 = 7.8e-3), so about one of its ulps.
     "half_precision": {"rtol": 1e-2, "atol": 1e-3},
+    # fastloss.torch's gradient in the input's dtype against the float64 gradient of the same
+    # rounded input (the loss is compared with the dtype's own contract): one rounding of the
+    # result to float16 (eps 9.8e-4) or bfloat16 (7.8e-3), twice the dtype's rounding apart;
+    # float32 and float64 at their contract's rtol, also as an absolute bound for zero entries.
+    "float16_gradient": {"rtol": 2e-3, "atol": 2e-3},
+    "bfloat16_gradient": {"rtol": 1e-2, "atol": 1e-2},
+    "float32_gradient": {"rtol": 1e-5, "atol": 1e-5},
+    "float64_gradient": {"rtol": 1e-12, "atol": 1e-12},
+    # fastloss.torch against torch.nn.functional in float64, over every case (weighted means,
+    # smoothing, class weights, ignored rows), with an absolute bound for entries that are 0 on
+    # one side: the two libraries sum and divide in other orders.
+    "torch_adapter_float64": {"rtol": 1e-10, "atol": 1e-12},
+    # Two results that must differ (a deliberate deviation from PyTorch shows): by more than this.
+    "clearly_different": {"rtol": 1e-3, "atol": 0.0},
 }
 
 # How far (in the kink's own variable) a finite-difference point must stay from a kink: a
