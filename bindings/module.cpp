@@ -66,38 +66,6 @@ py::tuple run_kernel(int kernel, const py::tuple& inputs, const py::tuple& grads
   return py::make_tuple(r.value, r.bad_index, r.bad_label);
 }
 
-const char* family_name(Family f) { return f == Family::pointwise ? "pointwise" : "row"; }
-
-const char* target_name(TargetKind t) {
-  switch (t) {
-    case TargetKind::difference: return "difference";
-    case TargetKind::soft: return "soft";
-    case TargetKind::label: return "label";
-    case TargetKind::sparse: return "sparse";
-    case TargetKind::dense: return "dense";
-  }
-  return "?";
-}
-
-const char* aux_name(AuxKind a) {
-  switch (a) {
-    case AuxKind::none: return "none";
-    case AuxKind::per_element: return "per_element";
-    case AuxKind::per_class: return "per_class";
-  }
-  return "?";
-}
-
-const char* class_weight_name(ClassWeight c) {
-  switch (c) {
-    case ClassWeight::none: return "none";
-    case ClassWeight::in_row: return "in_row";
-    case ClassWeight::in_row_and_mean: return "in_row_and_mean";
-    case ClassWeight::factor: return "factor";
-  }
-  return "?";
-}
-
 // The loss table (losses.def) as Python sees it: {name: facts}, id being run()'s kernel.
 py::dict kernel_table() {
   py::dict out;
@@ -106,10 +74,10 @@ py::dict kernel_table() {
     py::dict facts;
     facts["id"] = k;
     facts["stem"] = info.stem;
-    facts["family"] = family_name(info.family);
-    facts["target"] = target_name(info.target);
-    facts["aux"] = aux_name(info.aux);
-    facts["class_weight"] = class_weight_name(info.class_weight);
+    facts["family"] = fact_name(info.family);
+    facts["target"] = fact_name(info.target);
+    facts["aux"] = fact_name(info.aux);
+    facts["class_weight"] = fact_name(info.class_weight);
     facts["target_differentiable"] = info.target_differentiable();
     out[info.name] = facts;
   }

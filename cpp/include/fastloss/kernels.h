@@ -6,14 +6,27 @@
 
 namespace fastloss {
 
-enum class Family : int8_t { pointwise, row };
+// Each fact is an enum whose values are also its names (the bindings' kernels() reports them):
+// FL_FACT(Type, values...) defines `enum class Type` and `const char* fact_name(Type)`.
+#define FL_FACT_NAME_(value) #value,
+#define FL_FACT_VALUE_(value) value,
+#define FL_FACT(Type, LIST)                                                  \
+  enum class Type : int8_t { LIST(FL_FACT_VALUE_) };                         \
+  inline const char* fact_name(Type v) {                                     \
+    static const char* const names[] = {LIST(FL_FACT_NAME_)};                \
+    return names[static_cast<int>(v)];                                       \
+  }
 
+#define FL_FAMILIES(X) X(pointwise) X(row)
 // What a kernel's second input holds (see losses.def).
-enum class TargetKind : int8_t { difference, soft, label, sparse, dense };
+#define FL_TARGET_KINDS(X) X(difference) X(soft) X(label) X(sparse) X(dense)
+#define FL_AUX_KINDS(X) X(none) X(per_element) X(per_class)
+#define FL_CLASS_WEIGHTS(X) X(none) X(in_row) X(in_row_and_mean) X(factor)
 
-enum class AuxKind : int8_t { none, per_element, per_class };
-
-enum class ClassWeight : int8_t { none, in_row, in_row_and_mean, factor };
+FL_FACT(Family, FL_FAMILIES)
+FL_FACT(TargetKind, FL_TARGET_KINDS)
+FL_FACT(AuxKind, FL_AUX_KINDS)
+FL_FACT(ClassWeight, FL_CLASS_WEIGHTS)
 
 enum class Kernel : int {
 #define FL_POINTWISE(name, Functor, target, aux) name,
