@@ -13,13 +13,17 @@ True
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 from . import _core
 
-try:
-    from . import _cuda
-except ModuleNotFoundError:  # built without CUDA; any other import failure is a real error
+# Built without CUDA, there is no module to find; a module that is there but fails to import is
+# a real error and propagates.
+if importlib.util.find_spec(f"{__package__}._cuda") is None:
     _cuda = None
 else:
+    _cuda = importlib.import_module(f"{__package__}._cuda")
     _core.register_backend(_cuda.backend())
 
 
