@@ -5,9 +5,10 @@
 // per call as users do, includes them). Method and byte counts: bench/METHOD.md.
 //
 //   cmake -S . -B build-bench -DFASTLOSS_BUILD_BENCH=ON && cmake --build build-bench --target fastloss_bench
-//   build-bench/fastloss_bench [--repeats N] [--threads N] [--quick]
+//   build-bench/fastloss_bench [--repeats N] [--threads N] [--quick] [--rows-only]
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -107,7 +108,7 @@ void fill_normal(float* p, int64_t n, float scale, uint32_t seed) {
 }
 
 void bench_pointwise(fastloss::Kernel kernel, double param0, bool probabilities_target, int64_t n,
-                     int repeats) {
+                     int repeats, double param1 = 0.0) {
   const char* name = fastloss::kernel_info(kernel).name;
   const bool param_array = fastloss::kernel_info(kernel).aux == fastloss::AuxKind::per_element;
   Buffer<float> x(n), y(n), grad(n);
@@ -128,6 +129,7 @@ void bench_pointwise(fastloss::Kernel kernel, double param0, bool probabilities_
   req.name = name;
   req.kernel = kernel;
   req.params[0] = param0;
+  req.params[1] = param1;
   req.inputs[0] = &xv;
   req.inputs[1] = &yv;
   req.aux[0] = param_array ? &pv : nullptr;
@@ -151,55 +153,79 @@ void bench_pointwise(fastloss::Kernel kernel, double param0, bool probabilities_
   report(name, "fused", shape, 12.0 * double(n), fu);
 }
 
-void bench_cross_entropy(int64_t rows, int64_t classes, int repeats) {
+// Row kernels: `rows` x `classes` float32 logits; sparse kernels get int64 labels with 20% of the
+// rows ignored (as the registry's sampler), the dense kernel a softmax of random logits.
+void bench_rows(fastloss::Kernel kernel, int64_t rows, int64_t classes, int repeats) {
+  const fastloss::KernelInfo& info = fastloss::kernel_info(kernel);
+  const bool sparse = info.target == fastloss::TargetKind::sparse;
   const int64_t n = rows * classes;
-  Buffer<float> x(n), grad(n);
-  Buffer<int64_t> t(rows);
+  Buffer<float> x(n), grad(n), probs(sparse ? 0 : n);
+  Buffer<int64_t> t(sparse ? rows : 0);
   fill_normal(x.data, n, 2.0f, 3);
   std::mt19937 rng(4);
-  for (int64_t r = 0; r < rows; ++r)  // 20% ignored rows, as the registry's sampler
-    t.data[r] = (rng() % 5 == 0) ? -100 : int64_t(rng() % uint32_t(classes));
+  if (sparse) {
+    for (int64_t r = 0; r < rows; ++r)
+      t.data[r] = (rng() % 5 == 0) ? -100 : int64_t(rng() % uint32_t(classes));
+  } else {
+    fill_normal(probs.data, n, 1.0f, 5);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* p = probs.data + r * classes;
+      double total = 0;
+      for (int64_t j = 0; j < classes; ++j) total += (p[j] = std::exp(p[j]));
+      for (int64_t j = 0; j < classes; ++j) p[j] = float(p[j] / total);
+    }
+  }
   View xv = view(x.data, DType::f32, {rows, classes}, 4);
-  View tv = view(t.data, DType::i64, {rows}, 8);
+  View tv = sparse ? view(t.data, DType::i64, {rows}, 8)
+                   : view(probs.data, DType::f32, {rows, classes}, 4);
   View gv = view(grad.data, DType::f32, {rows, classes}, 4);
 
   fastloss::LossRequest req;
-  req.name = "cross_entropy";
-  req.kernel = fastloss::Kernel::cross_entropy_sparse;
+  req.name = info.stem;
+  req.kernel = kernel;
   req.inputs[0] = &xv;
   req.inputs[1] = &tv;
-  req.has_ignore_index = true;
-  req.ignore_index = -100;
+  if (kernel == fastloss::Kernel::softmax_focal) {
+    req.params[0] = 2.0;   // gamma
+    req.params[1] = -1.0;  // no alpha
+  } else if (info.class_weight == fastloss::ClassWeight::factor) {
+    req.params[0] = 1.0;  // margin; not squared
+  }
+  if (sparse) {
+    req.has_ignore_index = true;
+    req.ignore_index = -100;
+  }
   req.reduction = fastloss::Reduction::mean;
 
-  const float* reads[1] = {x.data};
+  const float* reads[2] = {x.data, probs.data};
+  const int n_reads = sparse ? 1 : 2;
   float* writes[1] = {grad.data};
   const std::string shape = std::to_string(rows) + "x" + std::to_string(classes);
-  const double label_bytes = 8.0 * double(rows);
-  auto check = [](const fastloss::LossResult& r) {
+  const double target_bytes = sparse ? 8.0 * double(rows) : 4.0 * double(n);
+  auto check = [&](const fastloss::LossResult& r) {
     if (r.bad_index >= 0) {
-      std::fprintf(stderr, "cross_entropy: bad label at row %lld\n", (long long)r.bad_index);
+      std::fprintf(stderr, "%s: bad label at row %lld\n", info.name, (long long)r.bad_index);
       std::exit(1);
     }
     return r.value;
   };
   auto fwd = interleaved([&] { g_sink = check(fastloss::run(req)); },
-                         [&] { g_sink = fastloss::runtime::stream_f32(reads, 1, nullptr, 0, n); },
+                         [&] { g_sink = fastloss::runtime::stream_f32(reads, n_reads, nullptr, 0, n); },
                          repeats);
-  report("cross_entropy", "forward", shape, 4.0 * double(n) + label_bytes, fwd);
+  report(info.name, "forward", shape, 4.0 * double(n) + target_bytes, fwd);
   fastloss::LossRequest fused = req;
   fused.grads[0] = &gv;
   auto fu = interleaved([&] { g_sink = check(fastloss::run(fused)); },
-                        [&] { g_sink = fastloss::runtime::stream_f32(reads, 1, writes, 1, n); },
+                        [&] { g_sink = fastloss::runtime::stream_f32(reads, n_reads, writes, 1, n); },
                         repeats);
-  report("cross_entropy", "fused", shape, 8.0 * double(n) + label_bytes, fu);
+  report(info.name, "fused", shape, 8.0 * double(n) + target_bytes, fu);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   int repeats = 9, threads = 0;
-  bool quick = false;
+  bool quick = false, rows_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--repeats" && i + 1 < argc) {
@@ -208,8 +234,10 @@ int main(int argc, char** argv) {
       threads = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--quick") {
       quick = true;
+    } else if (a == "--rows-only") {
+      rows_only = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--repeats N] [--threads N] [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--repeats N] [--threads N] [--quick] [--rows-only]\n", argv[0]);
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -223,13 +251,22 @@ int main(int argc, char** argv) {
   std::printf("%-34s %-8s %-12s %9s %9s %8s %9s %8s\n", "loss", "pass", "shape", "MB",
               "ms", "GB/s", "roof GB/s", "fraction");
   using fastloss::Kernel;
-  bench_pointwise(Kernel::mse, 0.0, false, n, repeats);
-  bench_pointwise(Kernel::huber, 1.0, false, n, repeats);
-  bench_pointwise(Kernel::binary_cross_entropy_with_logits, 0.0, true, n, repeats);
-  bench_pointwise(Kernel::log_cosh, 0.0, false, n, repeats);
-  if (quick)
-    bench_cross_entropy(64, 1000, repeats);
-  else
-    bench_cross_entropy(4096, 32000, repeats);
+  if (!rows_only) {
+    bench_pointwise(Kernel::mse, 0.0, false, n, repeats);
+    bench_pointwise(Kernel::huber, 1.0, false, n, repeats);
+    bench_pointwise(Kernel::binary_cross_entropy_with_logits, 0.0, true, n, repeats);
+    bench_pointwise(Kernel::log_cosh, 0.0, false, n, repeats);
+    bench_pointwise(Kernel::sigmoid_focal, 0.25, true, n, repeats, 2.0);  // alpha, gamma
+  }
+  // Every row kernel at one long-row shape, then cross-entropy over a sweep of row lengths at
+  // the same number of logits (few classes: the per-row cost; many: the per-logit cost).
+  const int64_t long_classes = quick ? 1000 : 32000;
+  for (int k = 0; k < fastloss::kNumKernels; ++k) {
+    const Kernel kernel = Kernel(k);
+    if (fastloss::kernel_info(kernel).family != fastloss::Family::row) continue;
+    bench_rows(kernel, n / long_classes, long_classes, repeats);
+  }
+  for (int64_t classes : {2, 10, 100, 1000})
+    bench_rows(Kernel::cross_entropy_sparse, n / classes, classes, repeats);
   return 0;
 }

@@ -26,6 +26,18 @@
 //   MapSums ops.map_sums(x, n, out, out_scale, term)
 //          term(j, x_j, value, slope) for each j; the sums of the values and of the slopes, and
 //          out_scale * slope_j into out[j] when out is given (out may be x itself)
+//
+// Short rows (C <= kTileMaxClasses) cost more per row than per logit when taken one at a time:
+// the per-row scalar math (a logarithm, an exponential, divisions, the horizontal sums) is
+// longer than the row. A functor may therefore also provide
+//
+//   FL_HOST_DEVICE void tile(RowTile<T>& t) const;
+//
+// which computes kTileRows rows at once from a transposed tile (logit j of lane r at
+// x[j * kTileRows + r]), with every per-row quantity an array over the lanes, so that the loops
+// over the lanes vectorise across rows. A backend that tiles rows calls it for every row of a
+// call whose C is small enough; each lane's result depends only on its own row, never on which
+// rows share its tile.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +60,28 @@ struct RowArgs {
   double label_value = 0.0;
   T* grad = nullptr;                   // C gradient outputs, or nullptr
   double grad_scale = 1.0;             // multiplies the gradient of the row loss
+};
+
+inline constexpr int kTileRows = 16;
+inline constexpr int64_t kTileMaxClasses = 32;
+
+// kTileRows short rows, transposed: element j of lane r at [j * kTileRows + r]. Every lane holds
+// a row to compute (the driver fills lanes without one with a copy of a valid row's inputs and
+// discards their results).
+template <class T>
+struct RowTile {
+  int64_t classes = 0;
+  const T* x = nullptr;                // [classes][kTileRows] logits
+  const T* probs = nullptr;            // dense targets in the same layout, else nullptr
+  T* grad = nullptr;                   // [classes][kTileRows] gradient outputs, or nullptr
+  const T* class_weight = nullptr;     // as RowArgs
+  double class_weight_sum = 0.0;
+  const double* params = nullptr;
+  int64_t label[kTileRows] = {};       // sparse: each lane's class index, in range
+  bool has_label_value = false;        // as RowArgs, per lane
+  double label_value[kTileRows] = {};
+  double grad_scale[kTileRows] = {};
+  double loss[kTileRows] = {};         // out: each lane's row loss
 };
 
 // Sums of one softmax row: the non-maximal e_j, the number of maxima, and (with target sums)

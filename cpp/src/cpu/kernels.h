@@ -58,10 +58,17 @@ struct ElementwiseTable {
 template <class T>
 using RowFn = double (*)(const RowArgs<T>&);
 
-// Indexed by Kernel; nullptr for the pointwise kernels.
+// kTileRows short rows at once (RowTile: fastloss/row.h), for the losses whose functor has a tile.
+template <class T>
+using TileFn = void (*)(RowTile<T>&);
+
+// Indexed by Kernel; nullptr for the pointwise kernels (and, in tile_*, for the row losses
+// without a tile form).
 struct RowTable {
   RowFn<float> f32[kNumKernels];
   RowFn<double> f64[kNumKernels];
+  TileFn<float> tile_f32[kNumKernels];
+  TileFn<double> tile_f64[kNumKernels];
 };
 
 struct IsaKernels {

@@ -37,7 +37,7 @@ T row_max(const T* __restrict x, int64_t n) {
   for (int64_t j = 0; j < full; j += kLanes) {
     LanesT<T> v;
     std::memcpy(&v, x + j, sizeof v);
-    lanes = v > lanes ? v : lanes;
+    lanes = select_greater(v, lanes);
   }
   T m = -fl_inf<T>();
   for (int k = 0; k < kLanes; ++k) m = lanes[k] > m ? lanes[k] : m;
@@ -64,9 +64,8 @@ void reduce_tile(ExpSums& acc, const T* __restrict x, const T* __restrict e, int
   const int64_t full = n - n % kLanes;
   for (int64_t j = 0; j < full; j += kLanes) {
     LanesD xv = load_lanes(x + j), ev = load_lanes(e + j);
-    auto is_max = xv == mv;
-    acc.s_small += is_max ? zero : ev;
-    acc.ties += is_max ? one : zero;
+    acc.s_small += select_equal(xv, mv, zero, ev);
+    acc.ties += select_equal(xv, mv, one, zero);
     if (kTargetSums) {
       LanesD q = kDense ? load_lanes(probs + j) * q_scale + q_shift : splat(q_shift);
       LanesD cq = kWeighted ? load_lanes(c + j) * q : q;
@@ -145,16 +144,17 @@ double exp_sum_except_pass(const T* x, int64_t n, T m, int64_t t, T* e_row) {
 
 template <class T>
 bool has_nan(const T* __restrict x, int64_t n) {
-  using Mask = decltype(LanesT<T>{} != LanesT<T>{});
-  Mask acc{};
+  // A lane becomes 1 once it has seen a NaN (v == v is false only for NaN).
+  const LanesT<T> zero{}, one = zero + T(1);
+  LanesT<T> seen{};
   const int64_t full = n - n % kLanes;
   for (int64_t j = 0; j < full; j += kLanes) {
     LanesT<T> v;
     std::memcpy(&v, x + j, sizeof v);
-    acc |= v != v;
+    seen = select_equal(v, v, seen, one);
   }
   bool nan = false;
-  for (int k = 0; k < kLanes; ++k) nan |= acc[k] != 0;
+  for (int k = 0; k < kLanes; ++k) nan |= seen[k] != T(0);
   for (int64_t j = full; j < n; ++j) nan |= x[j] != x[j];
   return nan;
 }

@@ -3,6 +3,7 @@
 // axis is strided into a contiguous scratch row, and reduces per-block sums in block order.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -40,6 +41,10 @@ class RowIndex {
       expected = v->strides[d] * outer_shape[d];
     }
   }
+
+  // The whole view's rows are r * stride() bytes apart.
+  bool linear() const { return v_ && linear_; }
+  int64_t stride() const { return stride_; }
 
   int64_t operator()(int64_t r) const {
     if (!v_) return 0;
@@ -120,10 +125,37 @@ LossResult run(const LossRequest& req) {
   }
   std::vector<double> label_values = contiguous_copy<double>(label_aux);
 
+  // Labels of int64 in one strided run, rows without weights: the common layout, which the
+  // pass over the targets and the short-row tiles read without per-row dispatch.
+  const bool plain_labels = sparse && target->dtype == DType::i64 && target_row_at.linear() &&
+                            !req.weight && !req.upstream && !label_aux &&
+                            !(class_weight_view && (weights_as_factor || weights_in_mean));
+  auto plain_label = [&](int64_t r) {
+    int64_t label;
+    std::memcpy(&label, static_cast<const char*>(target->data) + r * target_row_at.stride(),
+                sizeof label);
+    return label;
+  };
+
   // One pass over the targets: labels in range, and the denominator of the mean.
   LossResult result;
   CompensatedSum denominator;
-  for (int64_t r = 0; r < rows; ++r) {
+  if (plain_labels) {
+    // Unit weights: the count is the compensated sum's value exactly (below 2^53).
+    int64_t counted = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t label = plain_label(r);
+      if (req.has_ignore_index && label == req.ignore_index) continue;
+      if (label < 0 || label >= classes) {
+        result.bad_index = r;
+        result.bad_label = label;
+        return result;
+      }
+      ++counted;
+    }
+    denominator.add(double(counted));
+  }
+  for (int64_t r = 0; r < rows && !plain_labels; ++r) {
     double w = req.weight ? read_as<double>(at(req.weight, weight_row_at(r)),
                                             req.weight->dtype)
                           : 1.0;
@@ -162,97 +194,221 @@ LossResult run(const LossRequest& req) {
       !sparse && target->dtype == dtype_of<T>() &&
       target->strides[x->ndim - 1] == int64_t(sizeof(T));
 
-  parallel_for(n_blocks, rows * classes, [&](int64_t block_begin, int64_t block_end) {
-    std::vector<T> x_row, g_row, p_row;
-    for (int64_t b = block_begin; b < block_end; ++b) {
-      double block_sum = 0.0;
-      const int64_t r_end = std::min(rows, (b + 1) * rows_per_block);
-      for (int64_t r = b * rows_per_block; r < r_end; ++r) {
-        const char* x_ptr = at(x, x_row_at(r));
-        char* g_ptr = wants_grad ? static_cast<char*>(grad_out->data) + grad_row_at(r) : nullptr;
-        const bool g_in_place = wants_grad && grad_stride == int64_t(sizeof(T)) &&
-                                reinterpret_cast<uintptr_t>(g_ptr) % alignof(T) == 0;
-        double w = req.weight ? read_as<double>(at(req.weight, weight_row_at(r)),
-                                                req.weight->dtype)
-                              : 1.0;
-        double up = req.upstream ? read_as<double>(at(req.upstream, upstream_row_at(r)),
-                                                   req.upstream->dtype)
-                                 : 1.0;
-        RowArgs<T> a{};
-        a.classes = classes;
-        a.label = -1;
-        a.class_weight = class_weight_view && weights_in_row ? class_weight.data() : nullptr;
-        a.class_weight_sum = class_weight_sum;
-        a.params = req.params;
-        double factor = 1.0;  // per-row class factor applied outside the kernel
-        bool ignored = false;
-        if (sparse) {
-          a.label = read_label(at(target, target_row_at(r)), target->dtype);
-          ignored = req.has_ignore_index && a.label == req.ignore_index;
-          // Checked again where it is used: the pass over the targets checked the caller's
-          // memory once, and another thread may have changed it since.
-          if (!ignored && (a.label < 0 || a.label >= classes)) {
-            if (bad_row[b] < 0) {
-              bad_row[b] = r;
-              bad_label[b] = a.label;
-            }
-            ignored = true;
-          }
-          if (!ignored) {
-            if (weights_as_factor && class_weight_view) factor = double(class_weight[a.label]);
-            a.has_label_value = label_aux != nullptr;
-            if (label_aux) a.label_value = label_values[a.label];
-          }
+  // What the driver reads for row r besides its logits: weights, the label (checked again where
+  // it is used: the pass over the targets checked the caller's memory once, and another thread
+  // may have changed it since) and the per-row class factor.
+  struct RowMeta {
+    double w = 1.0, up = 1.0, factor = 1.0, label_value = 0.0;
+    int64_t label = -1;
+    bool ignored = false;
+  };
+  auto row_meta = [&](int64_t r, int64_t b) {
+    RowMeta meta;
+    if (plain_labels) {
+      meta.label = plain_label(r);
+      meta.ignored = req.has_ignore_index && meta.label == req.ignore_index;
+      if (!meta.ignored && (meta.label < 0 || meta.label >= classes)) {
+        if (bad_row[b] < 0) {
+          bad_row[b] = r;
+          bad_label[b] = meta.label;
         }
-        double loss = 0.0;  // also the loss of a row with no classes (an empty sum, as PyTorch)
-        if (!ignored && classes > 0) {
-          if (x_in_place && reinterpret_cast<uintptr_t>(x_ptr) % alignof(T) == 0) {
-            a.x = reinterpret_cast<const T*>(x_ptr);
-          } else {
-            x_row.resize(classes);
+        meta.ignored = true;
+      }
+      return meta;
+    }
+    if (req.weight) meta.w = read_as<double>(at(req.weight, weight_row_at(r)), req.weight->dtype);
+    if (req.upstream)
+      meta.up = read_as<double>(at(req.upstream, upstream_row_at(r)), req.upstream->dtype);
+    if (!sparse) return meta;
+    meta.label = read_label(at(target, target_row_at(r)), target->dtype);
+    meta.ignored = req.has_ignore_index && meta.label == req.ignore_index;
+    if (!meta.ignored && (meta.label < 0 || meta.label >= classes)) {
+      if (bad_row[b] < 0) {
+        bad_row[b] = r;
+        bad_label[b] = meta.label;
+      }
+      meta.ignored = true;
+    }
+    if (!meta.ignored) {
+      if (weights_as_factor && class_weight_view) meta.factor = double(class_weight[meta.label]);
+      if (label_aux) meta.label_value = label_values[meta.label];
+    }
+    return meta;
+  };
+  auto grad_row = [&](int64_t r) {
+    return wants_grad ? static_cast<char*>(grad_out->data) + grad_row_at(r) : nullptr;
+  };
+  auto contiguous_row = [&](const char* p, bool in_place) {
+    return in_place && reinterpret_cast<uintptr_t>(p) % alignof(T) == 0
+               ? reinterpret_cast<const T*>(p)
+               : nullptr;
+  };
+  // Writes row r's results and returns its weighted loss, the block sum's term.
+  auto finish_row = [&](int64_t r, const RowMeta& meta, double loss) {
+    const double weighted = meta.ignored ? 0.0 : meta.w * loss;
+    if (req.loss_out) {
+      T v = T(weighted);
+      std::memcpy(static_cast<char*>(req.loss_out->data) + loss_row_at(r), &v, sizeof(T));
+    }
+    return weighted;
+  };
+
+  const TileFn<T> tile_fn = [&] {
+    const RowTable& t = *active_kernels().rows;
+    if constexpr (std::is_same_v<T, float>) return t.tile_f32[int(req.kernel)];
+    else return t.tile_f64[int(req.kernel)];
+  }();
+  const bool tiled = tile_fn != nullptr && classes > 0 && classes <= kTileMaxClasses;
+
+  // Short rows, kTileRows at a time: gathered transposed into a tile, computed across rows, and
+  // scattered back. Lanes without a row to compute (ignored rows, past the block's end) compute a
+  // copy of a valid lane's row, and their results are dropped.
+  auto tiled_block = [&](int64_t b, int64_t r_begin, int64_t r_end) {
+    constexpr int R = kTileRows;
+    alignas(64) T x_tile[kTileMaxClasses * R], g_tile[kTileMaxClasses * R],
+        p_tile[kTileMaxClasses * R];
+    double block_sum = 0.0;
+    for (int64_t r0 = r_begin; r0 < r_end; r0 += R) {
+      const int lanes = int(std::min<int64_t>(R, r_end - r0));
+      RowMeta meta[R];
+      int first_valid = -1;
+      for (int l = 0; l < lanes; ++l) {
+        meta[l] = row_meta(r0 + l, b);
+        if (!meta[l].ignored && first_valid < 0) first_valid = l;
+      }
+      RowTile<T> tile;
+      tile.classes = classes;
+      tile.class_weight = class_weight_view && weights_in_row ? class_weight.data() : nullptr;
+      tile.class_weight_sum = class_weight_sum;
+      tile.params = req.params;
+      tile.has_label_value = label_aux != nullptr;
+      tile.x = x_tile;
+      tile.probs = sparse ? nullptr : p_tile;
+      tile.grad = wants_grad ? g_tile : nullptr;
+      if (first_valid >= 0) {
+        // The logits: straight from each row when every row of the tile is contiguous, else
+        // converted element by element.
+        const T* x_rows[R];
+        bool x_direct = true;
+        for (int l = 0; l < R; ++l) {
+          const int src = l < lanes && !meta[l].ignored ? l : first_valid;
+          x_rows[l] = contiguous_row(at(x, x_row_at(r0 + src)), x_in_place);
+          x_direct = x_direct && x_rows[l] != nullptr;
+        }
+        if (x_direct) {
+          for (int64_t j = 0; j < classes; ++j)
+            for (int l = 0; l < R; ++l) x_tile[j * R + l] = x_rows[l][j];
+        }
+        for (int l = 0; l < R; ++l) {
+          const int src = l < lanes && !meta[l].ignored ? l : first_valid;
+          const int64_t r = r0 + src;
+          if (!x_direct) {
+            const char* x_ptr = at(x, x_row_at(r));
             for (int64_t j = 0; j < classes; ++j)
-              x_row[j] = read_as<T>(x_ptr + j * class_stride, x->dtype);
-            a.x = x_row.data();
+              x_tile[j * R + l] = read_as<T>(x_ptr + j * class_stride, x->dtype);
           }
           if (!sparse) {
             const char* p_ptr = at(target, target_row_at(r));
-            if (probs_in_place && reinterpret_cast<uintptr_t>(p_ptr) % alignof(T) == 0) {
-              a.probs = reinterpret_cast<const T*>(p_ptr);
-            } else {
-              p_row.resize(classes);
-              const int64_t ps = target->strides[x->ndim - 1];
-              for (int64_t j = 0; j < classes; ++j)
-                p_row[j] = read_as<T>(p_ptr + j * ps, target->dtype);
-              a.probs = p_row.data();
-            }
+            const int64_t ps = target->strides[x->ndim - 1];
+            for (int64_t j = 0; j < classes; ++j)
+              p_tile[j * R + l] = read_as<T>(p_ptr + j * ps, target->dtype);
           }
-          if (wants_grad) {
-            if (g_in_place) {
-              a.grad = reinterpret_cast<T*>(g_ptr);
-            } else {
-              g_row.resize(classes);
-              a.grad = g_row.data();
-            }
-            a.grad_scale = scale * w * up * factor;
-          }
-          loss = row_fn(a) * factor;
+          tile.label[l] = meta[src].label;
+          tile.label_value[l] = meta[src].label_value;
+          tile.grad_scale[l] = scale * meta[src].w * meta[src].up * meta[src].factor;
         }
-        if (wants_grad && (ignored || !g_in_place)) {
-          for (int64_t j = 0; j < classes; ++j) {
-            T v = ignored ? T(0) : a.grad[j];
-            std::memcpy(g_ptr + j * grad_stride, &v, sizeof(T));
-          }
-        }
-        const double weighted = ignored ? 0.0 : w * loss;
-        if (req.loss_out) {
-          T v = T(weighted);
-          std::memcpy(static_cast<char*>(req.loss_out->data) +
-                          loss_row_at(r),
-                      &v, sizeof(T));
-        }
-        block_sum += weighted;
+        tile_fn(tile);
       }
-      partial[b] = block_sum;
+      for (int l = 0; l < lanes; ++l) {
+        const int64_t r = r0 + l;
+        if (char* g_ptr = grad_row(r)) {
+          if (meta[l].ignored || first_valid < 0) {
+            const T zero = T(0);
+            for (int64_t j = 0; j < classes; ++j)
+              std::memcpy(g_ptr + j * grad_stride, &zero, sizeof(T));
+          } else if (grad_stride == int64_t(sizeof(T)) &&
+                     reinterpret_cast<uintptr_t>(g_ptr) % alignof(T) == 0) {
+            T* g = reinterpret_cast<T*>(g_ptr);
+            for (int64_t j = 0; j < classes; ++j) g[j] = g_tile[j * R + l];
+          } else {
+            for (int64_t j = 0; j < classes; ++j)
+              std::memcpy(g_ptr + j * grad_stride, &g_tile[j * R + l], sizeof(T));
+          }
+        }
+        block_sum += finish_row(r, meta[l], meta[l].ignored ? 0.0 : tile.loss[l] * meta[l].factor);
+      }
+    }
+    partial[b] = block_sum;
+  };
+
+  // Rows one at a time, in place where the layout allows it, else through contiguous scratch rows.
+  auto row_block = [&](int64_t b, int64_t r_begin, int64_t r_end, std::vector<T>& x_row,
+                       std::vector<T>& g_row, std::vector<T>& p_row) {
+    double block_sum = 0.0;
+    for (int64_t r = r_begin; r < r_end; ++r) {
+      const RowMeta meta = row_meta(r, b);
+      char* g_ptr = grad_row(r);
+      const bool g_in_place = wants_grad && grad_stride == int64_t(sizeof(T)) &&
+                              reinterpret_cast<uintptr_t>(g_ptr) % alignof(T) == 0;
+      RowArgs<T> a{};
+      a.classes = classes;
+      a.label = meta.label;
+      a.class_weight = class_weight_view && weights_in_row ? class_weight.data() : nullptr;
+      a.class_weight_sum = class_weight_sum;
+      a.params = req.params;
+      a.has_label_value = label_aux != nullptr && !meta.ignored;
+      a.label_value = meta.label_value;
+      double loss = 0.0;  // also the loss of a row with no classes (an empty sum, as PyTorch)
+      if (!meta.ignored && classes > 0) {
+        const char* x_ptr = at(x, x_row_at(r));
+        if (const T* row = contiguous_row(x_ptr, x_in_place)) {
+          a.x = row;
+        } else {
+          x_row.resize(classes);
+          for (int64_t j = 0; j < classes; ++j)
+            x_row[j] = read_as<T>(x_ptr + j * class_stride, x->dtype);
+          a.x = x_row.data();
+        }
+        if (!sparse) {
+          const char* p_ptr = at(target, target_row_at(r));
+          if (const T* row = contiguous_row(p_ptr, probs_in_place)) {
+            a.probs = row;
+          } else {
+            p_row.resize(classes);
+            const int64_t ps = target->strides[x->ndim - 1];
+            for (int64_t j = 0; j < classes; ++j)
+              p_row[j] = read_as<T>(p_ptr + j * ps, target->dtype);
+            a.probs = p_row.data();
+          }
+        }
+        if (wants_grad) {
+          if (g_in_place) {
+            a.grad = reinterpret_cast<T*>(g_ptr);
+          } else {
+            g_row.resize(classes);
+            a.grad = g_row.data();
+          }
+          a.grad_scale = scale * meta.w * meta.up * meta.factor;
+        }
+        loss = row_fn(a) * meta.factor;
+      }
+      if (wants_grad && (meta.ignored || !g_in_place)) {
+        for (int64_t j = 0; j < classes; ++j) {
+          T v = meta.ignored ? T(0) : a.grad[j];
+          std::memcpy(g_ptr + j * grad_stride, &v, sizeof(T));
+        }
+      }
+      block_sum += finish_row(r, meta, loss);
+    }
+    partial[b] = block_sum;
+  };
+
+  parallel_for(n_blocks, rows * classes, [&](int64_t block_begin, int64_t block_end) {
+    std::vector<T> x_row, g_row, p_row;
+    for (int64_t b = block_begin; b < block_end; ++b) {
+      const int64_t r_begin = b * rows_per_block, r_end = std::min(rows, r_begin + rows_per_block);
+      if (tiled) tiled_block(b, r_begin, r_end);
+      else row_block(b, r_begin, r_end, x_row, g_row, p_row);
     }
   });
 

@@ -1,5 +1,9 @@
 // Row kernels, compiled once per ISA: each table entry of losses.def runs its functor from
-// losses/<stem>.h over one contiguous row with the CPU's row primitives (cpu/row_ops.h).
+// losses/<stem>.h over one contiguous row with the CPU's row primitives (cpu/row_ops.h), and,
+// where the functor has a tile form, over a transposed tile of short rows.
+#include <type_traits>
+#include <utility>
+
 #include "cpu/kernels.h"
 #include "cpu/row_ops.h"
 #include "fastloss/config.h"
@@ -12,6 +16,24 @@ template <class Loss, class T>
 double row_kernel(const RowArgs<T>& a) {
   CpuRowOps<T> ops;
   return Loss{}(a, ops);
+}
+
+template <class Loss, class T, class = void>
+struct HasTile : std::false_type {};
+template <class Loss, class T>
+struct HasTile<Loss, T, std::void_t<decltype(std::declval<const Loss&>().tile(
+                            std::declval<RowTile<T>&>()))>> : std::true_type {};
+
+template <class Loss, class T>
+void tile_kernel(RowTile<T>& t) {
+  if constexpr (HasTile<Loss, T>::value) Loss{}.tile(t);
+}
+
+// The tile entry of a loss, or nullptr when its functor has none.
+template <class Loss, class T>
+constexpr cpu::TileFn<T> tile_entry() {
+  if constexpr (HasTile<Loss, T>::value) return &tile_kernel<Loss, T>;
+  else return nullptr;
 }
 
 }  // namespace
@@ -33,6 +55,18 @@ const RowTable& FL_CAT(row_table_, FL_ISA)() {
 #define FL_POINTWISE(...) nullptr,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) \
   ::fastloss::FL_ISA::row_kernel<::fastloss::FL_ISA::Functor<double>, double>,
+      {
+#include "fastloss/losses.def"
+      },
+#define FL_POINTWISE(...) nullptr,
+#define FL_ROW(name, stem, Functor, target, class_weight, label_aux) \
+  ::fastloss::FL_ISA::tile_entry<::fastloss::FL_ISA::Functor<float>, float>(),
+      {
+#include "fastloss/losses.def"
+      },
+#define FL_POINTWISE(...) nullptr,
+#define FL_ROW(name, stem, Functor, target, class_weight, label_aux) \
+  ::fastloss::FL_ISA::tile_entry<::fastloss::FL_ISA::Functor<double>, double>(),
       {
 #include "fastloss/losses.def"
       },

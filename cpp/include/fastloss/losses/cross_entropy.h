@@ -12,6 +12,8 @@
 // params: [label_smoothing]. Class weights are read in the row (ClassWeight::in_row*); the
 // sparse kernel's mean also divides by the targets' weights (the driver's part).
 #pragma once
+#include <type_traits>
+
 #include "fastloss/math.h"
 #include "fastloss/row.h"
 
@@ -32,11 +34,98 @@ FL_HOST_DEVICE double cross_entropy_sparse_target_grad(double p_t, double p_t_mi
   return c_t * (1.0 - eps) * p_t_minus_1 + eps / classes * (sum_c * p_t - c_t);
 }
 
+// kTileRows sparse rows at once (the RowTile contract of fastloss/row.h): the same formulas as
+// the row above, with every per-row quantity an array over the lanes and the sums over the row
+// taken in class order. Each lane's bits depend only on its own row.
+template <class T>
+struct CrossEntropySparseTile {
+  FL_HOST_DEVICE void operator()(RowTile<T>& t) const {
+    t.class_weight ? run<true>(t) : run<false>(t);
+  }
+
+  template <bool kWeighted>
+  FL_HOST_DEVICE static void run(RowTile<T>& t) {
+    constexpr int R = kTileRows;
+    const int64_t n = t.classes;
+    const T* x = t.x;
+    const double eps = t.params[0];
+    const double classes = double(n);
+    T m[R], x_t[R];
+    double s_small[R], ties[R], gap[R];
+    for (int r = 0; r < R; ++r) {
+      m[r] = -fl_inf<T>();
+      s_small[r] = ties[r] = gap[r] = 0.0;
+      x_t[r] = x[t.label[r] * R + r];
+    }
+    for (int64_t j = 0; j < n; ++j)
+      for (int r = 0; r < R; ++r) m[r] = x[j * R + r] > m[r] ? x[j * R + r] : m[r];
+    // e_j goes into the gradient tile when there is one (the softmax's numerators), else nowhere.
+    T* e = t.grad;
+    for (int64_t j = 0; j < n; ++j) {
+      const double c_j = kWeighted ? double(t.class_weight[j]) : 1.0;
+      for (int r = 0; r < R; ++r) {
+        const T xj = x[j * R + r];
+        const T ej = fl_exp(xj - m[r]);
+        if (e) e[j * R + r] = ej;
+        const bool is_max = xj == m[r];
+        s_small[r] += is_max ? 0.0 : double(ej);
+        ties[r] += is_max ? 1.0 : 0.0;
+        gap[r] += c_j * (double(m[r]) - double(xj));
+      }
+    }
+    double s[R], s_minus_1[R], total_cq[R], c_t[R];
+    for (int r = 0; r < R; ++r) {
+      s_minus_1[r] = (ties[r] - 1.0) + s_small[r];
+      s[r] = 1.0 + s_minus_1[r];
+      const double log_s = double(fl_log1p(T(s_minus_1[r])));
+      c_t[r] = kWeighted ? double(t.class_weight[t.label[r]]) : 1.0;
+      const double loss = cross_entropy_sparse_loss(log_s, double(m[r]) - double(x_t[r]), c_t[r],
+                                                    eps, classes, t.class_weight_sum, gap[r]);
+      t.loss[r] = m[r] == fl_inf<T>() ? fl_nan<double>() : loss;
+      total_cq[r] = (1.0 - eps) * c_t[r] + eps / classes * t.class_weight_sum;
+    }
+    if (!t.grad) return;
+    T a[R], b[R];
+    for (int r = 0; r < R; ++r) {
+      a[r] = T(total_cq[r] / s[r]);
+      b[r] = T(t.grad_scale[r]);
+    }
+    const T q_shift = T(eps / classes);
+    for (int64_t j = 0; j < n; ++j) {
+      const T cq = kWeighted ? t.class_weight[j] * q_shift : q_shift;
+      for (int r = 0; r < R; ++r) t.grad[j * R + r] = b[r] * (a[r] * t.grad[j * R + r] - cq);
+    }
+    T target_grad[R];  // computed across the lanes first, scattered to each lane's label after
+    bool any_inf = false;
+    for (int r = 0; r < R; ++r) {
+      const double e_t = double(fl_exp(T(double(x_t[r]) - double(m[r]))));
+      const double p_t = e_t / s[r];
+      const double p_t_minus_1 = (x_t[r] == m[r] ? -s_minus_1[r] : e_t - s[r]) / s[r];
+      target_grad[r] = T(t.grad_scale[r] * cross_entropy_sparse_target_grad(
+                                               p_t, p_t_minus_1, c_t[r], eps, classes,
+                                               t.class_weight_sum));
+    }
+    for (int r = 0; r < R; ++r) any_inf |= m[r] == fl_inf<T>();
+    for (int r = 0; r < R; ++r) t.grad[t.label[r] * R + r] = target_grad[r];
+    // A +inf logit makes the row NaN, as the row kernel's nan_row.
+    if (any_inf)
+      for (int64_t j = 0; j < n; ++j)
+        for (int r = 0; r < R; ++r)
+          t.grad[j * R + r] = m[r] == fl_inf<T>() ? fl_nan<T>() : t.grad[j * R + r];
+  }
+};
+
 template <class T, bool kDense>
 struct CrossEntropyRow {
   template <class Ops>
   FL_HOST_DEVICE double operator()(const RowArgs<T>& a, Ops& ops) const {
     return a.class_weight ? row<true>(a, ops) : row<false>(a, ops);
+  }
+
+  // Short sparse rows, kTileRows at a time (the RowTile contract of fastloss/row.h).
+  template <bool kSparse = !kDense, class = std::enable_if_t<kSparse>>
+  FL_HOST_DEVICE void tile(RowTile<T>& t) const {
+    CrossEntropySparseTile<T>{}(t);
   }
 
   template <bool kWeighted, class Ops>
