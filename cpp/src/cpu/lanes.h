@@ -32,8 +32,9 @@ using LanesT = typename LanesOf<T>::type;
 // The widest vector register the ISA has, in bytes. The lane types above are 64 bytes whatever
 // the ISA: GCC splits their arithmetic and conversions into native registers, but lowers a
 // comparison or a ?: on a type wider than the registers lane by lane, with branches (which made
-// the AVX2 and baseline row kernels several times slower than the AVX-512 ones). Comparisons go
-// through lanewise() below, which applies them one native register at a time.
+// the AVX2 and baseline row kernels several times slower than the AVX-512 ones). Loops that
+// compare therefore work on the kLanes lanes as kCount native registers ("parts") of T, lane
+// k of the 8 in part k / kPerPart: the same lanes, so the same summation order on every ISA.
 #if defined(__AVX512F__)
 constexpr int kNativeBytes = 64;
 #elif defined(__AVX__)
@@ -42,40 +43,41 @@ constexpr int kNativeBytes = 32;
 constexpr int kNativeBytes = 16;
 #endif
 
-template <class V>
-struct NativeParts {
-  using Elem = std::remove_cv_t<std::remove_reference_t<decltype(V{}[0])>>;
-  static constexpr int kBytes = sizeof(V) < kNativeBytes ? int(sizeof(V)) : kNativeBytes;
-  static constexpr int kCount = int(sizeof(V)) / kBytes;
-  typedef Elem type __attribute__((vector_size(kBytes)));
+template <class T>
+struct Parts {
+  static constexpr int kPerPart =
+      kNativeBytes / int(sizeof(T)) < kLanes ? kNativeBytes / int(sizeof(T)) : kLanes;
+  static constexpr int kCount = kLanes / kPerPart;
+  typedef T type __attribute__((vector_size(kPerPart * sizeof(T))));
 };
+template <class T>
+using PartOf = typename Parts<T>::type;
+using PartD = PartOf<double>;
+constexpr int kPartsD = Parts<double>::kCount;
 
-// f(a, b, x, y) lane by lane, evaluated on one native register of each operand at a time.
-template <class V, class F>
-inline V lanewise(const V& a, const V& b, const V& x, const V& y, F f) {
-  using N = typename NativeParts<V>::type;
-  constexpr int kParts = NativeParts<V>::kCount;
-  N an[kParts], bn[kParts], xn[kParts], yn[kParts];
-  std::memcpy(an, &a, sizeof a);
-  std::memcpy(bn, &b, sizeof b);
-  std::memcpy(xn, &x, sizeof x);
-  std::memcpy(yn, &y, sizeof y);
-  for (int p = 0; p < kParts; ++p) an[p] = f(an[p], bn[p], xn[p], yn[p]);
-  V out;
-  std::memcpy(&out, an, sizeof out);
+// Part p of the kLanes values at v (kPerPart values of T).
+template <class T>
+inline PartOf<T> load_part(const T* v, int p) {
+  PartOf<T> out;
+  std::memcpy(&out, v + p * Parts<T>::kPerPart, sizeof out);
   return out;
 }
 
-// a == b ? x : y, lane by lane.
-template <class V>
-inline V select_equal(const V& a, const V& b, const V& x, const V& y) {
-  return lanewise(a, b, x, y, [](auto a, auto b, auto x, auto y) { return a == b ? x : y; });
+// Part p (in double lanes) of the kLanes values at v, widened to double.
+template <class T>
+inline PartD load_part_d(const T* v, int p) {
+  constexpr int kPer = Parts<double>::kPerPart;
+  typedef T Narrow __attribute__((vector_size(kPer * sizeof(T))));
+  Narrow n;
+  std::memcpy(&n, v + p * kPer, sizeof n);
+  return __builtin_convertvector(n, PartD);
 }
 
-// a > b ? a : b, lane by lane (a NaN in a never wins; a NaN in b stays only if a is not greater).
-template <class V>
-inline V select_greater(const V& a, const V& b) {
-  return lanewise(a, b, a, b, [](auto a, auto b, auto x, auto y) { return a > b ? x : y; });
+// The kLanes lanes of kPartsD double parts, as one LanesD.
+inline LanesD join_parts(const PartD (&parts)[kPartsD]) {
+  LanesD out;
+  std::memcpy(&out, parts, sizeof out);
+  return out;
 }
 
 // kLanes consecutive values widened to double.

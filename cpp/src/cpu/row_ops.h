@@ -32,15 +32,20 @@ inline LanesD splat(double v) { return LanesD{} + v; }
 // max over the row, NaNs ignored (they reach the loss through the exponentials instead).
 template <class T>
 T row_max(const T* __restrict x, int64_t n) {
-  LanesT<T> lanes = LanesT<T>{} - fl_inf<T>();
+  constexpr int P = Parts<T>::kCount;
+  PartOf<T> lanes[P];
+  for (int p = 0; p < P; ++p) lanes[p] = PartOf<T>{} - fl_inf<T>();
   const int64_t full = n - n % kLanes;
   for (int64_t j = 0; j < full; j += kLanes) {
-    LanesT<T> v;
-    std::memcpy(&v, x + j, sizeof v);
-    lanes = select_greater(v, lanes);
+    FL_UNROLL
+    for (int p = 0; p < P; ++p) {
+      const PartOf<T> v = load_part(x + j, p);
+      lanes[p] = v > lanes[p] ? v : lanes[p];
+    }
   }
   T m = -fl_inf<T>();
-  for (int k = 0; k < kLanes; ++k) m = lanes[k] > m ? lanes[k] : m;
+  for (int p = 0; p < P; ++p)
+    for (int k = 0; k < Parts<T>::kPerPart; ++k) m = lanes[p][k] > m ? lanes[p][k] : m;
   for (int64_t j = full; j < n; ++j) m = x[j] > m ? x[j] : m;
   return m;
 }
@@ -58,31 +63,42 @@ struct ExpSums {
 };
 
 template <class T, bool kTargetSums, bool kDense, bool kWeighted>
-void reduce_tile(ExpSums& acc, const T* __restrict x, const T* __restrict e, int64_t n, T m,
+void reduce_tile(ExpSums& sums, const T* __restrict x, const T* __restrict e, int64_t n, T m,
                  const T* __restrict probs, const T* __restrict c, double q_scale, double q_shift) {
-  const LanesD mv = splat(double(m)), zero{}, one = splat(1.0);
+  constexpr int P = kPartsD;
+  PartD s_small[P], ties[P], cq_sum[P], cq_gap[P];
+  const PartD mv = PartD{} + double(m), zero{}, one = zero + 1.0;
+  for (int p = 0; p < P; ++p) s_small[p] = ties[p] = cq_sum[p] = cq_gap[p] = zero;
   const int64_t full = n - n % kLanes;
   for (int64_t j = 0; j < full; j += kLanes) {
-    LanesD xv = load_lanes(x + j), ev = load_lanes(e + j);
-    acc.s_small += select_equal(xv, mv, zero, ev);
-    acc.ties += select_equal(xv, mv, one, zero);
-    if (kTargetSums) {
-      LanesD q = kDense ? load_lanes(probs + j) * q_scale + q_shift : splat(q_shift);
-      LanesD cq = kWeighted ? load_lanes(c + j) * q : q;
-      acc.cq += cq;
-      acc.cq_gap += cq * (mv - xv);
+    FL_UNROLL
+    for (int p = 0; p < P; ++p) {
+      const PartD xv = load_part_d(x + j, p), ev = load_part_d(e + j, p);
+      const auto is_max = xv == mv;
+      s_small[p] += is_max ? zero : ev;
+      ties[p] += is_max ? one : zero;
+      if (kTargetSums) {
+        const PartD q = kDense ? load_part_d(probs + j, p) * q_scale + q_shift : zero + q_shift;
+        const PartD cq = kWeighted ? load_part_d(c + j, p) * q : q;
+        cq_sum[p] += cq;
+        cq_gap[p] += cq * (mv - xv);
+      }
     }
   }
+  sums.s_small += join_parts(s_small);
+  sums.ties += join_parts(ties);
+  sums.cq += join_parts(cq_sum);
+  sums.cq_gap += join_parts(cq_gap);
   for (int64_t j = full; j < n; ++j) {
     const int k = int(j - full);
     const bool is_max = x[j] == m;
-    acc.s_small[k] += is_max ? 0.0 : double(e[j]);
-    acc.ties[k] += is_max ? 1.0 : 0.0;
+    sums.s_small[k] += is_max ? 0.0 : double(e[j]);
+    sums.ties[k] += is_max ? 1.0 : 0.0;
     if (kTargetSums) {
       double q = kDense ? double(probs[j]) * q_scale + q_shift : q_shift;
       double cq = kWeighted ? double(c[j]) * q : q;
-      acc.cq[k] += cq;
-      acc.cq_gap[k] += cq * (double(m) - double(x[j]));
+      sums.cq[k] += cq;
+      sums.cq_gap[k] += cq * (double(m) - double(x[j]));
     }
   }
 }
@@ -144,17 +160,22 @@ double exp_sum_except_pass(const T* x, int64_t n, T m, int64_t t, T* e_row) {
 
 template <class T>
 bool has_nan(const T* __restrict x, int64_t n) {
+  constexpr int P = Parts<T>::kCount;
   // A lane becomes 1 once it has seen a NaN (v == v is false only for NaN).
-  const LanesT<T> zero{}, one = zero + T(1);
-  LanesT<T> seen{};
+  const PartOf<T> zero{}, one = zero + T(1);
+  PartOf<T> seen[P];
+  for (int p = 0; p < P; ++p) seen[p] = zero;
   const int64_t full = n - n % kLanes;
   for (int64_t j = 0; j < full; j += kLanes) {
-    LanesT<T> v;
-    std::memcpy(&v, x + j, sizeof v);
-    seen = select_equal(v, v, seen, one);
+    FL_UNROLL
+    for (int p = 0; p < P; ++p) {
+      const PartOf<T> v = load_part(x + j, p);
+      seen[p] = v == v ? seen[p] : one;
+    }
   }
   bool nan = false;
-  for (int k = 0; k < kLanes; ++k) nan |= seen[k] != T(0);
+  for (int p = 0; p < P; ++p)
+    for (int k = 0; k < Parts<T>::kPerPart; ++k) nan |= seen[p][k] != T(0);
   for (int64_t j = full; j < n; ++j) nan |= x[j] != x[j];
   return nan;
 }
