@@ -5,7 +5,7 @@
 // per call as users do, includes them). Method and byte counts: bench/METHOD.md.
 //
 //   cmake -S . -B build-bench -DFASTLOSS_BUILD_BENCH=ON && cmake --build build-bench --target fastloss_bench
-//   build-bench/fastloss_bench [--repeats N] [--threads N] [--quick] [--rows-only]
+//   build-bench/fastloss_bench [--repeats N] [--threads N] [--quick] [--rows-only] [--classes C]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -226,6 +226,7 @@ void bench_rows(fastloss::Kernel kernel, int64_t rows, int64_t classes, int repe
 int main(int argc, char** argv) {
   int repeats = 9, threads = 0;
   bool quick = false, rows_only = false;
+  int64_t only_classes = 0;  // --classes C: cross-entropy at C classes only
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--repeats" && i + 1 < argc) {
@@ -236,8 +237,11 @@ int main(int argc, char** argv) {
       quick = true;
     } else if (a == "--rows-only") {
       rows_only = true;
+    } else if (a == "--classes" && i + 1 < argc) {
+      rows_only = true;
+      only_classes = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: %s [--repeats N] [--threads N] [--quick] [--rows-only]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--repeats N] [--threads N] [--quick] [--rows-only] [--classes C]\n", argv[0]);
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -261,6 +265,10 @@ int main(int argc, char** argv) {
   // Every row kernel at one long-row shape, then cross-entropy over a sweep of row lengths at
   // the same number of logits (few classes: the per-row cost; many: the per-logit cost).
   const int64_t long_classes = quick ? 1000 : 32000;
+  if (only_classes > 0) {
+    bench_rows(Kernel::cross_entropy_sparse, n / only_classes, only_classes, repeats);
+    return 0;
+  }
   for (int k = 0; k < fastloss::kNumKernels; ++k) {
     const Kernel kernel = Kernel(k);
     if (fastloss::kernel_info(kernel).family != fastloss::Family::row) continue;

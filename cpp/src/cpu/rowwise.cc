@@ -243,13 +243,15 @@ LossResult run(const LossRequest& req) {
                ? reinterpret_cast<const T*>(p)
                : nullptr;
   };
+  auto write_loss = [&](int64_t r, double weighted) {
+    if (!req.loss_out) return;
+    T v = T(weighted);
+    std::memcpy(static_cast<char*>(req.loss_out->data) + loss_row_at(r), &v, sizeof(T));
+  };
   // Writes row r's results and returns its weighted loss, the block sum's term.
   auto finish_row = [&](int64_t r, const RowMeta& meta, double loss) {
     const double weighted = meta.ignored ? 0.0 : meta.w * loss;
-    if (req.loss_out) {
-      T v = T(weighted);
-      std::memcpy(static_cast<char*>(req.loss_out->data) + loss_row_at(r), &v, sizeof(T));
-    }
+    write_loss(r, weighted);
     return weighted;
   };
 
@@ -259,6 +261,80 @@ LossResult run(const LossRequest& req) {
     else return t.tile_f64[int(req.kernel)];
   }();
   const bool tiled = tile_fn != nullptr && classes > 0 && classes <= kTileMaxClasses;
+  auto new_tile = [&](const T* x_tile, const T* p_tile, T* g_tile) {
+    RowTile<T> tile;
+    tile.classes = classes;
+    tile.class_weight = class_weight_view && weights_in_row ? class_weight.data() : nullptr;
+    tile.class_weight_sum = class_weight_sum;
+    tile.params = req.params;
+    tile.has_label_value = label_aux != nullptr;
+    tile.x = x_tile;
+    tile.probs = p_tile;
+    tile.grad = g_tile;
+    return tile;
+  };
+  // Every row of v is kRows contiguous T at one stride: rows are addressed by pointer arithmetic.
+  auto plain_rows_of = [&](const View* v, const RowIndex& row_at) {
+    return v->dtype == dtype_of<T>() && v->strides[v->ndim - 1] == int64_t(sizeof(T)) &&
+           row_at.linear() && row_at.stride() % int64_t(sizeof(T)) == 0 &&
+           reinterpret_cast<uintptr_t>(v->data) % alignof(T) == 0;
+  };
+  const bool plain_tiles = tiled && plain_labels && plain_rows_of(x, x_row_at) &&
+                           (!wants_grad || plain_rows_of(grad_out, grad_row_at));
+
+  // The plain layout's tiles (int64 labels, no weights, logits and gradient rows of T at fixed
+  // strides): the loop below without any per-row dispatch, which cost more than the tile's math.
+  auto plain_tiled_block = [&](int64_t b, int64_t r_begin, int64_t r_end) {
+    constexpr int R = kTileRows;
+    alignas(64) T x_tile[kTileMaxClasses * R], g_tile[kTileMaxClasses * R];
+    const T* x_base = static_cast<const T*>(x->data);
+    const int64_t x_step = x_row_at.stride() / int64_t(sizeof(T));
+    T* g_base = wants_grad ? static_cast<T*>(grad_out->data) : nullptr;
+    const int64_t g_step = wants_grad ? grad_row_at.stride() / int64_t(sizeof(T)) : 0;
+    RowTile<T> tile = new_tile(x_tile, nullptr, g_base ? g_tile : nullptr);
+    double block_sum = 0.0;
+    for (int64_t r0 = r_begin; r0 < r_end; r0 += R) {
+      const int lanes = int(std::min<int64_t>(R, r_end - r0));
+      bool ignored[R];
+      int first_valid = -1;
+      for (int l = 0; l < lanes; ++l) {
+        const int64_t label = plain_label(r0 + l);
+        ignored[l] = req.has_ignore_index && label == req.ignore_index;
+        if (!ignored[l] && (label < 0 || label >= classes)) {
+          if (bad_row[b] < 0) {
+            bad_row[b] = r0 + l;
+            bad_label[b] = label;
+          }
+          ignored[l] = true;
+        }
+        tile.label[l] = ignored[l] ? 0 : label;
+        if (!ignored[l] && first_valid < 0) first_valid = l;
+      }
+      if (first_valid >= 0) {
+        const T* src_rows[R];
+        for (int l = 0; l < R; ++l) {
+          const int src = l < lanes && !ignored[l] ? l : first_valid;
+          src_rows[l] = x_base + (r0 + src) * x_step;
+          tile.label[l] = tile.label[src];
+          tile.grad_scale[l] = scale;
+        }
+        for (int64_t j = 0; j < classes; ++j)
+          for (int l = 0; l < R; ++l) x_tile[j * R + l] = src_rows[l][j];
+        tile_fn(tile);
+      }
+      for (int l = 0; l < lanes; ++l) {
+        const bool skip = first_valid < 0 || ignored[l];
+        if (g_base) {
+          T* g = g_base + (r0 + l) * g_step;
+          for (int64_t j = 0; j < classes; ++j) g[j] = skip ? T(0) : g_tile[j * R + l];
+        }
+        const double loss = skip ? 0.0 : tile.loss[l];
+        write_loss(r0 + l, loss);
+        block_sum += loss;
+      }
+    }
+    partial[b] = block_sum;
+  };
 
   // Short rows, kTileRows at a time: gathered transposed into a tile, computed across rows, and
   // scattered back. Lanes without a row to compute (ignored rows, past the block's end) compute a
@@ -276,15 +352,7 @@ LossResult run(const LossRequest& req) {
         meta[l] = row_meta(r0 + l, b);
         if (!meta[l].ignored && first_valid < 0) first_valid = l;
       }
-      RowTile<T> tile;
-      tile.classes = classes;
-      tile.class_weight = class_weight_view && weights_in_row ? class_weight.data() : nullptr;
-      tile.class_weight_sum = class_weight_sum;
-      tile.params = req.params;
-      tile.has_label_value = label_aux != nullptr;
-      tile.x = x_tile;
-      tile.probs = sparse ? nullptr : p_tile;
-      tile.grad = wants_grad ? g_tile : nullptr;
+      RowTile<T> tile = new_tile(x_tile, sparse ? nullptr : p_tile, wants_grad ? g_tile : nullptr);
       if (first_valid >= 0) {
         // The logits: straight from each row when every row of the tile is contiguous, else
         // converted element by element.
@@ -407,7 +475,8 @@ LossResult run(const LossRequest& req) {
     std::vector<T> x_row, g_row, p_row;
     for (int64_t b = block_begin; b < block_end; ++b) {
       const int64_t r_begin = b * rows_per_block, r_end = std::min(rows, r_begin + rows_per_block);
-      if (tiled) tiled_block(b, r_begin, r_end);
+      if (plain_tiles) plain_tiled_block(b, r_begin, r_end);
+      else if (tiled) tiled_block(b, r_begin, r_end);
       else row_block(b, r_begin, r_end, x_row, g_row, p_row);
     }
   });

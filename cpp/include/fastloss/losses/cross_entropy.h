@@ -40,10 +40,13 @@ FL_HOST_DEVICE double cross_entropy_sparse_target_grad(double p_t, double p_t_mi
 template <class T>
 struct CrossEntropySparseTile {
   FL_HOST_DEVICE void operator()(RowTile<T>& t) const {
-    t.class_weight ? run<true>(t) : run<false>(t);
+    const bool smoothing = t.params[0] > 0;
+    if (t.class_weight) smoothing ? run<true, true>(t) : run<true, false>(t);
+    else smoothing ? run<false, true>(t) : run<false, false>(t);
   }
 
-  template <bool kWeighted>
+  // kSmoothing: eps > 0, the only case that needs sum_j c_j (m - x_j).
+  template <bool kWeighted, bool kSmoothing>
   FL_HOST_DEVICE static void run(RowTile<T>& t) {
     constexpr int R = kTileRows;
     const int64_t n = t.classes;
@@ -57,8 +60,10 @@ struct CrossEntropySparseTile {
       s_small[r] = ties[r] = gap[r] = 0.0;
       x_t[r] = x[t.label[r] * R + r];
     }
-    for (int64_t j = 0; j < n; ++j)
-      for (int r = 0; r < R; ++r) m[r] = x[j * R + r] > m[r] ? x[j * R + r] : m[r];
+    for (int64_t j = 0; j < n; ++j) {
+      const T* xj = x + j * R;
+      for (int r = 0; r < R; ++r) m[r] = xj[r] > m[r] ? xj[r] : m[r];
+    }
     // e_j goes into the gradient tile when there is one (the softmax's numerators), else nowhere.
     T* e = t.grad;
     for (int64_t j = 0; j < n; ++j) {
@@ -70,7 +75,7 @@ struct CrossEntropySparseTile {
         const bool is_max = xj == m[r];
         s_small[r] += is_max ? 0.0 : double(ej);
         ties[r] += is_max ? 1.0 : 0.0;
-        gap[r] += c_j * (double(m[r]) - double(xj));
+        if (kSmoothing) gap[r] += c_j * (double(m[r]) - double(xj));
       }
     }
     double s[R], s_minus_1[R], total_cq[R], c_t[R];
