@@ -218,6 +218,22 @@ FL_HOST_DEVICE T fl_exp(T x) {
   return x != x ? x : y;
 }
 
+// exp(x) for x <= 0 or NaN (the shifted logits x - max, -|x|): fl_exp's result, bit for bit,
+// without the overflow branch that such arguments never take.
+template <class T>
+FL_HOST_DEVICE T fl_exp_nonpositive(T x) {
+  using F = FloatTraits<T>;
+  T xc = x < F::kExpLo ? F::kExpLo : x;
+  typename F::Int k;
+  T r = reduce_ln2(xc, k);
+  T p = exp_reduced_minus_one(r) + T(1);
+  T s1, s2;
+  pow2_split<T>(k, s1, s2);
+  T y = (p * s1) * s2;
+  y = x < F::kExpLo ? T(0) : y;
+  return x != x ? x : y;
+}
+
 template <class T>
 FL_HOST_DEVICE T fl_expm1(T x) {
   using F = FloatTraits<T>;
@@ -241,19 +257,18 @@ FL_HOST_DEVICE T fl_expm1(T x) {
   return x != x ? x : y;
 }
 
+// The logarithm of a positive, finite, normal xs, minus `exponent_shift` ln 2 (fl_log scales
+// subnormals up by 2^shift and passes the shift here).
 template <class T>
-FL_HOST_DEVICE T fl_log(T x) {
+FL_HOST_DEVICE T log_of_normal(T xs, T exponent_shift) {
   using F = FloatTraits<T>;
   using Int = typename F::Int;
   constexpr Int kMantMask = (Int(1) << F::kMantBits) - 1;
-  // Subnormals: scale into the normal range first.
-  bool tiny = x < F::kMinNormal;
-  T xs = tiny ? x * F::kSubnormalScale : x;
   Int bits = fl_bit_cast<Int>(xs);
   Int off = bits - fl_bit_cast<Int>(F::kSqrtHalf);
   Int e = off >> F::kMantBits;  // arithmetic shift: exponent of x relative to [sqrt(1/2), sqrt(2))
   T m = fl_bit_cast<T>(static_cast<Int>((off & kMantMask) + fl_bit_cast<Int>(F::kSqrtHalf)));
-  T ef = int_to_float<T>(e) - (tiny ? T(F::kSubnormalShift) : T(0));
+  T ef = int_to_float<T>(e) - exponent_shift;
   // log(1 + f) = 2 atanh(s) with s = f / (2 + f), |s| <= 0.1716. Since f - 2s = s f exactly in
   // real arithmetic, 2 atanh(s) = f - s (f - R) with R = 2s^2/3 + 2s^4/5 + ...: f = m - 1 is exact,
   // and the rounding of s only touches the small correction s (f - R).
@@ -265,7 +280,16 @@ FL_HOST_DEVICE T fl_log(T x) {
   const T poly = horner<T, 1, n>(kTaylorCoefficient<T, 1, n, 0>, z);
   T r = T(2) * z * poly;
   T log_m = fl_fma(-s, f - r, f);
-  T y = fl_fma(ef, F::kLn2Hi, fl_fma(ef, F::kLn2Lo, log_m));
+  return fl_fma(ef, F::kLn2Hi, fl_fma(ef, F::kLn2Lo, log_m));
+}
+
+template <class T>
+FL_HOST_DEVICE T fl_log(T x) {
+  using F = FloatTraits<T>;
+  // Subnormals: scale into the normal range first.
+  bool tiny = x < F::kMinNormal;
+  T xs = tiny ? x * F::kSubnormalScale : x;
+  T y = log_of_normal(xs, tiny ? T(F::kSubnormalShift) : T(0));
   y = x == T(0) ? -fl_inf<T>() : y;
   y = x < T(0) ? fl_nan<T>() : y;
   y = x == fl_inf<T>() ? x : y;
@@ -300,13 +324,15 @@ struct LogitTerms {
 
 template <class T>
 FL_HOST_DEVICE LogitTerms<T> fl_logit_terms(T x) {
-  T e = fl_exp(-fl_abs(x));  // in [0, 1]
-  T u = T(1) + e;
-  T big = T(1) / u;           // sigmoid(|x|)
-  T small = e * big;          // sigmoid(-|x|)
+  T e = fl_exp_nonpositive(-fl_abs(x));  // in [0, 1]
+  T u = T(1) + e;                         // in [1, 2]: fl_log's special cases cannot occur
+  T big = T(1) / u;                       // sigmoid(|x|)
+  T small = e * big;                      // sigmoid(-|x|)
   // log1p(e) = log(u) + (e - (u - 1)) / u: the second term restores what rounding u lost, and
   // dividing by u is multiplying by sigmoid(|x|), already at hand (one division saved).
-  T log1p_e = fl_fma(e - (u - T(1)), big, fl_log(u));
+  T log_u = log_of_normal(u, T(0));
+  log_u = u != u ? u : log_u;  // NaN logits stay NaN
+  T log1p_e = fl_fma(e - (u - T(1)), big, log_u);
   bool neg = x < T(0);
   return {(neg ? T(0) : x) + log1p_e, (neg ? -x : T(0)) + log1p_e, neg ? small : big,
           neg ? big : small};

@@ -52,7 +52,7 @@ T row_max(const T* __restrict x, int64_t n) {
 
 template <class T>
 void exp_shifted(const T* __restrict x, int64_t n, T m, T* __restrict e) {
-  for (int64_t j = 0; j < n; ++j) e[j] = fl_exp(x[j] - m);
+  for (int64_t j = 0; j < n; ++j) e[j] = fl_exp_nonpositive(x[j] - m);  // x_j - max <= 0
 }
 
 // Sums of one softmax row: the non-maximal e_j, the number of maxima, and with kTargetSums (and

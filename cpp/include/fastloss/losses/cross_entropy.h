@@ -70,7 +70,7 @@ struct CrossEntropySparseTile {
       const double c_j = kWeighted ? double(t.class_weight[j]) : 1.0;
       for (int r = 0; r < R; ++r) {
         const T xj = x[j * R + r];
-        const T ej = fl_exp(xj - m[r]);
+        const T ej = fl_exp_nonpositive(xj - m[r]);
         if (e) e[j * R + r] = ej;
         const bool is_max = xj == m[r];
         s_small[r] += is_max ? 0.0 : double(ej);
@@ -103,7 +103,7 @@ struct CrossEntropySparseTile {
     T target_grad[R];  // computed across the lanes first, scattered to each lane's label after
     bool any_inf = false;
     for (int r = 0; r < R; ++r) {
-      const double e_t = double(fl_exp(T(double(x_t[r]) - double(m[r]))));
+      const double e_t = double(fl_exp_nonpositive(T(double(x_t[r]) - double(m[r]))));
       const double p_t = e_t / s[r];
       const double p_t_minus_1 = (x_t[r] == m[r] ? -s_minus_1[r] : e_t - s[r]) / s[r];
       target_grad[r] = T(t.grad_scale[r] * cross_entropy_sparse_target_grad(
@@ -175,7 +175,7 @@ struct CrossEntropyRow {
       ops.template softmax_grad<kDense, kWeighted>(a.grad, n, T(total_cq / s), T(scale), a.probs,
                                                    a.class_weight, q_scale, q_shift);
       if (!kDense) {
-        const double e_t = double(fl_exp(T(x_t - double(m))));
+        const double e_t = double(fl_exp_nonpositive(T(x_t - double(m))));
         const double p_t = e_t / s;
         const double p_t_minus_1 = (x_t == double(m) ? -s_minus_1 : e_t - s) / s;
         a.grad[a.label] = T(scale * cross_entropy_sparse_target_grad(p_t, p_t_minus_1, c_t, eps,
