@@ -13,13 +13,17 @@ True
 
 from __future__ import annotations
 
+import importlib.util
+
 from . import _core
 
-try:
-    from . import _cuda
-except ModuleNotFoundError:  # built without CUDA; any other import failure is a real error
+# `from . import _cuda` reports a missing submodule as a plain ImportError ("cannot import
+# name"), like any other import failure: ask whether the module exists instead, so that a build
+# without CUDA imports and a broken CUDA module still raises.
+if importlib.util.find_spec(f"{__package__}._cuda") is None:  # built without CUDA
     _cuda = None
 else:
+    from . import _cuda
     _core.register_backend(_cuda.backend())
 
 
