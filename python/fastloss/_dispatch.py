@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _core, _device
 from ._device import DeviceArray
-from ._validate import fail, reduction_code, weights
+from ._validate import fail, reduction_code, weight_array, weight_total, weights
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -113,17 +113,17 @@ def _sample_weight(fn: str, sample_weight, loss_shape: tuple):
     """Broadcast view of the weights and the sum of the broadcast weights."""
     if sample_weight is None:
         return None, 0.0
-    w = checked_weights(fn, "sample_weight", sample_weight)
-    view = _broadcast(fn, "sample_weight", w, loss_shape)
-    n = int(np.prod(loss_shape, dtype=np.int64))
-    if isinstance(w, DeviceArray):
+    if isinstance(sample_weight, DeviceArray):
+        w = _device.check_weights(fn, "sample_weight", sample_weight, None)
+        view = _broadcast(fn, "sample_weight", w, loss_shape)
+        n = int(np.prod(loss_shape, dtype=np.int64))
         return view, _device.total(w) * (n / w.size) if w.size else 0.0
-    # Summing the original weights and scaling by the replication factor is exact for
-    # broadcasting and costs O(w.size), not O(n).
-    # The contiguous copy (of the small original, if it is strided at all) fixes NumPy's pairwise
-    # summation order, so the mean's denominator does not depend on the weights' memory layout.
-    total = float(np.ascontiguousarray(w).sum(dtype=np.float64)) * (n / w.size) if w.size else 0.0
-    return view, total
+    w = weight_array(fn, "sample_weight", sample_weight)
+    view = _broadcast(fn, "sample_weight", w, loss_shape)
+    # One native pass over the view checks the values and sums them: its broadcast dimensions
+    # (from broadcasting to the loss shape, or in the caller's own view) are read once, so this
+    # costs O(distinct weights) and allocates nothing of their size.
+    return view, weight_total(fn, "sample_weight", view)
 
 
 def _upstream(fn: str, request: GradRequest, code: int, loss_shape: tuple, like):
