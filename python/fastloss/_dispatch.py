@@ -48,6 +48,17 @@ _request: contextvars.ContextVar[GradRequest | None] = contextvars.ContextVar(
     "fastloss_grad_request", default=None)
 
 
+# id(array) -> the dtype the caller passed, for float16/bfloat16 arguments computed in float32
+# copies (set by _arrays.any_array around the call), so that messages name what was passed.
+_passed_dtypes: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "fastloss_passed_dtypes", default=None)
+
+
+def _passed_dtype(a) -> str:
+    names = _passed_dtypes.get()
+    return names.get(id(a), str(a.dtype)) if names else str(a.dtype)
+
+
 def as_array(fn: str, name: str, x) -> np.ndarray | DeviceArray:
     """x as an ndarray (arrays of other libraries were already turned into zero-copy NumPy views
     or DeviceArrays by _arrays.any_array; this only handles lists and scalars)."""
@@ -146,6 +157,13 @@ def _upstream(fn: str, request: GradRequest, code: int, loss_shape: tuple, like)
         return None, float(a.reshape(()))
     a = as_array(fn, "grad_output", g)
     _real_grad_output(fn, a)
+    if a.dtype == np.float16:  # computed in float32, as half-precision inputs are
+        if isinstance(a, DeviceArray):
+            fail(fn, "grad_output must be float32, float64 or an integer array, got dtype "
+                     "float16", TypeError)
+        a = a.astype(np.float32)
+    if not a.dtype.isnative:
+        fail(fn, f"grad_output must be in native byte order, got dtype {a.dtype.str}", TypeError)
     return _broadcast(fn, "grad_output", a, loss_shape), 1.0
 
 
@@ -242,8 +260,9 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
         if not y.dtype.isnative:
             fail(fn, f"{target_name} must be in native byte order, got dtype {y.dtype.str}",
                  TypeError)
-    elif y.dtype != x.dtype:
-        fail(fn, f"{target_name} must have the dtype of {x_name} ({x.dtype}), got {y.dtype}", TypeError)
+    elif y.dtype != x.dtype or _passed_dtype(y) != _passed_dtype(x):
+        fail(fn, f"{target_name} must have the dtype of {x_name} ({_passed_dtype(x)}), got "
+                 f"{_passed_dtype(y)}", TypeError)
     shape = x.shape
     p = None if param is None else _broadcast(fn, param_name, param, shape)
     w, w_total = _sample_weight(fn, sample_weight, shape)
@@ -303,9 +322,9 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     elif dense_ok and y.dtype.kind == "f":
         dense = True
         _same_shape(fn, "logits", logits, "target", y)
-        if y.dtype != logits.dtype:
-            fail(fn, f"probability target must have the dtype of logits ({logits.dtype}), "
-                     f"got {y.dtype}", TypeError)
+        if y.dtype != logits.dtype or _passed_dtype(y) != _passed_dtype(logits):
+            fail(fn, f"probability target must have the dtype of logits "
+                     f"({_passed_dtype(logits)}), got {_passed_dtype(y)}", TypeError)
     else:
         wanted = "integer class indices or float probabilities" if dense_ok else "integer class indices"
         fail(fn, f"target must hold {wanted}, got dtype {y.dtype}", TypeError)
@@ -330,6 +349,8 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         list(params), w, 0.0, upstream, upstream_scalar, code, ignore_index, loss_out)
     if bad_row >= 0:
         index = tuple(int(i) for i in np.unravel_index(bad_row, outer_shape)) if outer_shape else ()
+        if isinstance(y, np.ndarray):  # the driver reads uint64 labels above 2^63 as 2^63 - 1
+            bad_label = int(y[index])
         fail(fn, f"target label {bad_label} out of range [0, {classes}) at index {index}")
     if code == 1 and math.isinf(value):
         kept = _kept_rows_if_zero_denominator(name, y, w, class_weight, ignore_index, x.dtype)
