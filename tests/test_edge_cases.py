@@ -505,3 +505,54 @@ def test_rows_with_no_classes_are_an_empty_input_as_pytorch(reduction):
     expected = {"none": np.zeros(3), "sum": np.zeros(()), "mean": np.full((), np.nan)}[reduction]
     np.testing.assert_array_equal(loss, expected)
     assert grad.shape == (3, 0)
+
+
+# Zero total weight ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("kw", [{"label_smoothing": 0.0}, {"label_smoothing": 0.1},
+                                {"label_smoothing": 0.1, "sample_weight": [1.0, 0.0, 2.0, 1.0]},
+                                {"label_smoothing": 0.3, "axis": 0}], ids=variant_id)
+def test_a_mean_over_zero_total_class_weight_is_nan_as_pytorch(dtype, kw):
+    """Every kept target's class weight is 0: the mean divides by 0. PyTorch gives nan with a nan
+    gradient on the kept rows and 0 on the ignored one, with or without label smoothing (whose
+    term would make it +inf with +-inf gradients); so do fastloss and the reference."""
+    x = rng_for("zero-weight").standard_normal((4, 3)).astype(dtype)
+    t = np.array([0, 0, 1, -100])
+    kw = {**kw, "class_weight": np.array([0.0, 0.0, 1.0])}
+    if kw.get("axis") == 0:
+        x = np.ascontiguousarray(x.T)
+    mean, g = fl.value_and_grad(fl.cross_entropy)(x, t, **kw)
+    assert np.isnan(mean), mean
+    g_rows = np.moveaxis(g, kw.get("axis", -1), -1)
+    assert np.isnan(g_rows[:3]).all(), g_rows
+    np.testing.assert_array_equal(g_rows[3], 0.0)
+    ref_kw = {k: np.asarray(v) if isinstance(v, list) else v for k, v in kw.items()}
+    assert np.isnan(reference.cross_entropy(x.astype(np.float64), t, **ref_kw))
+    np.testing.assert_array_equal(
+        np.isnan(reference.cross_entropy_grad(x.astype(np.float64), t, **ref_kw)), np.isnan(g))
+    # sum is unaffected: finite, and the reference's
+    total = fl.cross_entropy(x, t, **{**kw, "reduction": "sum"})
+    assert np.isfinite(total)
+
+
+def test_zero_total_class_weight_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    import fastloss.torch as flt
+    x = torch.tensor(rng_for("zero-weight-torch").standard_normal((4, 3)), requires_grad=True)
+    t = torch.tensor([0, 0, 1, -100])
+    w = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+    for smoothing in (0.0, 0.1):
+        for loss_fn in (torch.nn.functional.cross_entropy, flt.cross_entropy):
+            loss = loss_fn(x, t, weight=w, label_smoothing=smoothing)
+            g, = torch.autograd.grad(loss, x)
+            assert torch.isnan(loss), (loss_fn, smoothing)
+            assert torch.isnan(g[:3]).all() and (g[3] == 0).all(), (loss_fn, smoothing, g)
+
+
+def test_a_legitimately_infinite_mean_stays_infinite():
+    # A -inf target logit: the loss is +inf with a non-zero denominator, not the case above.
+    x = np.array([[-np.inf, 0.0, 0.0], [0.0, 1.0, 2.0]])
+    loss = fl.cross_entropy(x, np.array([0, 1]), class_weight=np.array([1.0, 0.0, 1.0]),
+                            label_smoothing=0.1)
+    assert loss == np.inf

@@ -476,3 +476,49 @@ def test_non_native_byte_order_labels_are_a_type_error_and_weights_are_normalise
     swapped = np.array([1.0, 2.0, 0.5, 1.0], dtype=">f8")
     assert fl.cross_entropy(logits, labels, sample_weight=swapped) == \
         fl.cross_entropy(logits, labels, sample_weight=swapped.astype("<f8"))
+
+
+# Messages name what the caller passed ------------------------------------------------------------
+
+@pytest.mark.parametrize("pred, target, passed, got", [
+    (np.float16, np.float64, "float16", "float64"), (np.float16, np.float32, "float16", "float32"),
+    (np.float32, np.float16, "float32", "float16")])
+def test_a_dtype_mismatch_names_the_dtypes_passed_not_the_compute_dtype(pred, target, passed, got):
+    # float16 is computed in a float32 copy; the message named that float32 (and float16 with
+    # float32 was silently accepted).
+    with pytest.raises(TypeError, match=rf"^\[fastloss.mse\] target must have the dtype of pred "
+                                        rf"\({passed}\), got {got}$"):
+        fl.mse(np.ones(3, pred), np.ones(3, target))
+    with pytest.raises(TypeError, match=rf"^\[fastloss.cross_entropy\] probability target must "
+                                        rf"have the dtype of logits \({passed}\), got {got}$"):
+        fl.cross_entropy(np.ones((2, 3), pred), np.ones((2, 3), target))
+
+
+def test_a_huge_uint64_label_is_reported_as_itself():
+    with pytest.raises(ValueError, match=r"^\[fastloss.cross_entropy\] target label "
+                                         r"18446744073709551615 out of range \[0, 3\) at index \(1,\)$"):
+        fl.cross_entropy(np.zeros((2, 3)), np.array([0, 2**64 - 1], np.uint64))
+
+
+def test_a_torch_grad_into_with_numpy_inputs_is_written_and_returned():
+    """Decision: grad_into may be any writable DLPack array of the right shape and dtype on the
+    CPU; it is written in place and returned itself (it was "grad_into must be an array")."""
+    torch = pytest.importorskip("torch")
+    x, y = np.array([1.0, -2.0, 3.0]), np.zeros(3)
+    buf = torch.zeros(3, dtype=torch.float64)
+    _, g = fl.value_and_grad(fl.mse)(x, y, grad_into=buf)
+    assert g is buf
+    np.testing.assert_array_equal(buf.numpy(), fl.grad(fl.mse)(x, y))
+    with pytest.raises(ValueError, match=r"^\[fastloss.mse\] grad_into must have the input's "
+                                         r"shape \(3,\) and dtype float64"):
+        fl.value_and_grad(fl.mse)(x, y, grad_into=torch.zeros(3))
+
+
+@pytest.mark.parametrize("where", ["pred", "target", "grad_into"])
+def test_meta_tensors_are_a_value_error_naming_the_argument(where):
+    torch = pytest.importorskip("torch")
+    meta = torch.empty(3, dtype=torch.float64, device="meta")
+    args = {"pred": np.zeros(3), "target": np.zeros(3), "grad_into": None}
+    args[where] = meta
+    with pytest.raises(ValueError, match=rf"^\[fastloss.mse\] {where} is a meta tensor"):
+        fl.value_and_grad(fl.mse)(args["pred"], args["target"], grad_into=args["grad_into"])

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _device
 from ._device import DeviceArray
-from ._dispatch import _request
+from ._dispatch import _passed_dtypes, _request
 from ._validate import fail
 
 _HALF_DTYPES = ("float16", "bfloat16")
@@ -64,12 +64,13 @@ class _Caller:
         self.namespace = _namespace(first) if self.foreign else None
         self.half = _dtype_name(first) in _HALF_DTYPES
         self.first_dtype = getattr(first, "dtype", None)
+        self.halves = {}  # id(float32 copy) -> the half dtype the caller passed, for messages
 
     def convert(self, name: str, a):
         """`a` as the dispatcher reads it: a NumPy array (a zero-copy view of a CPU array), a
         DeviceArray (an array on another device), or unchanged (lists, scalars, None)."""
         if isinstance(a, np.ndarray):
-            return a.astype(np.float32) if a.dtype == np.float16 else a
+            return self._widened(a, "float16") if a.dtype == np.float16 else a
         if not hasattr(a, "__dlpack__"):
             return a  # lists, scalars, None: the public function validates them
         if callable(getattr(a, "is_neg", None)) and a.is_neg():
@@ -79,17 +80,25 @@ class _Caller:
                           f"set); pass {name}.resolve_neg()", TypeError)
         if getattr(a, "requires_grad", False) and hasattr(a, "detach"):
             a = a.detach()  # a torch tensor in a graph: read its values (use fastloss.torch for autograd)
-        if _dtype_name(a) in _HALF_DTYPES:
+        half = _dtype_name(a) if _dtype_name(a) in _HALF_DTYPES else None
+        if half:
             # NumPy has no bfloat16: widen in the caller's library (one converted copy).
             a = a.float() if hasattr(a, "float") else _namespace(a).astype(a, "float32")
         if not _on_cpu(self.device):
             return _device.wrap(self.fn, name, a, _device.namespace(self.fn, name, a, self.device),
                                 self.device)
         try:
-            return np.from_dlpack(a)
+            view = np.from_dlpack(a)
         except (BufferError, RuntimeError, TypeError, ValueError) as e:
             fail(self.fn, f"{name}: cannot read this {type(a).__name__} through DLPack ({e})",
                  TypeError)
+        return self._widened(view, half) if half else view
+
+    def _widened(self, a: np.ndarray, half: str) -> np.ndarray:
+        """`a` in float32 (a copy unless it already is), remembered as `half` for messages."""
+        out = a.astype(np.float32, copy=False)
+        self.halves[id(out)] = half
+        return out
 
     def back(self, out, *, is_grad: bool = False):
         if isinstance(out, DeviceArray) or not _on_cpu(self.device):
@@ -133,6 +142,29 @@ def _caller_buffer(name: str, caller, into):
     return caller.convert("grad_into", into)
 
 
+def _plain_request(request) -> bool:
+    """True when value_and_grad's grad_into and grad_output need no converting either."""
+    if request is None:
+        return True
+    for into in request.grad_into:
+        if into is not None and type(into) is not np.ndarray:
+            return False
+    g = request.grad_output
+    return type(g) is np.ndarray or not hasattr(g, "__dlpack__")
+
+
+def _device_or_fail(fn: str, arg_name: str, a):
+    """`a`'s DLPack device; a ValueError naming the argument where the producer cannot say
+    (a torch meta tensor: shape and dtype without data)."""
+    try:
+        return _device_of(a)
+    except (BufferError, RuntimeError, TypeError, ValueError) as e:
+        if getattr(a, "is_meta", False):
+            fail(fn, f"{arg_name} is a meta tensor (a shape and dtype without data): fastloss "
+                     f"computes on arrays with data")
+        fail(fn, f"{arg_name}: a {type(a).__name__} whose device DLPack cannot name ({e})")
+
+
 def any_array(fn):
     """Wrap a public loss so it takes any DLPack array and returns the caller's array type."""
     params = list(inspect.signature(fn).parameters)
@@ -140,13 +172,17 @@ def any_array(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if _plain_numpy(args, kwargs):
+        request = _request.get()
+        if _plain_numpy(args, kwargs) and _plain_request(request):
             return fn(*args, **kwargs)  # the common NumPy call: nothing to convert
         arrays = [(params[i], a) for i, a in enumerate(args)] + list(kwargs.items())
+        if request is not None:  # the arguments decide the device; these must be on it
+            arrays += [("grad_output", request.grad_output)]
+            arrays += [("grad_into", into) for into in request.grad_into]
         devices = {}
         for arg_name, a in arrays:
             if hasattr(a, "__dlpack_device__"):
-                devices.setdefault(_device_of(a), arg_name)
+                devices.setdefault(_device_or_fail(name, arg_name, a), arg_name)
         if len(devices) > 1:
             (d1, n1), (d2, n2) = list(devices.items())[:2]
             fail(name, f"arrays on different devices: {n1} on {_device.device_name(d1)}, "
@@ -155,13 +191,24 @@ def any_array(fn):
         caller = _Caller(name, args[0] if args else None, device)
         converted_args = [caller.convert(params[i], a) for i, a in enumerate(args)]
         converted_kwargs = {k: caller.convert(k, v) for k, v in kwargs.items()}
-        request = _request.get()
+        buffers = ()
         if request is not None:
-            request.grad_into = tuple(_caller_buffer(name, caller, into)
-                                      for into in request.grad_into)
-        out = fn(*converted_args, **converted_kwargs)
+            # A caller's grad_into of any DLPack library (a torch tensor with NumPy inputs, say)
+            # is written through a NumPy view of its memory and handed back itself.
+            buffers = request.grad_into
+            request.grad_into = tuple(_caller_buffer(name, caller, into) for into in buffers)
+            if _on_cpu(device):  # on a device, _dispatch wraps it like the inputs
+                request.grad_output = caller.convert("grad_output", request.grad_output)
+        token = _passed_dtypes.set(caller.halves) if caller.halves else None
+        try:
+            out = fn(*converted_args, **converted_kwargs)
+        finally:
+            if token is not None:
+                _passed_dtypes.reset(token)
         if request is not None and request.grads is not None:
-            request.grads = tuple(caller.back(g, is_grad=True) for g in request.grads)
+            request.grads = tuple(
+                given if given is not None and _on_cpu(device) else caller.back(g, is_grad=True)
+                for g, given in zip(request.grads, buffers))
         return caller.back(out)
 
     return wrapper

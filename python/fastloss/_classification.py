@@ -186,7 +186,9 @@ def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-1
 
     Reductions follow ``torch.nn.functional.cross_entropy``: with class indices, ``mean``
     divides by the sum of the (sample weight times) class weight of the non-ignored targets
-    (nan when every target is ignored); with probabilities it divides by the number of rows.
+    (nan when that sum is 0, with a nan gradient on the kept rows: every target ignored, or of
+    class weight 0, also with label smoothing); with probabilities it divides by the number of
+    rows.
 
     >>> import numpy as np, fastloss
     >>> round(float(fastloss.cross_entropy(np.array([[2.0, 0.0, 0.0]]), np.array([0]))), 12)

@@ -13,13 +13,14 @@ below, and outputs are allocated on the input's device. When the call runs under
 from __future__ import annotations
 
 import contextvars
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _core, _device
 from ._device import DeviceArray
-from ._validate import fail, reduction_code, weights
+from ._validate import fail, reduction_code, weight_array, weight_total, weights
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -45,6 +46,17 @@ class GradRequest:
 
 _request: contextvars.ContextVar[GradRequest | None] = contextvars.ContextVar(
     "fastloss_grad_request", default=None)
+
+
+# id(array) -> the dtype the caller passed, for float16/bfloat16 arguments computed in float32
+# copies (set by _arrays.any_array around the call), so that messages name what was passed.
+_passed_dtypes: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "fastloss_passed_dtypes", default=None)
+
+
+def _passed_dtype(a) -> str:
+    names = _passed_dtypes.get()
+    return names.get(id(a), str(a.dtype)) if names else str(a.dtype)
 
 
 def as_array(fn: str, name: str, x) -> np.ndarray | DeviceArray:
@@ -113,17 +125,17 @@ def _sample_weight(fn: str, sample_weight, loss_shape: tuple):
     """Broadcast view of the weights and the sum of the broadcast weights."""
     if sample_weight is None:
         return None, 0.0
-    w = checked_weights(fn, "sample_weight", sample_weight)
-    view = _broadcast(fn, "sample_weight", w, loss_shape)
-    n = int(np.prod(loss_shape, dtype=np.int64))
-    if isinstance(w, DeviceArray):
+    if isinstance(sample_weight, DeviceArray):
+        w = _device.check_weights(fn, "sample_weight", sample_weight, None)
+        view = _broadcast(fn, "sample_weight", w, loss_shape)
+        n = int(np.prod(loss_shape, dtype=np.int64))
         return view, _device.total(w) * (n / w.size) if w.size else 0.0
-    # Summing the original weights and scaling by the replication factor is exact for
-    # broadcasting and costs O(w.size), not O(n).
-    # The contiguous copy (of the small original, if it is strided at all) fixes NumPy's pairwise
-    # summation order, so the mean's denominator does not depend on the weights' memory layout.
-    total = float(np.ascontiguousarray(w).sum(dtype=np.float64)) * (n / w.size) if w.size else 0.0
-    return view, total
+    w = weight_array(fn, "sample_weight", sample_weight)
+    view = _broadcast(fn, "sample_weight", w, loss_shape)
+    # One native pass over the view checks the values and sums them: its broadcast dimensions
+    # (from broadcasting to the loss shape, or in the caller's own view) are read once, so this
+    # costs O(distinct weights) and allocates nothing of their size.
+    return view, weight_total(fn, "sample_weight", view)
 
 
 def _upstream(fn: str, request: GradRequest, code: int, loss_shape: tuple, like):
@@ -145,6 +157,13 @@ def _upstream(fn: str, request: GradRequest, code: int, loss_shape: tuple, like)
         return None, float(a.reshape(()))
     a = as_array(fn, "grad_output", g)
     _real_grad_output(fn, a)
+    if a.dtype == np.float16:  # computed in float32, as half-precision inputs are
+        if isinstance(a, DeviceArray):
+            fail(fn, "grad_output must be float32, float64 or an integer array, got dtype "
+                     "float16", TypeError)
+        a = a.astype(np.float32)
+    if not a.dtype.isnative:
+        fail(fn, f"grad_output must be in native byte order, got dtype {a.dtype.str}", TypeError)
     return _broadcast(fn, "grad_output", a, loss_shape), 1.0
 
 
@@ -241,8 +260,9 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
         if not y.dtype.isnative:
             fail(fn, f"{target_name} must be in native byte order, got dtype {y.dtype.str}",
                  TypeError)
-    elif y.dtype != x.dtype:
-        fail(fn, f"{target_name} must have the dtype of {x_name} ({x.dtype}), got {y.dtype}", TypeError)
+    elif y.dtype != x.dtype or _passed_dtype(y) != _passed_dtype(x):
+        fail(fn, f"{target_name} must have the dtype of {x_name} ({_passed_dtype(x)}), got "
+                 f"{_passed_dtype(y)}", TypeError)
     shape = x.shape
     p = None if param is None else _broadcast(fn, param_name, param, shape)
     w, w_total = _sample_weight(fn, sample_weight, shape)
@@ -302,9 +322,9 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     elif dense_ok and y.dtype.kind == "f":
         dense = True
         _same_shape(fn, "logits", logits, "target", y)
-        if y.dtype != logits.dtype:
-            fail(fn, f"probability target must have the dtype of logits ({logits.dtype}), "
-                     f"got {y.dtype}", TypeError)
+        if y.dtype != logits.dtype or _passed_dtype(y) != _passed_dtype(logits):
+            fail(fn, f"probability target must have the dtype of logits "
+                     f"({_passed_dtype(logits)}), got {_passed_dtype(y)}", TypeError)
     else:
         wanted = "integer class indices or float probabilities" if dense_ok else "integer class indices"
         fail(fn, f"target must hold {wanted}, got dtype {y.dtype}", TypeError)
@@ -329,7 +349,34 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         list(params), w, 0.0, upstream, upstream_scalar, code, ignore_index, loss_out)
     if bad_row >= 0:
         index = tuple(int(i) for i in np.unravel_index(bad_row, outer_shape)) if outer_shape else ()
+        if isinstance(y, np.ndarray):  # the driver reads uint64 labels above 2^63 as 2^63 - 1
+            bad_label = int(y[index])
         fail(fn, f"target label {bad_label} out of range [0, {classes}) at index {index}")
+    if code == 1 and math.isinf(value):
+        kept = _kept_rows_if_zero_denominator(name, y, w, class_weight, ignore_index, x.dtype)
+        if kept is not None:  # the mean over zero total weight: nan, with nan gradient rows
+            value = math.nan
+            if isinstance(grad_view, np.ndarray):
+                grad_view[kept] = np.nan
     if request is not None:
         request.grads = (grad_out,)
     return _result(value, loss_out, logits, code)
+
+
+def _kept_rows_if_zero_denominator(kernel: str, y, w, class_weight, ignore_index, dtype):
+    """The mask of the kept rows (target != ignore_index) when the mean's denominator, the sum
+    of the kept rows' sample weight times class weight, is 0; else None. The row driver divides
+    by it all the same, which is inf where label smoothing leaves a non-zero numerator; the
+    decision (README "Semantics", as PyTorch and the reference) is nan, with a nan gradient on
+    the kept rows. Called only when the driver returned inf, so a normal call pays nothing."""
+    if KERNELS[kernel]["class_weight"] != "in_row_and_mean" or class_weight is None:
+        return None  # the denominator counts rows or sample weights: a zero gives 0/0 = nan
+    if not all(isinstance(a, (np.ndarray, type(None))) for a in (y, w, class_weight)):
+        return None
+    kept = np.ones(y.shape, bool) if ignore_index is None else y != ignore_index
+    # As the driver: class weights in the logits' dtype, products in float64; labels are in
+    # range (the driver checked them).
+    terms = class_weight.astype(dtype).astype(np.float64)[y[kept]]
+    if w is not None:
+        terms = terms * w[kept]
+    return None if np.any(terms) else kept

@@ -11,6 +11,8 @@ import numbers
 
 import numpy as np
 
+from . import _core
+
 REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
 
 
@@ -78,17 +80,35 @@ def choice(fn: str, name: str, value, options: tuple[str, ...]) -> str:
     return value
 
 
-def weights(fn: str, name: str, value, *, length: int | None = None) -> np.ndarray:
-    """A non-negative, finite weight array (1-D of `length` when given)."""
+def weight_array(fn: str, name: str, value, *, length: int | None = None) -> np.ndarray:
+    """`value` as a real weight array of native byte order (1-D of `length` when given); its
+    values are checked by :func:`weight_total`."""
     w = np.asarray(value)
     if not w.dtype.isnative:
-        w = w.astype(w.dtype.newbyteorder("="))  # a small parameter array: normalise its byte order
+        # The kernels read native byte order only: the one case that costs a converted copy.
+        w = w.astype(w.dtype.newbyteorder("="))
     if w.dtype.kind not in "fiu" or w.dtype == np.float16:
         fail(fn, f"{name} must be a real float32/float64 or integer array, got dtype {w.dtype}",
              TypeError)
     if length is not None and w.shape != (length,):
         fail(fn, f"{name} must have shape ({length},), got {w.shape}")
-    if w.size and not np.all(np.isfinite(w) & (w >= 0)):
-        bad = w[~(np.isfinite(w) & (w >= 0))].flat[0]
-        fail(fn, f"{name} must be finite and >= 0, got {bad!r}")
+    return w
+
+
+def weight_total(fn: str, name: str, w: np.ndarray) -> float:
+    """The sum of the weight view `w` (broadcast copies included), after checking that every
+    element is finite and >= 0. Native (cpp/src/weight_scan.h): read in place, no temporaries,
+    broadcast dimensions read once, and a fixed summation order, so C- and Fortran-ordered
+    copies of the same weights give the same bits."""
+    total, valid, bad = _core.scan_weights(fn, w)
+    if not valid:
+        shown = int(bad) if w.dtype.kind in "iu" else float(bad)
+        fail(fn, f"{name} must be finite and >= 0, got {shown!r}")
+    return total
+
+
+def weights(fn: str, name: str, value, *, length: int | None = None) -> np.ndarray:
+    """A non-negative, finite weight array (1-D of `length` when given)."""
+    w = weight_array(fn, name, value, length=length)
+    weight_total(fn, name, w)
     return w

@@ -31,8 +31,11 @@ def _reduce(name, loss, reduction, sample_weight, norm=None):
     if norm is None:
         norm = np.ones(loss.shape)
     denominator = np.sum(norm if s is None else s * norm)
-    with np.errstate(invalid="ignore", divide="ignore"):  # empty / all ignored -> nan
-        return np.asarray(total / denominator, dtype=np.float64)
+    if denominator == 0:
+        # Empty, all ignored, or zero total weight: nan, as PyTorch, also where label smoothing
+        # leaves a non-zero numerator (total / 0 would be inf).
+        return np.asarray(np.nan)
+    return np.asarray(total / denominator, dtype=np.float64)
 
 
 def _upstream(name, shape, reduction, sample_weight, grad_output, norm=None):
@@ -58,6 +61,7 @@ def _upstream(name, shape, reduction, sample_weight, grad_output, norm=None):
     if norm is None:
         norm = np.ones(shape)
     denominator = np.sum(s * norm)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return g * s / denominator
+    if denominator == 0:  # the mean is nan (see _reduce), and so is its gradient
+        return np.full(shape, np.nan)
+    return g * s / denominator
 
