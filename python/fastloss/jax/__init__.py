@@ -58,7 +58,7 @@ import numpy as np
 
 from .._registry import REGISTRY
 from .._validate import (choice, fail, in_open_unit_interval, in_unit_interval, non_negative,
-                         positive)
+                         positive, weights)
 from . import _plan as P
 from ._plan import Plan
 from ._vjp import apply
@@ -185,7 +185,7 @@ def binary_cross_entropy_with_logits(logits, target, *, pos_weight=None, reducti
     fn = "jax.binary_cross_entropy_with_logits"
     pw = 1.0 if pos_weight is None else pos_weight
     if not P.is_traced(pw) and np.ndim(pw) == 0:  # one number: a static attribute
-        pw = float(np.asarray(P.weight_array(fn, "pos_weight", pw)))
+        pw = float(weights(fn, "pos_weight", P.hyper_parameter(fn, "pos_weight", pw)))
     return _pointwise("binary_cross_entropy_with_logits", "logits", logits, target,
                       reduction=reduction, sample_weight=sample_weight, aux0=pw,
                       aux0_name="pos_weight")

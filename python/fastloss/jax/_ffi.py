@@ -49,5 +49,12 @@ def call(plan: Plan, with_grad: bool, x, target, operands: dict):
     results = (loss, jax.ShapeDtypeStruct(x.shape, x.dtype)) if with_grad else loss
     vmap_method = "broadcast_all" if plan.reduction == 0 and not operands else "sequential"
     order = [key for key in ("aux0", "aux1", "sample_weight") if key in operands]
-    ffi = jax.ffi.ffi_call(TARGET, results, vmap_method=vmap_method)
+    # A row loss writes its gradient over the logits (the row kernels read each row before
+    # writing it): when the logits are an intermediate that nothing else reads - the output of
+    # the last layer in a training step - XLA hands their buffer over, and the gradient needs
+    # no new memory (a fresh buffer costs a page fault per 4 KiB, more than the kernel's
+    # traffic); otherwise XLA copies the logits first.
+    aliases = {0: 1} if with_grad and plan.row else None
+    ffi = jax.ffi.ffi_call(TARGET, results, vmap_method=vmap_method,
+                           input_output_aliases=aliases)
     return ffi(x, target, *(operands[k] for k in order), **_attributes(plan, operands))

@@ -127,7 +127,7 @@ def weight_array(fn: str, name: str, value, *, shape: tuple | None = None,
         fail(fn, f"{name} must be a real array, got {value!r}", TypeError)
     if w.dtype in _HALF:
         w = w.astype(jnp.float32)
-    weights(fn, name, standin(w) if is_traced(w) else np.asarray(w), length=length)
+    weights(fn, name, standin(w) if is_traced(value) else np.asarray(value), length=length)
     if shape is not None:
         _dispatch._broadcast(fn, name, standin(w), shape)
     return w
