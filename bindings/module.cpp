@@ -13,6 +13,7 @@
 #include "output_buffers.h"
 #include "small_call.h"
 #include "weights.h"
+#include "xla_ffi.h"
 #include "backend.h"
 #include "fastloss/check.h"
 #include "fastloss/kernels.h"
@@ -142,6 +143,7 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_small_calls(m);
   bindings::bind_output_buffers(m);
   bindings::bind_weights(m);
+  bindings::bind_xla_ffi(m);  // fastloss.jax's XLA custom call (xla_ffi.cc)
   m.def("dlpack_info", &bindings::dlpack_info, py::arg("capsule"));
 
   m.def("get_num_threads", &runtime::num_threads);

@@ -310,7 +310,7 @@ def test_half_precision_computed_in_float32(dtype):
 
 def test_second_derivative_raises():
     x, y = _reg(_rng(12), (4,))
-    with pytest.raises(ValueError, match="do not support JVP"):
+    with pytest.raises(ValueError, match="cannot be differentiated"):
         jax.grad(lambda a: jnp.sum(jax.grad(flj.mse)(a, y)))(x)
     with pytest.raises(TypeError):
         jax.jvp(lambda a: flj.mse(a, y), (x,), (x,))
