@@ -11,6 +11,7 @@
 
 #include "arrays.h"
 #include "output_buffers.h"
+#include "raw_entry.h"
 #include "small_call.h"
 #include "backend.h"
 #include "fastloss/check.h"
@@ -139,6 +140,7 @@ PYBIND11_MODULE(_core, m) {
   });
 
   bindings::bind_small_calls(m);
+  bindings::bind_raw_entry(m);
   bindings::bind_output_buffers(m);
   m.def("dlpack_info", &bindings::dlpack_info, py::arg("capsule"));
 

@@ -85,10 +85,11 @@ from ._losses import LOSSES as _LOSSES
 from ._modules import MODULES as _MODULES
 from ._tensors import as_numpy as _as_numpy
 from ._tensors import through_device_path as _through_device_path
+from .._core import run_tensors as _run_tensors
 
-# _eager, _as_numpy, _through_device_path and _value_and_grad are looked up here, on the
-# package, by the submodules at every call: tests replace them to force the custom-op path or the
-# device route, or to forbid computing the gradient.
+# _eager, _as_numpy, _through_device_path, _value_and_grad and _run_tensors are looked up here,
+# on the package, by the submodules at every call: tests replace them to force the custom-op path
+# or the device route, to forbid computing the gradient, or to see what reaches the native entry.
 __all__ = [  # torch.nn.functional names, then fastloss names, then modules
     *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch),
     *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch),
