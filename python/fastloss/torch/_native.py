@@ -197,9 +197,13 @@ def evaluate(make_call: Callable, row: bool, input: Tensor, target: Tensor, redu
         weight_total = _weight_total(call.weight, input)
         if weight_total is None:
             return None
-    try:
-        described = (describe(input), describe(target), describe(call.aux0),
-                     describe(call.aux1), describe(call.weight), describe(grad_into))
+    aux0, aux1, weight = call.aux0, call.aux1, call.weight
+    try:  # (the optional ones inline: most calls have none)
+        described = (describe(input), describe(target),
+                     None if aux0 is None else describe(aux0),
+                     None if aux1 is None else describe(aux1),
+                     None if weight is None else describe(weight),
+                     None if grad_into is None else describe(grad_into))
     except KeyError:  # a dtype the native entry does not read
         return None
     axis = (1 if input.dim() >= 2 else 0) if row else -1
