@@ -11,6 +11,7 @@
 
 #include "arrays.h"
 #include "output_buffers.h"
+#include "raw_entry.h"
 #include "small_call.h"
 #include "weights.h"
 #include "xla_ffi.h"
@@ -141,6 +142,7 @@ PYBIND11_MODULE(_core, m) {
   });
 
   bindings::bind_small_calls(m);
+  bindings::bind_raw_entry(m);
   bindings::bind_output_buffers(m);
   bindings::bind_weights(m);
   bindings::bind_xla_ffi(m);  // fastloss.jax's XLA custom call (xla_ffi.cc)

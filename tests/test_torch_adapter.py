@@ -330,9 +330,27 @@ def test_conversion_is_zero_copy_for_native_dtypes():
 
 
 def test_kernel_reads_the_tensors_memory(monkeypatch):
-    """The arrays that reach the kernel dispatchers are the tensors' own memory."""
-    from fastloss import _classification, _regression
+    """What reaches the native entry is the tensors' own memory (their data pointers and
+    strides), and so is what the general path's kernel dispatchers get."""
+    from fastloss import _classification, _core, _regression
 
+    seen = []
+
+    def native(*args):
+        x, target = args[9], args[10]
+        seen.append((x[0], target[0], tuple(target[3])))
+        return _core.run_tensors(*args)
+    monkeypatch.setattr(flt, "_run_tensors", native)
+    x = torch.randn(8, 6, requires_grad=True)
+    y = torch.randn(6, 8).t()  # a strided (transposed) target
+    flt.mse_loss(x, y).backward()
+    assert seen[-1] == (x.data_ptr(), y.data_ptr(), y.stride())
+    logits = torch.randn(5, 7, 3).requires_grad_(True)
+    labels = torch.randint(0, 7, (5, 3))
+    flt.cross_entropy(logits, labels).backward()
+    assert seen[-1] == (logits.data_ptr(), labels.data_ptr(), labels.stride())
+
+    monkeypatch.setattr(flt, "_run_tensors", lambda *args: None)  # the general path
     seen = []
 
     def spy(module, name):
@@ -346,12 +364,8 @@ def test_kernel_reads_the_tensors_memory(monkeypatch):
 
     spy(_regression, "pointwise")
     spy(_classification, "rows")
-    x = torch.randn(8, 6, requires_grad=True)
-    y = torch.randn(6, 8).t()  # a strided (transposed) target
     flt.mse_loss(x, y).backward()
     assert seen[-1] == (x.data_ptr(), y.data_ptr())
-    logits = torch.randn(5, 7, 3).requires_grad_(True)
-    labels = torch.randint(0, 7, (5, 3))
     flt.cross_entropy(logits, labels).backward()
     assert seen[-1] == (logits.data_ptr(), labels.data_ptr())
 
@@ -462,14 +476,28 @@ def test_legacy_size_average_and_reduce():
 
 
 def test_no_gradient_is_computed_when_autograd_does_not_need_it(monkeypatch):
+    from fastloss import _core
+
     def forbidden(*args, **kwargs):
         raise AssertionError("the gradient was computed")
 
+    wants = []
+
+    def native(*args):
+        wants.append(args[8] or args[14] is not None)  # want_grad, grad_into
+        return _core.run_tensors(*args)
+
     monkeypatch.setattr(flt, "_value_and_grad", lambda loss: forbidden)
+    monkeypatch.setattr(flt, "_run_tensors", native)
     x, t = _class(_gen(16))
     flt.cross_entropy(x, t)                       # no requires_grad
     with torch.no_grad():
         flt.cross_entropy(x.requires_grad_(True), t)
+    assert wants == [False, False]
+    monkeypatch.setattr(flt, "_run_tensors", lambda *args: None)  # the general path
+    flt.cross_entropy(x.detach(), t)
+    with torch.no_grad():
+        flt.cross_entropy(x, t)
 
 
 # ---- autograd contract ---------------------------------------------------------------------------

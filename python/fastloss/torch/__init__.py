@@ -36,13 +36,18 @@ the backward multiplies it by the upstream gradient (a scalar for ``mean``/``sum
 per-sample cotangent for ``none``, broadcast over the class dimension for the multi-class
 losses). ``register_fake`` gives the output shapes, so the functions trace under
 ``torch.compile(fullgraph=True)`` without graph breaks. In eager mode the same op body runs
-through a plain ``torch.autograd.Function`` with the same backward, which skips the
-dispatcher's per-call cost (a 256 x 10 cross-entropy forward+backward: ~165 -> ~125 us).
+through a plain ``torch.autograd.Function`` with the same backward (a single multiply, or the
+saved gradient itself when the upstream gradient is 1), which skips the dispatcher's per-call
+cost.
 
-* Tensors: CPU tensors are read in place, zero-copy (``t.detach().numpy()``, strided views
-  included). float32 and float64 are computed natively; float16 and bfloat16 are computed in
-  float32 (one converted copy of the input), the loss is returned in float32 and the gradient
-  in the input's dtype. Class indices may be of any integer dtype. CUDA tensors go through
+* Tensors: CPU tensors are read in place, zero-copy (strided views included): the op body hands
+  each tensor's data pointer, dtype, shape and strides to one native call
+  (``_core.run_tensors``, ``_native``), which checks and broadcasts the weights, allocates the
+  outputs and runs the fused kernel. What that call does not take (half precision, integer
+  weights, per-position ``tau``, any invalid argument) goes through the NumPy API on NumPy views
+  instead, with the same results and that API's errors. float32 and float64 are computed
+  natively; float16 and bfloat16 are computed in float32 (one converted copy of the input),
+  the loss is returned in float32 and the gradient in the input's dtype. Class indices may be of any integer dtype. CUDA tensors go through
   the NumPy API's device path (DLPack views on the current stream, outputs allocated by torch
   on the device) to the native dispatch, which raises ``ValueError`` while fastloss has no CUDA
   kernels; tensors on other devices (or on a device other than ``input``'s) raise
@@ -64,8 +69,12 @@ dispatcher's per-call cost (a 256 x 10 cross-entropy forward+backward: ~165 -> ~
   instead (same values, no graph break).
 * Not supported: ``torch.func`` transforms (``torch.func.grad`` raises PyTorch's error about
   ``setup_context``; ``torch.func.vmap`` runs PyTorch's per-sample fallback with a performance
-  warning). Each call costs a fixed ~30-60 us of argument handling beyond the kernel, so for
-  tiny batches PyTorch's own loss is faster.
+  warning).
+* Refused: sparse tensors (a ``TypeError`` naming the argument: pass ``.to_dense()``);
+  meta tensors and other devices (a ``RuntimeError``), except through the custom op itself,
+  whose fake implementation gives meta outputs of the right shapes. Hyper-parameters must be
+  numbers (a string or a bool is a ``TypeError``); tensors with PyTorch's lazy negation
+  (``z.conj().imag``) are read as their values, in every argument.
 """
 
 
@@ -76,7 +85,8 @@ dispatcher's per-call cost (a 256 x 10 cross-entropy forward+backward: ~165 -> ~
 #   _autograd    the saved-gradient backward, for the custom ops and the eager carriers
 #   _call        a public call: argument checks, then the eager carrier or the custom op
 #   _functional, _modules   the public functions and nn.Module classes, made from the entries
-#   _tensors     tensors to NumPy views and device operands;  _codegen, _errors  helpers
+#   _native      the CPU path of the op bodies: one native call on the tensors' pointers
+#   _tensors     tensors to NumPy views and device operands (the general path); _codegen, _errors
 
 from ._call import eager as _eager
 from ._functional import FUNCTIONS as _FUNCTIONS
@@ -85,10 +95,11 @@ from ._losses import LOSSES as _LOSSES
 from ._modules import MODULES as _MODULES
 from ._tensors import as_numpy as _as_numpy
 from ._tensors import through_device_path as _through_device_path
+from .._core import run_tensors as _run_tensors
 
-# _eager, _as_numpy, _through_device_path and _value_and_grad are looked up here, on the
-# package, by the submodules at every call: tests replace them to force the custom-op path or the
-# device route, or to forbid computing the gradient.
+# _eager, _as_numpy, _through_device_path, _value_and_grad and _run_tensors are looked up here,
+# on the package, by the submodules at every call: tests replace them to force the custom-op path
+# or the device route, to forbid computing the gradient, or to see what reaches the native entry.
 __all__ = [  # torch.nn.functional names, then fastloss names, then modules
     *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch),
     *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch),

@@ -82,8 +82,24 @@ class _EagerLoss(torch.autograd.Function):
     def backward(ctx, grad_loss):
         _no_double_backward()
         (grad,) = ctx.saved_tensors
-        grad_input = _scaled(grad, grad_loss, ctx.reduction, ctx.class_dim)
+        if ctx.reduction != "none" and _is_eager_one(grad_loss):
+            grad_input = grad  # (see _scaled)
+        else:
+            grad_input = _scaled(grad, grad_loss, ctx.reduction, ctx.class_dim)
         return (*_input_and_target_grads(ctx, grad_input), None, None, None, None, None)
+
+
+def eager_loss(input, target, body, reduction, class_dim, target_grad, args):
+    """_EagerLoss.apply without the Python wrapper's per-call work (binding default arguments,
+    unwrapping dead functorch wrappers: a few microseconds of a 32-element call), which only
+    matters under torch.func transforms; there, the wrapper runs."""
+    if torch._C._are_functorch_transforms_active():
+        return _EagerLoss.apply(input, target, body, reduction, class_dim, target_grad, args)
+    return _apply_eager_loss(input, target, body, reduction, class_dim, target_grad, args)
+
+
+# The C entry autograd.Function.apply ends in (torch._C._FunctionBase.apply), bound to the class.
+_apply_eager_loss = super(torch.autograd.Function, _EagerLoss).apply
 
 
 class _InPlaceRowLoss(torch.autograd.Function):
@@ -121,6 +137,14 @@ def _is_one(grad_loss: Tensor) -> bool:
             and not torch.compiler.is_compiling()
             and not torch._C._functorch.is_functorch_wrapped_tensor(grad_loss)
             and grad_loss.item() == 1.0)
+
+
+def _is_eager_one(grad_loss: Tensor) -> bool:
+    """_is_one for the eager carrier's backward, which never runs under torch.compile (compiled
+    autograd traces it with fake tensors, which are not of type Tensor) nor, unless a torch.func
+    transform is active, with functorch-wrapped tensors: a third of _is_one's checks' cost."""
+    return (grad_loss.dim() == 0 and type(grad_loss) is Tensor
+            and not torch._C._are_functorch_transforms_active() and grad_loss.item() == 1.0)
 
 
 def _no_double_backward():

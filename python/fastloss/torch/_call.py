@@ -5,15 +5,16 @@ plain body through an autograd.Function in eager mode, as the custom op otherwis
 import sys
 from typing import Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from ._autograd import _EagerLoss, _InPlaceRowLoss
+from ._autograd import _InPlaceRowLoss, eager_loss
 from ._errors import fail
 from ._losses import LOSSES
 from ._ops import OPS
 from ._spec import TorchLoss
-from ._tensors import FLOATS, check_device, class_dim, optional_tensor
+from ._tensors import FLOATS, check_device, optional_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -38,13 +39,14 @@ def eager(input: Tensor) -> bool:
 def run(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backward=False):
     """A public function's call: ``args`` are the op's arguments (after ``prepare``), checked
     (all of them first), then converted as their schema types say, before ``call``."""
-    checks, conversions = _ARGUMENT_HANDLING[loss.name]
+    fn = loss.name
+    checks, conversions = _ARGUMENT_HANDLING[fn]
     for i, check in checks:
-        check(loss.name, loss.args[i], args[i])
+        check(fn, loss.args[i], args[i])
     if conversions:
         args = list(args)
         for i, convert in conversions:
-            args[i] = convert(args[i])
+            args[i] = convert(fn, loss.args[i], args[i])
         args = tuple(args)
     return call(loss, input, target, reduction, args, inplace_backward)
 
@@ -64,12 +66,30 @@ def _check_choice(fn: str, arg, value):
         fail(fn, f"{arg.parameter} must be {' or '.join(map(repr, arg.choices))}, got {value!r}")
 
 
-def _optional_float(value):
-    return None if value is None else float(value)
+def _float(fn: str, arg, value) -> float:
+    """A real number as the op's float: numbers and 0-d real tensors/arrays, never a string or a
+    bool (float("0.5") would silently accept what PyTorch's own losses refuse)."""
+    if type(value) is float:
+        return value
+    if not isinstance(value, (str, bytes, bytearray, bool, np.bool_)):
+        try:
+            return float(value)
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    fail(fn, f"{arg.parameter} must be a real number, got {value!r}", TypeError)
+
+
+def _optional_float(fn: str, arg, value):
+    return None if value is None else _float(fn, arg, value)
+
+
+def _optional_tensor(fn: str, arg, value):
+    return optional_tensor(value)
 
 
 _CHECKS = {int: _check_int, bool: _check_bool}
-_CONVERSIONS = {float: float, Optional[float]: _optional_float, Optional[Tensor]: optional_tensor}
+_CONVERSIONS = {float: _float, Optional[float]: _optional_float,
+                Optional[Tensor]: _optional_tensor}
 
 
 def _handling(loss: TorchLoss):
@@ -87,22 +107,19 @@ _ARGUMENT_HANDLING = {loss.name: _handling(loss) for loss in LOSSES}
 
 def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backward=False):
     """Validates what the op's fake implementation relies on, decides whether autograd will
-    need the gradient, and runs the op. Tensor ``args`` are checked for device and
+    need the gradient, and runs the op. Tensor ``args`` are checked for layout, device and
     requires_grad. With ``inplace_backward`` (row losses) a call that needs the gradient writes
     it into ``input`` (in eager mode; under torch.compile the op computes it out of place)."""
     fn = loss.name
-    if not isinstance(inplace_backward, bool):
+    if type(inplace_backward) is not bool:
         fail(fn, f"inplace_backward must be a bool, got {inplace_backward!r}", TypeError)
     if not isinstance(input, Tensor):
         fail(fn, f"input must be a torch.Tensor, got {type(input).__name__}", TypeError)
     if not isinstance(target, Tensor):
         fail(fn, f"target must be a torch.Tensor, got {type(target).__name__}", TypeError)
-    # PyTorch's lazy negation (z.conj().imag): torch's own losses read such tensors as their
-    # values, and so does this adapter, through the differentiable resolve_neg (one copy).
-    # (Under torch.compile the traced graph has no such bits to resolve.)
-    if not torch.compiler.is_compiling():
-        input = input.resolve_neg() if input.is_neg() else input
-        target = target.resolve_neg() if target.is_neg() else target
+    compiling = torch.compiler.is_compiling()
+    input = _readable(fn, "input", input, compiling)
+    target = _readable(fn, "target", target, compiling)
     if target.dtype == torch.bool:  # as PyTorch and the NumPy API: labels are numbers
         fail(fn, "target must hold numbers (class indices, labels or probabilities), got a bool "
                  "tensor", TypeError)
@@ -113,18 +130,24 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
         fail(fn, f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if loss.row and input.dim() == 0:
         fail(fn, "input must have a class dimension (dim >= 1), got a 0-d tensor")
-    check_device(fn, "input", input, input)
-    check_device(fn, "target", target, input)
+    on_cpu = input.is_cpu
+    if not (on_cpu and target.is_cpu):  # (the common case, checked in a tenth of the time)
+        check_device(fn, "input", input, input)
+        check_device(fn, "target", target, input)
     grad_mode = torch.is_grad_enabled()
-    for arg, value in zip(loss.args, args):
+    for i, value in enumerate(args):
         if isinstance(value, Tensor):
-            name = arg.parameter
-            check_device(fn, name, value, input)
+            name = loss.args[i].parameter
+            readable = _readable(fn, name, value, compiling)
+            if readable is not value:
+                args = args[:i] + (readable,) + args[i + 1:]
+            if not (on_cpu and value.is_cpu):
+                check_device(fn, name, value, input)
             if grad_mode and value.requires_grad:
                 fail(fn, f"{name} requires grad, but fastloss differentiates input only; pass "
                          f"{name}.detach()", RuntimeError)
     target_grad = loss.target_grad
-    if grad_mode and target.requires_grad and not target_grad:
+    if grad_mode and not target_grad and target.requires_grad:
         fail(fn, "target requires grad, but this loss is differentiated with respect to input "
                  "only; pass target.detach()", RuntimeError)
     need_grad = grad_mode and (input.requires_grad or (target_grad and target.requires_grad))
@@ -135,10 +158,22 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
         return op.custom_op(input, target, reduction, need_grad, *args)[0]
     if not need_grad:
         return op.body(input, target, reduction, False, *args)[0]
-    dim = class_dim(input) if loss.row else None
+    dim = (1 if input.dim() >= 2 else 0) if loss.row else None
     if inplace_backward:
         return _InPlaceRowLoss.apply(input, target, op.body, reduction, dim, args)
-    return _EagerLoss.apply(input, target, op.body, reduction, dim, target_grad, args)
+    return eager_loss(input, target, op.body, reduction, dim, target_grad, args)
+
+
+def _readable(fn: str, name: str, t: Tensor, compiling: bool) -> Tensor:
+    """``t`` as the kernels can read it: strided, with PyTorch's lazy negation (z.conj().imag)
+    resolved, through the differentiable resolve_neg (one copy), since torch's own losses read
+    such tensors as their values. (Under torch.compile the traced graph has no such bits.)"""
+    if t.layout is not torch.strided:
+        fail(fn, f"{name} is a {t.layout} tensor: fastloss reads dense (strided) tensors only; "
+                 f"pass {name}.to_dense()", TypeError)
+    if not compiling and t.is_neg():
+        return t.resolve_neg()
+    return t
 
 
 def _check_in_place(fn: str, input: Tensor):

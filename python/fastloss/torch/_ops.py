@@ -2,6 +2,7 @@
 once, its fake gives the output shapes, its autograd formula reuses the kernel's gradient."""
 
 import inspect
+import sys
 from typing import Callable, NamedTuple
 
 import torch
@@ -9,12 +10,17 @@ from torch import Tensor
 
 from .. import _classification, _regression
 from ._autograd import backward, fake, setup_context
-from ._kernel import evaluate
+from . import _native
+from ._kernel import evaluate, grad_into
 from ._losses import LOSSES
 from ._spec import TorchLoss
 from ._tensors import class_dim
 
 _LIB = "fastloss::"
+
+# The package, through which body asks _through_device_path: tests replace it to send CPU
+# tensors down the CUDA tensors' route (see __init__).
+_package = sys.modules[__package__]
 
 
 class Op(NamedTuple):
@@ -28,8 +34,14 @@ def _body(loss: TorchLoss) -> Callable:
     kernel = getattr(_regression, loss.kernel, None) or getattr(_classification, loss.kernel)
     # (keyword, op value -> fastloss value) per arg, worked out once rather than per call
     plan = [(arg.keyword, arg.to_kernel) for arg in loss.args]
+    native, row = _native.CALLS[loss.name], loss.row
 
     def body(input, target, reduction, need_grad, *args):
+        if not _package._through_device_path(input):  # CPU: one native call, unless it declines
+            out = _native.evaluate(native, row, input, target, reduction, need_grad, args,
+                                   grad_into.get())
+            if out is not None:
+                return out
         kwargs = {}
         for (keyword, to_kernel), value in zip(plan, args):
             if to_kernel is not None:

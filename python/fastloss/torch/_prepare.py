@@ -21,7 +21,8 @@ def softmax_focal_arguments(input, alpha, gamma, ignore_index, sample_weight):
     ``tau``)."""
     if is_tensor_like(alpha):
         return None, optional_tensor(alpha), gamma, ignore_index, sample_weight
-    return None if alpha is None else float(alpha), None, gamma, ignore_index, sample_weight
+    # (a number is converted, and a string refused, as every float argument: _call.run)
+    return alpha, None, gamma, ignore_index, sample_weight
 
 
 def multi_margin_arguments(input, p, margin, weight):
