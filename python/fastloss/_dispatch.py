@@ -13,7 +13,6 @@ below, and outputs are allocated on the input's device. When the call runs under
 from __future__ import annotations
 
 import contextvars
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -352,31 +351,7 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         if isinstance(y, np.ndarray):  # the driver reads uint64 labels above 2^63 as 2^63 - 1
             bad_label = int(y[index])
         fail(fn, f"target label {bad_label} out of range [0, {classes}) at index {index}")
-    if code == 1 and math.isinf(value):
-        kept = _kept_rows_if_zero_denominator(name, y, w, class_weight, ignore_index, x.dtype)
-        if kept is not None:  # the mean over zero total weight: nan, with nan gradient rows
-            value = math.nan
-            if isinstance(grad_view, np.ndarray):
-                grad_view[kept] = np.nan
     if request is not None:
         request.grads = (grad_out,)
     return _result(value, loss_out, logits, code)
 
-
-def _kept_rows_if_zero_denominator(kernel: str, y, w, class_weight, ignore_index, dtype):
-    """The mask of the kept rows (target != ignore_index) when the mean's denominator, the sum
-    of the kept rows' sample weight times class weight, is 0; else None. The row driver divides
-    by it all the same, which is inf where label smoothing leaves a non-zero numerator; the
-    decision (README "Semantics", as PyTorch and the reference) is nan, with a nan gradient on
-    the kept rows. Called only when the driver returned inf, so a normal call pays nothing."""
-    if KERNELS[kernel]["class_weight"] != "in_row_and_mean" or class_weight is None:
-        return None  # the denominator counts rows or sample weights: a zero gives 0/0 = nan
-    if not all(isinstance(a, (np.ndarray, type(None))) for a in (y, w, class_weight)):
-        return None
-    kept = np.ones(y.shape, bool) if ignore_index is None else y != ignore_index
-    # As the driver: class weights in the logits' dtype, products in float64; labels are in
-    # range (the driver checked them).
-    terms = class_weight.astype(dtype).astype(np.float64)[y[kept]]
-    if w is not None:
-        terms = terms * w[kept]
-    return None if np.any(terms) else kept

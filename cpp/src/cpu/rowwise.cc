@@ -176,7 +176,13 @@ LossResult run(const LossRequest& req) {
     result.value = req.reduction == Reduction::mean ? std::numeric_limits<double>::quiet_NaN() : 0.0;
     return result;
   }
-  const double scale = req.reduction == Reduction::none ? 1.0 : req.upstream_scalar / denom;
+  // A mean over zero total weight (every kept row's class weight 0) is nan, with nan gradients
+  // on the kept rows, as PyTorch: also where label smoothing would make the numerator positive
+  // and the plain division +inf.
+  const bool mean_over_nothing = req.reduction == Reduction::mean && denom == 0.0;
+  const double scale = req.reduction == Reduction::none ? 1.0
+                       : mean_over_nothing              ? std::numeric_limits<double>::quiet_NaN()
+                                                        : req.upstream_scalar / denom;
 
   const RowFn<T> row_fn = [&] {
     const RowTable& t = *active_kernels().rows;
@@ -489,7 +495,9 @@ LossResult run(const LossRequest& req) {
     }
   }
   const double total = pairwise_sum(partial.data(), n_blocks);
-  result.value = req.reduction == Reduction::mean ? total / denom : total;
+  result.value = req.reduction != Reduction::mean ? total
+                 : mean_over_nothing               ? std::numeric_limits<double>::quiet_NaN()
+                                                   : total / denom;
   // Logits with no classes are an empty input: mean is nan, as for every empty input (PyTorch).
   if (classes == 0 && req.reduction == Reduction::mean)
     result.value = std::numeric_limits<double>::quiet_NaN();

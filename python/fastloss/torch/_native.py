@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _core
 from .._dispatch import KERNELS
 
 # The package, through which the call is made: tests replace fastloss.torch._run_tensors to see
@@ -222,10 +223,14 @@ def evaluate(make_call: Callable, row: bool, input: Tensor, target: Tensor, redu
 
 
 def _weight_total(weight: Tensor, input: Tensor):
-    """The sum of the weights broadcast to the input's shape, as the general path computes it
-    (its mean's denominator; NumPy's summation order), or None for weights it would convert."""
+    """The sum of the weights broadcast to the input's shape exactly as the general path computes
+    it (its mean's denominator: the native weight scan, in its fixed order), or None for weights
+    it would convert."""
     if weight.dtype not in _FLOATS:
         return None
-    w = weight.detach().numpy()
-    n = input.numel()
-    return float(np.ascontiguousarray(w).sum(dtype=np.float64)) * (n / w.size) if w.size else 0.0
+    try:
+        view = np.broadcast_to(weight.detach().numpy(), tuple(input.shape))
+    except ValueError:
+        return 0.0  # the native entry declines weights that do not broadcast
+    # Invalid values: the native entry checks them again and declines the call.
+    return _core.scan_weights("fastloss.torch", view)[0]
