@@ -6,7 +6,6 @@ threads; "quick" for a --quick run): a table copied out of the file keeps its ma
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from . import plots, tables
