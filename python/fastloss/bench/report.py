@@ -1,20 +1,20 @@
-"""Writes results.json, results.md and (when matplotlib is importable) PNG plots."""
+"""Writes results.json, results.md and (when matplotlib is importable) PNG plots (plots.py).
+
+Every table's heading carries the machine label (CPU model, family/model numbers, fastloss ISA,
+threads; "quick" for a --quick run): a table copied out of the file keeps its machine."""
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
-PEERS = ("numpy", "torch", "jax")
+from . import plots, tables
+from .machine import cpu_label, label
+
+PEERS = ("numpy", "torch", "torch.compile", "jax")
 
 
-def _f(v, digits=2, suffix=""):
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "–"
-    if abs(v) >= 100:
-        return f"{v:.0f}{suffix}"
-    return f"{v:.{digits}f}{suffix}"
+_f = tables.fmt
 
 
 def _ratio(peer: dict | None, key: str) -> str:
@@ -35,10 +35,11 @@ def markdown(result: dict) -> str:
     m, b = result["machine"], result["build_info"]
     v = result["versions"]
     thr = result["threads"]
+    where = label(result)
     lines = [
         "# fastloss benchmark",
         "",
-        f"{result['date']} · {m['cpu']} · {m['usable_cores']} usable cores · "
+        f"{result['date']} · {cpu_label(m)} · {m['usable_cores']} usable cores · "
         f"fastloss {b['version']} ({b['isa']}) · {thr} thread(s) · numpy {v['numpy']} · "
         f"torch {v.get('torch') or 'absent'} ({result.get('torch_threads', '–')} threads) · "
         f"jax {v.get('jax') or 'absent'} · "
@@ -47,14 +48,28 @@ def markdown(result: dict) -> str:
         "Times are medians in ms; GB/s = counted bytes / time (bench/METHOD.md); fraction = "
         "roofline time / fastloss time for the same traffic, measured in the same run; "
         "peer × = peer time / fastloss time (above 1: fastloss is faster).",
+    ]
+    if result.get("section_s"):
+        lines += ["", "Wall time per section: " + ", ".join(
+            f"{k} {v:.0f} s" for k, v in result["section_s"].items()) + "."]
+    rows = result["rows"]
+    if rows:
+        lines += _loss_tables(result, where)
+    lines += tables.steps(result.get("steps"), where)
+    lines += tables.sweep(result.get("sweep"), where)
+    return "\n".join(lines) + "\n"
+
+
+def _loss_tables(result: dict, where: str) -> list[str]:
+    thr, rows = result["threads"], result["rows"]
+    lines = [
         "",
-        "## Fused forward + backward (`value_and_grad`)",
+        f"## Fused forward + backward (`value_and_grad`) — {where}",
         "",
         "| row | shape | MB | ms | GB/s | roofline GB/s | fraction | stream, fresh output GB/s "
-        "| NumPy × | torch × | jax × |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| NumPy × | torch × | torch.compile × | jax × |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    rows = result["rows"]
     for r in rows:
         fl, rf, p = r["fastloss"], r["roofline"], r["peers"]
         lines.append(
@@ -62,10 +77,13 @@ def markdown(result: dict) -> str:
             f"{_f(fl['fused_ms'])} | {_f(fl['fused_gbps'], 1)} | {_f(rf['fused_gbps'], 1)} | "
             f"{_f(r['fraction']['fused'])} | {_f(rf['fused_fresh_gbps'], 1)} | "
             f"{_ratio(p.get('numpy'), 'fused_ratio')} | {_ratio(p.get('torch'), 'fused_ratio')} | "
+            f"{_ratio(p.get('torch.compile'), 'fused_ratio')} | "
             f"{_ratio(p.get('jax'), 'fused_ratio')} |")
     lines += [
         "",
-        "## Forward only (`reduction=\"mean\"`)",
+        f"## Forward only (`reduction=\"mean\"`) — {where}",
+        "",
+        "(torch.compile is timed on the fused pass only.)",
         "",
         "| row | MB | ms | GB/s | roofline GB/s | fraction | NumPy × | torch × | jax × |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
@@ -80,7 +98,7 @@ def markdown(result: dict) -> str:
     if any("speedup" in r["threads"] for r in rows):
         lines += [
             "",
-            f"## Thread scaling of the fused pass (1 vs {thr} threads)",
+            f"## Thread scaling of the fused pass (1 vs {thr} threads) — {where}",
             "",
             f"| row | 1 thread ms | {thr} threads ms | speed-up | roofline speed-up |",
             "|---|--:|--:|--:|--:|",
@@ -94,7 +112,7 @@ def markdown(result: dict) -> str:
     if f64:
         lines += [
             "",
-            "## float64 vs float32 (fused, same element count)",
+            f"## float64 vs float32 (fused, same element count) — {where}",
             "",
             "A time ratio equal to the byte ratio (2.0; 1.5 with int64 labels) is bandwidth-bound.",
             "",
@@ -107,17 +125,18 @@ def markdown(result: dict) -> str:
                          f"{_f(d['float64_fused_ms'])} | {_f(d['ratio'])} | "
                          f"{_f(d.get('bytes_ratio'))} |")
     if result.get("small_calls"):
-        lines += ["", "## Small calls (32 float32 elements)", "", "| call | µs per call |",
+        lines += ["", f"## Small calls (32 float32 elements) — {where}", "",
+                  "| call | µs per call |",
                   "|---|--:|"]
         for name, d in result["small_calls"].items():
             lines.append(f"| {name} | {_f(d['us_per_call'], 1)} |")
     if result.get("peak_memory"):
-        lines += ["", "## Peak memory of one fused call", "",
+        lines += ["", f"## Peak memory of one fused call — {where}", "",
                   "| loss | elements | peak MB | outputs MB | peak / outputs |", "|---|--:|--:|--:|--:|"]
         for name, d in result["peak_memory"].items():
             lines.append(f"| {name} | {d['elements']} | {_mb(d['peak_bytes'])} | "
                          f"{_mb(d['output_bytes'])} | {_f(d['peak_over_outputs'])} |")
-    lines += ["", "## How each peer was called", "",
+    lines += ["", f"## How each peer was called — {where}", "",
               "(a call that is the same for several rows is listed at its first row)", "",
               "| row | peer | call |", "|---|---|---|"]
     seen = set()
@@ -133,7 +152,7 @@ def markdown(result: dict) -> str:
                 continue
             seen.add(key)
             lines.append(f"| {r['row']} | {name} | {how} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def write(result: dict, out: Path) -> dict:
@@ -141,58 +160,5 @@ def write(result: dict, out: Path) -> dict:
     paths = {"json": out / "results.json", "md": out / "results.md"}
     paths["json"].write_text(json.dumps(result, indent=1, allow_nan=True) + "\n")
     paths["md"].write_text(markdown(result))
-    paths.update(plots(result, out))
+    paths.update(plots.write(result, out))
     return paths
-
-
-def plots(result: dict, out: Path) -> dict:
-    """fused_gbps.png and speedup.png; nothing (quietly) without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except Exception:
-        return {}
-    rows = result["rows"]
-    names = [r["row"] for r in rows]
-    x = list(range(len(rows)))
-    series = [("fastloss", [r["fastloss"]["fused_gbps"] for r in rows]),
-              ("roofline", [r["roofline"]["fused_gbps"] for r in rows])]
-    for p in PEERS:
-        vals = [r["peers"].get(p, {}).get("fused_gbps", math.nan) for r in rows]
-        if any(math.isfinite(v) for v in vals):
-            series.append((p, vals))
-    width = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(rows) + 3), 5))
-    for k, (label, vals) in enumerate(series):
-        ax.bar([i + (k - (len(series) - 1) / 2) * width for i in x], vals, width, label=label)
-    ax.set_xticks(x)
-    ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("effective GB/s (counted bytes / time)")
-    ax.set_title(f"Fused forward+backward, {result['threads']} threads — {result['machine']['cpu']}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    files = {"plot_gbps": out / "fused_gbps.png"}
-    fig.savefig(files["plot_gbps"], dpi=110)
-    plt.close(fig)
-
-    peers = [p for p in PEERS if any("fused_ratio" in r["peers"].get(p, {}) for r in rows)]
-    if peers:
-        width = 0.8 / len(peers)
-        fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(rows) + 3), 5))
-        for k, p in enumerate(peers):
-            vals = [r["peers"].get(p, {}).get("fused_ratio", math.nan) for r in rows]
-            ax.bar([i + (k - (len(peers) - 1) / 2) * width for i in x], vals, width, label=p)
-        ax.axhline(1.0, color="black", lw=0.8)
-        ax.set_yscale("log")
-        ax.set_xticks(x)
-        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
-        ax.set_ylabel("peer time / fastloss time (fused)")
-        ax.set_title("Speed-up of fastloss's fused pass over each peer")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        files["plot_speedup"] = out / "speedup.png"
-        fig.savefig(files["plot_speedup"], dpi=110)
-        plt.close(fig)
-    return files

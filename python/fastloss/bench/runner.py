@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import gc
 import math
-import os
-import platform
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 import fastloss
 from fastloss import _core
 
+from . import compiled
 from . import peers as peer_mod
 from .cases import Case, stream_reads, traffic
 from .timing import Progress, median_ms, per_call, rounds
@@ -25,8 +25,12 @@ class Config:
     repeats: int
     threads: int
     peers: tuple = ("numpy", "torch", "jax")
+    # torch.compile as a peer wherever PyTorch is (--no-compile: not at all).
+    compile: bool = True
     # Wall-clock budget of one peer on one case (seconds of timed runs); at least 3 runs are kept.
-    peer_budget_s: float = 20.0
+    # 10 s keeps the default run under 10 minutes on 2 cores with torch.compile's column (the
+    # NumPy reference, 3 runs of ~17 s on 4096 x 32000, is bounded by its 3 runs anyway).
+    peer_budget_s: float = 10.0
     float64: bool = True
 
 
@@ -139,7 +143,10 @@ def run_case(case: Case, cfg: Config, progress: Progress, index: int) -> dict:
 
     # Peers, each on the same arrays.
     row["peers"] = {}
-    for name in cfg.peers:
+    names = list(cfg.peers)
+    if "torch" in names and cfg.compile:
+        names.insert(names.index("torch") + 1, "torch.compile")
+    for name in names:
         step(f"peer {name}")
         row["peers"][name] = _run_peer(name, case, args, kwargs, cfg, t, row["fastloss"])
         gc.collect()
@@ -156,22 +163,40 @@ def _run_peer(name: str, case: Case, args, kwargs, cfg: Config, t: dict, fl: dic
             r = rounds({"value": value, "grad": grad}, cfg.repeats, budget_s=budget)
             k = min(len(r["value"]), len(r["grad"]))
             fwd_runs, fused_runs = r["value"], [a + b for a, b in zip(r["value"][:k], r["grad"][:k])]
+        elif name == "torch.compile":
+            _, fused, how, first_call_s = compiled.torch_compile_peer(case, args, kwargs)
+            fwd_runs, fused_runs = None, rounds({"fused": fused}, cfg.repeats, warmup=0,
+                                                budget_s=budget)["fused"]
         else:
             make = {"torch": peer_mod.torch_peer, "jax": peer_mod.jax_peer}[name]
             forward, fused, how = make(case, args, kwargs)
-            r = rounds({"forward": forward, "fused": fused}, cfg.repeats, budget_s=budget)
+            # The first calls (jax.jit compiles there) are timed apart, never kept as runs.
+            t0 = time.perf_counter()
+            forward(), fused()
+            first_call_s = time.perf_counter() - t0
+            r = rounds({"forward": forward, "fused": fused}, cfg.repeats, warmup=0,
+                       budget_s=budget)
             fwd_runs, fused_runs = r["forward"], r["fused"]
     except peer_mod.Unavailable as e:
         return {"unavailable": str(e)}
     except Exception as e:  # a peer failing must not lose the rest of the run; it is reported
         return {"error": f"{type(e).__name__}: {e}"}
-    fwd_ms, fused_ms = median_ms(fwd_runs), median_ms(fused_runs)
-    return {
-        "how": how, "forward_ms": fwd_ms, "fused_ms": fused_ms,
-        "forward_ratio": fwd_ms / fl["forward_ms"], "fused_ratio": fused_ms / fl["fused_ms"],
+    finally:
+        if name == "torch.compile":
+            compiled.reset()
+    fused_ms = median_ms(fused_runs)
+    out = {
+        "how": how, "fused_ms": fused_ms, "fused_ratio": fused_ms / fl["fused_ms"],
         "fused_gbps": gbps(t["fused"], fused_ms), "runs": len(fused_runs),
-        "forward_runs_ms": _ms(fwd_runs), "fused_runs_ms": _ms(fused_runs),
+        "fused_runs_ms": _ms(fused_runs),
     }
+    if name != "numpy":
+        out["first_call_s"] = first_call_s
+    if fwd_runs is not None:
+        fwd_ms = median_ms(fwd_runs)
+        out.update(forward_ms=fwd_ms, forward_ratio=fwd_ms / fl["forward_ms"],
+                   forward_runs_ms=_ms(fwd_runs))
+    return out
 
 
 def small_calls(cfg: Config, progress: Progress, index: int) -> dict:
@@ -246,22 +271,3 @@ def peak_memory(cfg: Config, progress: Progress, index: int) -> dict:
                      "output_bytes": int(needed), "peak_over_outputs": peak / needed}
         del loss, grad
     return out
-
-
-def machine() -> dict:
-    cpu = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {"cpu": cpu or platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "usable_cores": usable, "platform": platform.platform(),
-            "python": platform.python_version()}
