@@ -232,7 +232,8 @@ def _known_divergence(name, arrays, kwargs):
     arrays = [np.asarray(a) for a in arrays]
     first, target = arrays
     if spec.kind == "row" and first.ndim and first.shape[kwargs.get("axis", -1) % first.ndim] == 0:
-        return "no classes: cross_entropy and softmax_focal compute (NaN), the reference refuses"
+        return ("no classes: cross_entropy and softmax_focal follow PyTorch (an empty input), "
+                "the reference refuses")
     if spec.kind == "row" and np.isinf(first).any():
         return "an infinite logit: the kernel's row gradient is NaN, the reference's is not"
     checked = [a for a, arg in zip((first, target), spec.arrays)
