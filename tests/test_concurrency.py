@@ -89,7 +89,7 @@ _WRITER = """
             return loss.tobytes(), g.tobytes()
         except ValueError as e:
             return re.sub(r"got .*? at", "got ... at", str(e)), None
-    def race(call, states, write, rounds=300):
+    def race(call, states, write, rounds=150):
         expected = {}
         for state in states:
             write(state)
@@ -152,7 +152,7 @@ def test_a_label_written_during_the_call(loss, states):
 def test_a_sample_weight_written_during_the_call(loss, reduction):
     _run(_WRITER + f"""
     rng = np.random.default_rng(1)
-    n = 200_000
+    n = 80_000
     if "{loss}" == "mse":
         args = (rng.standard_normal(n), rng.standard_normal(n))
     else:
