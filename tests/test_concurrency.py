@@ -82,13 +82,13 @@ def test_eight_threads_on_different_losses_while_the_pool_is_resized():
 _WRITER = """
     import re, threading, numpy as np, fastloss
     def outcome(call):
-        # (loss bytes, gradient bytes), or the error without the value it quotes: the message
+        # (loss bytes, gradient bytes), or the error without the numbers it quotes: the message
         # reads the value back after the call, when the writer may have changed it again.
         try:
             loss, g = call()
             return loss.tobytes(), g.tobytes()
         except ValueError as e:
-            return re.sub(r"got .*? at", "got ... at", str(e)), None
+            return re.sub(r"-?[0-9]+", "#", str(e)), None
     def race(call, states, write, rounds=150):
         expected = {}
         for state in states:
