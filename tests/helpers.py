@@ -5,7 +5,9 @@ The accuracy contract lives in the registry (``fastloss._registry.TOLERANCE`` an
 ``LossSpec.tol``): ``|kernel - ref| <= rtol * |ref| + atol * max|ref|``, the max taken over the
 compared array. :func:`assert_close` implements exactly that and says where it fails; the
 checks that are not the kernel contract take a named entry of the same table through
-:func:`tolerance`.
+:func:`tolerance`. Below the smallest normal number of the compared dtype no relative bound
+holds (subnormals carry fewer bits), so :func:`assert_close` adds that number as an absolute
+floor.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __all__ = [
     "POINTWISE",
     "ROWS",
     "assert_close",
+    "subnormal_floor",
     "assert_bitwise",
     "assert_same_tensor",
     "tol",
@@ -87,8 +90,25 @@ def _where(shape, flat_index):
     return str(tuple(int(i) for i in np.unravel_index(flat_index, shape)))
 
 
+def subnormal_floor(*dtypes) -> float:
+    """The absolute error below which two values of the compared (floating) dtype are not told
+    apart: its smallest normal number.
+
+    Below it a dtype has fewer significant bits the smaller the value (subnormals), so a result
+    whose computation passed through a subnormal intermediate, or that is itself subnormal, is
+    only as exact as an absolute error of a few subnormal ulps (eps * smallest normal) times the
+    factor applied afterwards (an upstream gradient, a weight); the smallest normal bounds that
+    for any factor up to 1/eps. No relative or scaled tolerance can express this: at a
+    subnormal reference, rtol * |ref| is below one ulp, and an array whose largest value is
+    subnormal has a scaled atol below it too. The floor of the narrowest dtype compared counts.
+    """
+    tiny = [float(np.finfo(d).tiny) for d in dtypes if np.dtype(d).kind == "f"]
+    return max(tiny) if tiny else 0.0
+
+
 def assert_close(actual, expected, rtol: float, atol: float, *, what: str = "") -> None:
-    """|actual - expected| <= rtol * |expected| + atol * max|expected| elementwise.
+    """|actual - expected| <= rtol * |expected| + atol * max|expected| + floor elementwise, floor
+    the smallest normal number of the compared dtype (:func:`subnormal_floor`).
 
     Shapes must be equal (no broadcasting), NaN must sit exactly where the expected NaN is, and
     infinities must match exactly. The failure message names the worst element, its index, both
@@ -118,8 +138,9 @@ def assert_close(actual, expected, rtol: float, atol: float, *, what: str = "") 
     if not np.any(finite):
         return
     scale = float(np.max(np.abs(e64[finite])))
-    err = np.where(finite, np.abs(a64 - e64), 0.0)
-    bound = rtol * np.abs(e64) + atol * scale
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where both are inf
+        err = np.where(finite, np.abs(a64 - e64), 0.0)
+    bound = rtol * np.abs(e64) + atol * scale + subnormal_floor(a.dtype, e.dtype)
     excess = np.where(finite, err - bound, -np.inf)
     i = int(np.argmax(excess))
     if excess.flat[i] > 0:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
@@ -28,9 +28,9 @@ DT_IDS = ("float32", "float64")
 NAMES = sorted(REGISTRY)
 REDUCTIONS = ("mean", "sum", "none")
 
-SETTINGS = settings(deadline=None, max_examples=50, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much])
+# Everything from the Hypothesis profile (tests/conftest.py): deterministic "ci" by default,
+# random and longer with --hypothesis-profile=explore.
+SETTINGS = settings()
 
 # Loss facts from the registry: targets in [0, 1], first arguments with a domain, and the
 # classification losses with kinks in the score (drawn on a grid that float32 and float64 round

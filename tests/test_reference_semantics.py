@@ -889,7 +889,7 @@ except ImportError:  # pragma: no cover - hypothesis is a test dependency
     given = None
 
 if given is not None:
-    _SETTINGS = settings(max_examples=60, derandomize=True, deadline=None, database=None)
+    _SETTINGS = settings()  # the profile's (tests/conftest.py): deterministic in CI
     _FINITE = st.floats(-1e300, 1e300, allow_nan=False, allow_infinity=False, width=64)
 
     @_SETTINGS

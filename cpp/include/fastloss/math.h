@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "fastloss/config.h"
 
@@ -196,10 +197,14 @@ template <class T>
 FL_HOST_DEVICE void pow2_split(typename FloatTraits<T>::Int k, T& s1, T& s2) {
   using F = FloatTraits<T>;
   using Int = typename F::Int;
+  using UInt = std::make_unsigned_t<Int>;
   Int k1 = k >> 1;
   Int k2 = k - k1;
-  s1 = fl_bit_cast<T>(static_cast<Int>((k1 + F::kBias) << F::kMantBits));
-  s2 = fl_bit_cast<T>(static_cast<Int>((k2 + F::kBias) << F::kMantBits));
+  // Shifted as unsigned: a NaN argument reaches here with a meaningless negative k (its
+  // result is replaced by NaN later), and a left shift of a negative signed value is undefined
+  // behaviour (UBSan reports it); the unsigned shift gives the same bits.
+  s1 = fl_bit_cast<T>(static_cast<Int>(static_cast<UInt>(k1 + F::kBias) << F::kMantBits));
+  s2 = fl_bit_cast<T>(static_cast<Int>(static_cast<UInt>(k2 + F::kBias) << F::kMantBits));
 }
 
 template <class T>
