@@ -106,13 +106,11 @@ _WRITER = """
         try:
             for _ in range(rounds):
                 got = outcome(call)
-                # The loss and the gradient are each the old or the new data's answer (they
-                # may come from different ones: the kernel reads a weight for each), or the
-                # call is the new data's clear error.
-                for part in (0, 1):
-                    match = [s for s, want in expected.items() if want[part] == got[part]]
-                    assert match, f"neither the old nor the new data's answer: {got[part]!r:.200}"
-                    seen.update(match)
+                # The loss and the gradient together are the old or the new data's answer
+                # (each element is read once and used for both), or the new data's clear error.
+                match = [s for s, want in expected.items() if want == got]
+                assert match, f"neither the old nor the new data's answer: {got!r:.300}"
+                seen.update(match)
         finally:
             stop.set()
             t.join()

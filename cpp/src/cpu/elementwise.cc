@@ -81,7 +81,10 @@ LossResult run(const LossRequest& req) {
         auto in = [&](Slot k) -> const T* {
           if (!views[k]) return nullptr;
           const char* p = static_cast<const char*>(views[k]->data) + walk.offset[k];
-          return load_run<T>(p, strides[k][inner], views[k]->dtype, len, buf[k]);
+          // Weights and upstream gradients scale both the value and the gradient: copied, so
+          // both see the same element even while another thread writes it.
+          const bool in_place = k != kWeight && k != kUpstream;
+          return load_run<T>(p, strides[k][inner], views[k]->dtype, len, buf[k], in_place);
         };
         auto out = [&](Slot k, bool& direct) -> T* {
           direct = false;

@@ -59,9 +59,13 @@ inline void convert_run(const char* p, int64_t stride, int64_t n, T* buf) {
   }
 }
 
+// n elements at p as contiguous T: p itself when usable in place (and allowed), else converted
+// into buf. A copy (in_place = false) is read from the caller's memory exactly once, so code that
+// reads each element twice cannot see two values of one written concurrently.
 template <class T>
-inline const T* load_run(const char* p, int64_t stride, DType dt, int64_t n, T* buf) {
-  if (usable_in_place<T>(p, stride, dt)) return reinterpret_cast<const T*>(p);
+inline const T* load_run(const char* p, int64_t stride, DType dt, int64_t n, T* buf,
+                         bool in_place = true) {
+  if (in_place && usable_in_place<T>(p, stride, dt)) return reinterpret_cast<const T*>(p);
   if (stride == 0) {
     T v = read_as<T>(p, dt);
     for (int64_t i = 0; i < n; ++i) buf[i] = v;
