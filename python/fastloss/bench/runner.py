@@ -28,9 +28,9 @@ class Config:
     # torch.compile as a peer wherever PyTorch is (--no-compile: not at all).
     compile: bool = True
     # Wall-clock budget of one peer on one case (seconds of timed runs); at least 3 runs are kept.
-    # 5 s keeps the default run under 10 minutes on 2 cores with torch.compile's column (the
+    # 2 s keeps the default run under 10 minutes on 2 cores with torch.compile's column (the
     # NumPy reference, 3 runs of ~17 s on 4096 x 32000, is bounded by its 3 runs anyway).
-    peer_budget_s: float = 5.0
+    peer_budget_s: float = 2.0
     float64: bool = True
 
 
