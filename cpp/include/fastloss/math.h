@@ -207,17 +207,23 @@ FL_HOST_DEVICE void pow2_split(typename FloatTraits<T>::Int k, T& s1, T& s2) {
   s2 = fl_bit_cast<T>(static_cast<Int>(static_cast<UInt>(k2 + F::kBias) << F::kMantBits));
 }
 
+// e^xc for xc in [kExpLo, kExpHi] (clamped by the callers), gradual underflow included.
+template <class T>
+FL_HOST_DEVICE T exp_of_clamped(T xc) {
+  typename FloatTraits<T>::Int k;
+  T r = reduce_ln2(xc, k);
+  T p = exp_reduced_minus_one(r) + T(1);
+  T s1, s2;
+  pow2_split<T>(k, s1, s2);
+  return (p * s1) * s2;
+}
+
 template <class T>
 FL_HOST_DEVICE T fl_exp(T x) {
   using F = FloatTraits<T>;
   T xc = x > F::kExpHi ? F::kExpHi : x;
   xc = xc < F::kExpLo ? F::kExpLo : xc;
-  typename F::Int k;
-  T r = reduce_ln2(xc, k);
-  T p = exp_reduced_minus_one(r) + T(1);
-  T s1, s2;
-  pow2_split<T>(k, s1, s2);
-  T y = (p * s1) * s2;
+  T y = exp_of_clamped(xc);
   y = x > F::kExpHi ? fl_inf<T>() : y;
   y = x < F::kExpLo ? T(0) : y;
   return x != x ? x : y;
@@ -228,13 +234,7 @@ FL_HOST_DEVICE T fl_exp(T x) {
 template <class T>
 FL_HOST_DEVICE T fl_exp_nonpositive(T x) {
   using F = FloatTraits<T>;
-  T xc = x < F::kExpLo ? F::kExpLo : x;
-  typename F::Int k;
-  T r = reduce_ln2(xc, k);
-  T p = exp_reduced_minus_one(r) + T(1);
-  T s1, s2;
-  pow2_split<T>(k, s1, s2);
-  T y = (p * s1) * s2;
+  T y = exp_of_clamped(x < F::kExpLo ? F::kExpLo : x);
   y = x < F::kExpLo ? T(0) : y;
   return x != x ? x : y;
 }

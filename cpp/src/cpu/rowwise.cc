@@ -208,33 +208,26 @@ LossResult run(const LossRequest& req) {
     int64_t label = -1;
     bool ignored = false;
   };
+  // Whether row r's label is skipped: ignore_index, or out of range (kept as the block's first
+  // bad row; the call then fails).
+  auto skip_label = [&](int64_t label, int64_t r, int64_t b) {
+    if (req.has_ignore_index && label == req.ignore_index) return true;
+    if (label >= 0 && label < classes) return false;
+    if (bad_row[b] < 0) {
+      bad_row[b] = r;
+      bad_label[b] = label;
+    }
+    return true;
+  };
   auto row_meta = [&](int64_t r, int64_t b) {
     RowMeta meta;
-    if (plain_labels) {
-      meta.label = plain_label(r);
-      meta.ignored = req.has_ignore_index && meta.label == req.ignore_index;
-      if (!meta.ignored && (meta.label < 0 || meta.label >= classes)) {
-        if (bad_row[b] < 0) {
-          bad_row[b] = r;
-          bad_label[b] = meta.label;
-        }
-        meta.ignored = true;
-      }
-      return meta;
-    }
     if (req.weight) meta.w = read_as<double>(at(req.weight, weight_row_at(r)), req.weight->dtype);
     if (req.upstream)
       meta.up = read_as<double>(at(req.upstream, upstream_row_at(r)), req.upstream->dtype);
     if (!sparse) return meta;
-    meta.label = read_label(at(target, target_row_at(r)), target->dtype);
-    meta.ignored = req.has_ignore_index && meta.label == req.ignore_index;
-    if (!meta.ignored && (meta.label < 0 || meta.label >= classes)) {
-      if (bad_row[b] < 0) {
-        bad_row[b] = r;
-        bad_label[b] = meta.label;
-      }
-      meta.ignored = true;
-    }
+    meta.label = plain_labels ? plain_label(r)
+                              : read_label(at(target, target_row_at(r)), target->dtype);
+    meta.ignored = skip_label(meta.label, r, b);
     if (!meta.ignored) {
       if (weights_as_factor && class_weight_view) meta.factor = double(class_weight[meta.label]);
       if (label_aux) meta.label_value = label_values[meta.label];
@@ -305,14 +298,7 @@ LossResult run(const LossRequest& req) {
       int first_valid = -1;
       for (int l = 0; l < lanes; ++l) {
         const int64_t label = plain_label(r0 + l);
-        ignored[l] = req.has_ignore_index && label == req.ignore_index;
-        if (!ignored[l] && (label < 0 || label >= classes)) {
-          if (bad_row[b] < 0) {
-            bad_row[b] = r0 + l;
-            bad_label[b] = label;
-          }
-          ignored[l] = true;
-        }
+        ignored[l] = skip_label(label, r0 + l, b);
         tile.label[l] = ignored[l] ? 0 : label;
         if (!ignored[l] && first_valid < 0) first_valid = l;
       }
