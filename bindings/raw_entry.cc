@@ -19,7 +19,6 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
-#include <cmath>
 #include <optional>
 #include <vector>
 
@@ -29,6 +28,7 @@
 #include "fastloss/kernels.h"
 #include "ops.h"
 #include "output_buffers.h"
+#include "weight_scan.h"
 
 namespace fastloss::bindings {
 namespace {
@@ -117,28 +117,9 @@ View broadcast(const View& v, const View& like) {
   return out;
 }
 
-// Whether every element of the float view `v` is finite and >= 0 (fastloss's weight contract).
-bool valid_weights(const View& v) {
-  const int64_t n = v.numel();
-  int64_t index[kMaxDims] = {};
-  const char* p = static_cast<const char*>(v.data);
-  for (int64_t i = 0; i < n; ++i) {
-    const double w = v.dtype == DType::f32 ? double(*reinterpret_cast<const float*>(p))
-                                           : *reinterpret_cast<const double*>(p);
-    if (!(std::isfinite(w) && w >= 0)) return false;
-    for (int d = v.ndim - 1; d >= 0; --d) {  // the next element, last dimension fastest
-      p += v.strides[d];
-      if (++index[d] < v.shape[d]) break;
-      p -= v.strides[d] * v.shape[d];
-      index[d] = 0;
-    }
-  }
-  return true;
-}
-
 // A weight-like operand: float32/float64 with valid values, else Decline.
 View weights(const View& v) {
-  if (!is_floating(v.dtype) || !valid_weights(v)) throw Decline{};
+  if (!is_floating(v.dtype) || !fastloss::scan_weights(v).valid) throw Decline{};
   return v;
 }
 
