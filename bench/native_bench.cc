@@ -226,7 +226,7 @@ void bench_rows(fastloss::Kernel kernel, int64_t rows, int64_t classes, int repe
 int main(int argc, char** argv) {
   int repeats = 9, threads = 0;
   bool quick = false, rows_only = false;
-  int64_t only_classes = 0;  // --classes C: cross-entropy at C classes only
+  int64_t only_classes = 0;  // --classes C: every row kernel at C classes only
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--repeats" && i + 1 < argc) {
@@ -265,15 +265,13 @@ int main(int argc, char** argv) {
   // Every row kernel at one long-row shape, then cross-entropy over a sweep of row lengths at
   // the same number of logits (few classes: the per-row cost; many: the per-logit cost).
   const int64_t long_classes = quick ? 1000 : 32000;
-  if (only_classes > 0) {
-    bench_rows(Kernel::cross_entropy_sparse, n / only_classes, only_classes, repeats);
-    return 0;
-  }
+  const int64_t classes = only_classes > 0 ? only_classes : long_classes;
   for (int k = 0; k < fastloss::kNumKernels; ++k) {
     const Kernel kernel = Kernel(k);
     if (fastloss::kernel_info(kernel).family != fastloss::Family::row) continue;
-    bench_rows(kernel, n / long_classes, long_classes, repeats);
+    bench_rows(kernel, n / classes, classes, repeats);
   }
+  if (only_classes > 0) return 0;
   for (int64_t classes : {2, 10, 100, 1000})
     bench_rows(Kernel::cross_entropy_sparse, n / classes, classes, repeats);
   return 0;

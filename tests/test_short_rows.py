@@ -1,8 +1,9 @@
 """Short rows (C <= 32) run as transposed tiles of 16 rows, the per-row math vectorised across
-rows (fastloss/row.h's RowTile). What must hold whichever rows share a tile: each row's loss and
+rows (fastloss/row.h's RowTile), for every row loss whose functor has a tile (sparse
+cross-entropy, softmax focal). What must hold whichever rows share a tile: each row's loss and
 gradient are those of the row alone, bit for bit, and they match the reference on both sides of
-the tile threshold, with every option the tile path takes (smoothing, class weights, ignored
-rows, +inf/NaN logits, strided and converted inputs)."""
+the tile threshold, with every option the tile path takes (smoothing, class weights, focal
+gammas and alphas, ignored rows, +inf/NaN logits, strided and converted inputs)."""
 
 from __future__ import annotations
 
@@ -14,18 +15,33 @@ import fastloss.reference as ref
 from helpers import assert_bitwise, assert_close, rng_for, tol
 
 CLASSES = [1, 2, 3, 10, 16, 31, 32, 33]
-OPTIONS = [
-    {},
-    {"label_smoothing": 0.2},
-    {"class_weight": "classes"},
-    {"class_weight": "classes", "label_smoothing": 0.1},
+# (loss, options): every option that selects another variant of a tile.
+CASES = [
+    ("cross_entropy", {}),
+    ("cross_entropy", {"label_smoothing": 0.2}),
+    ("cross_entropy", {"class_weight": "classes"}),
+    ("cross_entropy", {"class_weight": "classes", "label_smoothing": 0.1}),
+    ("softmax_focal", {}),
+    ("softmax_focal", {"gamma": 0.0}),
+    ("softmax_focal", {"gamma": 1.0, "alpha": 0.25}),
+    ("softmax_focal", {"gamma": 1.5}),
+    ("softmax_focal", {"alpha": "classes"}),
 ]
+TILED = ["cross_entropy", "softmax_focal"]
+# The options of each loss's row-by-row comparisons (a variant that has every term).
+ALONE = {"cross_entropy": {"label_smoothing": 0.1}, "softmax_focal": {"gamma": 1.5}}
+
+
+def _case_id(case) -> str:
+    name, options = case
+    return "-".join([name] + sorted(options))
 
 
 def _kwargs(options: dict, classes: int, dtype, rng) -> dict:
     kw = dict(options)
-    if kw.get("class_weight") == "classes":
-        kw["class_weight"] = rng.uniform(0.5, 2.0, classes).astype(dtype)
+    for key in ("class_weight", "alpha"):
+        if kw.get(key) == "classes":
+            kw[key] = rng.uniform(0.5, 2.0, classes).astype(dtype)
     return kw
 
 
@@ -38,64 +54,69 @@ def _inputs(rows: int, classes: int, dtype, rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("classes", CLASSES)
-@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(sorted(o)) or "plain")
-def test_rows_match_reference(classes, dtype, options):
-    rng = rng_for("short-rows", classes, np.dtype(dtype).name, sorted(options))
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_rows_match_reference(classes, dtype, case):
+    name, options = case
+    rng = rng_for("short-rows", name, classes, np.dtype(dtype).name, sorted(options))
     x, y = _inputs(53, classes, dtype, rng)
     kw = _kwargs(options, classes, dtype, rng)
+    fn, reference, reference_grad = (getattr(fastloss, name), getattr(ref, name),
+                                     getattr(ref, name + "_grad"))
     for reduction in ("none", "mean", "sum"):
         up = rng.uniform(0.5, 2.0, 53).astype(dtype) if reduction == "none" else 0.7
-        loss, g = fastloss.value_and_grad(fastloss.cross_entropy)(
-            x, y, reduction=reduction, grad_output=up, **kw)
-        ref_loss = ref.cross_entropy(x, y, reduction=reduction, **kw)
-        ref_g = ref.cross_entropy_grad(x, y, reduction=reduction, grad_output=up, **kw)
-        assert_close(loss, ref_loss, **tol("cross_entropy", dtype), what=f"{reduction} loss")
-        assert_close(g, ref_g, **tol("cross_entropy", dtype), what=f"{reduction} gradient")
+        loss, g = fastloss.value_and_grad(fn)(x, y, reduction=reduction, grad_output=up, **kw)
+        ref_loss = reference(x, y, reduction=reduction, **kw)
+        ref_g = reference_grad(x, y, reduction=reduction, grad_output=up, **kw)
+        assert_close(loss, ref_loss, **tol(name, dtype), what=f"{reduction} loss")
+        assert_close(g, ref_g, **tol(name, dtype), what=f"{reduction} gradient")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("classes", [2, 10, 32])
-def test_each_row_is_computed_alone(classes, dtype):
+@pytest.mark.parametrize("name", TILED)
+def test_each_row_is_computed_alone(name, classes, dtype):
     """A row's bits do not depend on its neighbours in the tile or on its lane."""
-    rng = rng_for("short-rows-alone", classes, np.dtype(dtype).name)
+    rng = rng_for("short-rows-alone", name, classes, np.dtype(dtype).name)
     x, y = _inputs(41, classes, dtype, rng)
-    vg = fastloss.value_and_grad(fastloss.cross_entropy)
+    vg = fastloss.value_and_grad(getattr(fastloss, name))
+    kw = ALONE[name]
     up = np.ones(41, dtype)
-    losses, grads = vg(x, y, reduction="none", grad_output=up, label_smoothing=0.1)
+    losses, grads = vg(x, y, reduction="none", grad_output=up, **kw)
     for r in range(41):
-        loss_r, grad_r = vg(x[r:r + 1], y[r:r + 1], reduction="none", grad_output=up[:1],
-                            label_smoothing=0.1)
+        loss_r, grad_r = vg(x[r:r + 1], y[r:r + 1], reduction="none", grad_output=up[:1], **kw)
         assert_bitwise(losses[r:r + 1], loss_r)
         assert_bitwise(grads[r:r + 1], grad_r)
     # The same rows in another order land in other lanes and tiles.
     perm = rng.permutation(41)
-    lp, gp = vg(x[perm], y[perm], reduction="none", grad_output=up, label_smoothing=0.1)
+    lp, gp = vg(x[perm], y[perm], reduction="none", grad_output=up, **kw)
     assert_bitwise(lp, losses[perm])
     assert_bitwise(gp, grads[perm])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_non_finite_rows_stay_in_their_lane(dtype):
+@pytest.mark.parametrize("name", TILED)
+def test_non_finite_rows_stay_in_their_lane(name, dtype):
     x = np.zeros((20, 5), dtype)
     y = np.arange(20) % 5
     x[3, 1] = np.inf  # a +inf logit: the row is NaN (as PyTorch)
     x[7, 2] = np.nan  # a NaN logit: the row is NaN
     x[11, :] = -np.inf  # no finite logit: NaN
     x[12, 0] = -np.inf  # one -inf logit among finite ones: finite
-    loss, g = fastloss.value_and_grad(fastloss.cross_entropy)(
+    loss, g = fastloss.value_and_grad(getattr(fastloss, name))(
         x, y, reduction="none", grad_output=np.ones(20, dtype))
     bad = [3, 7, 11]
     assert np.isnan(loss[bad]).all() and np.isnan(g[bad]).all()
     good = [r for r in range(20) if r not in bad]
     assert np.isfinite(loss[good]).all() and np.isfinite(g[good]).all()
-    ref_loss = ref.cross_entropy(x[good], y[good], reduction="none")
-    assert_close(loss[good], ref_loss, **tol("cross_entropy", dtype))
+    ref_loss = getattr(ref, name)(x[good], y[good], reduction="none")
+    assert_close(loss[good], ref_loss, **tol(name, dtype))
 
 
-def test_strided_and_converted_rows_match_contiguous():
-    rng = rng_for("short-rows-layouts")
+@pytest.mark.parametrize("name", TILED)
+def test_strided_and_converted_rows_match_contiguous(name):
+    rng = rng_for("short-rows-layouts", name)
     x, y = _inputs(37, 7, np.float32, rng)
-    vg = fastloss.value_and_grad(fastloss.cross_entropy)
+    vg = fastloss.value_and_grad(getattr(fastloss, name))
     loss, g = vg(x, y, reduction="none", grad_output=np.ones(37, np.float32))
     wide = np.zeros((37, 14), np.float32)
     wide[:, ::2] = x
