@@ -1,6 +1,6 @@
 """Short rows (C <= 32) run as transposed tiles of 16 rows, the per-row math vectorised across
 rows (fastloss/row.h's RowTile), for every row loss whose functor has a tile (sparse
-cross-entropy, softmax focal). What must hold whichever rows share a tile: each row's loss and
+cross-entropy, softmax focal, both multiclass hinges). What must hold whichever rows share a tile: each row's loss and
 gradient are those of the row alone, bit for bit, and they match the reference on both sides of
 the tile threshold, with every option the tile path takes (smoothing, class weights, focal
 gammas and alphas, ignored rows, +inf/NaN logits, strided and converted inputs)."""
@@ -26,10 +26,19 @@ CASES = [
     ("softmax_focal", {"gamma": 1.0, "alpha": 0.25}),
     ("softmax_focal", {"gamma": 1.5}),
     ("softmax_focal", {"alpha": "classes"}),
+    ("multiclass_hinge", {}),
+    ("multiclass_hinge", {"squared": True, "class_weight": "classes"}),
+    ("multiclass_hinge", {"kind": "crammer_singer"}),
+    ("multiclass_hinge", {"kind": "crammer_singer", "squared": True, "margin": 0.5}),
 ]
-TILED = ["cross_entropy", "softmax_focal"]
-# The options of each loss's row-by-row comparisons (a variant that has every term).
-ALONE = {"cross_entropy": {"label_smoothing": 0.1}, "softmax_focal": {"gamma": 1.5}}
+# Each tiled kernel, with options that reach every term of its tile.
+TILED = [
+    ("cross_entropy", {"label_smoothing": 0.1}),
+    ("softmax_focal", {"gamma": 1.5}),
+    ("multiclass_hinge", {"squared": True}),
+    ("multiclass_hinge", {"kind": "crammer_singer"}),
+]
+SOFTMAX = [case for case in TILED if case[0] != "multiclass_hinge"]
 
 
 def _case_id(case) -> str:
@@ -45,10 +54,11 @@ def _kwargs(options: dict, classes: int, dtype, rng) -> dict:
     return kw
 
 
-def _inputs(rows: int, classes: int, dtype, rng):
+def _inputs(rows: int, classes: int, dtype, rng, name: str):
     x = (rng.standard_normal((rows, classes)) * 3).astype(dtype)
     y = rng.integers(0, classes, rows)
-    y[rng.random(rows) < 0.2] = -100  # ignored rows leave holes in the tiles
+    if name != "multiclass_hinge":  # the hinges have no ignore_index
+        y[rng.random(rows) < 0.2] = -100  # ignored rows leave holes in the tiles
     return x, y
 
 
@@ -58,7 +68,7 @@ def _inputs(rows: int, classes: int, dtype, rng):
 def test_rows_match_reference(classes, dtype, case):
     name, options = case
     rng = rng_for("short-rows", name, classes, np.dtype(dtype).name, sorted(options))
-    x, y = _inputs(53, classes, dtype, rng)
+    x, y = _inputs(53, classes, dtype, rng, name)
     kw = _kwargs(options, classes, dtype, rng)
     fn, reference, reference_grad = (getattr(fastloss, name), getattr(ref, name),
                                      getattr(ref, name + "_grad"))
@@ -73,13 +83,13 @@ def test_rows_match_reference(classes, dtype, case):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("classes", [2, 10, 32])
-@pytest.mark.parametrize("name", TILED)
-def test_each_row_is_computed_alone(name, classes, dtype):
+@pytest.mark.parametrize("case", TILED, ids=_case_id)
+def test_each_row_is_computed_alone(case, classes, dtype):
     """A row's bits do not depend on its neighbours in the tile or on its lane."""
-    rng = rng_for("short-rows-alone", name, classes, np.dtype(dtype).name)
-    x, y = _inputs(41, classes, dtype, rng)
+    name, kw = case
+    rng = rng_for("short-rows-alone", name, classes, np.dtype(dtype).name, sorted(kw))
+    x, y = _inputs(41, classes, dtype, rng, name)
     vg = fastloss.value_and_grad(getattr(fastloss, name))
-    kw = ALONE[name]
     up = np.ones(41, dtype)
     losses, grads = vg(x, y, reduction="none", grad_output=up, **kw)
     for r in range(41):
@@ -94,8 +104,8 @@ def test_each_row_is_computed_alone(name, classes, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", TILED)
-def test_non_finite_rows_stay_in_their_lane(name, dtype):
+@pytest.mark.parametrize("name", [name for name, _ in SOFTMAX])
+def test_non_finite_softmax_rows_stay_in_their_lane(name, dtype):
     x = np.zeros((20, 5), dtype)
     y = np.arange(20) % 5
     x[3, 1] = np.inf  # a +inf logit: the row is NaN (as PyTorch)
@@ -112,19 +122,47 @@ def test_non_finite_rows_stay_in_their_lane(name, dtype):
     assert_close(loss[good], ref_loss, **tol(name, dtype))
 
 
-@pytest.mark.parametrize("name", TILED)
-def test_strided_and_converted_rows_match_contiguous(name):
-    rng = rng_for("short-rows-layouts", name)
-    x, y = _inputs(37, 7, np.float32, rng)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [c for c in TILED if c[0] == "multiclass_hinge"], ids=_case_id)
+def test_non_finite_hinge_rows_stay_in_their_lane(case, dtype):
+    """A hinge row with NaN is NaN; +-inf scores give the reference's limits, lane by lane (and
+    inf - inf a NaN loss with NaN in its gradient: the whole row for Weston-Watkins, the two
+    entries of the competing pair for Crammer-Singer, as the row kernels)."""
+    name, kw = case
+    x = np.zeros((20, 5), dtype)
+    y = np.arange(20) % 5
+    x[3, 1] = np.inf  # a competitor at +inf: an infinite loss
+    x[7, 2] = np.nan  # NaN: the row is NaN
+    x[11, :] = -np.inf  # inf - inf: NaN
+    x[12, 0] = -np.inf  # a competitor at -inf: no violation from it
+    with np.errstate(invalid="ignore"):
+        ref_loss = ref.multiclass_hinge(x, y, reduction="none", **kw)
+    loss, g = fastloss.value_and_grad(fastloss.multiclass_hinge)(
+        x, y, reduction="none", grad_output=np.ones(20, dtype), **kw)
+    np.testing.assert_array_equal(np.isnan(loss), np.isnan(ref_loss))
+    np.testing.assert_array_equal(np.isinf(loss), np.isinf(ref_loss))
+    assert np.isnan(g[7]).all()  # a NaN score makes the whole gradient row NaN
+    assert np.isnan(g[np.isnan(loss)]).any(axis=1).all()
+    finite = np.isfinite(ref_loss)
+    assert finite.sum() == 17
+    assert_close(loss[finite], ref_loss[finite], **tol(name, dtype))
+    assert np.isfinite(g[finite]).all()
+
+
+@pytest.mark.parametrize("case", TILED, ids=_case_id)
+def test_strided_and_converted_rows_match_contiguous(case):
+    name, kw = case
+    rng = rng_for("short-rows-layouts", name, sorted(kw))
+    x, y = _inputs(37, 7, np.float32, rng, name)
     vg = fastloss.value_and_grad(getattr(fastloss, name))
-    loss, g = vg(x, y, reduction="none", grad_output=np.ones(37, np.float32))
+    loss, g = vg(x, y, reduction="none", grad_output=np.ones(37, np.float32), **kw)
     wide = np.zeros((37, 14), np.float32)
     wide[:, ::2] = x
     loss_s, g_s = vg(wide[:, ::2], y.astype(np.int32), reduction="none",
-                     grad_output=np.ones(37, np.float32))
+                     grad_output=np.ones(37, np.float32), **kw)
     assert_bitwise(loss_s, loss)
     assert_bitwise(g_s, g)
     loss_f, g_f = vg(np.asfortranarray(x), y, reduction="none",
-                     grad_output=np.ones(37, np.float32))
+                     grad_output=np.ones(37, np.float32), **kw)
     assert_bitwise(loss_f, loss)
     assert_bitwise(g_f, g)

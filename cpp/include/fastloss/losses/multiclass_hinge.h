@@ -43,6 +43,39 @@ struct MulticlassHingeWestonWatkins {
     }
     return sums.values;
   }
+
+  // kTileRows short rows at once (the RowTile contract of fastloss/row.h): the same terms, the
+  // sums over the row in class order, every per-row quantity an array over the lanes.
+  FL_HOST_DEVICE void tile(RowTile<T>& t) const {
+    constexpr int R = kTileRows;
+    const int64_t n = t.classes;
+    const T* x = t.x;
+    const T margin = T(t.params[0]);
+    const bool squared = t.params[1] != 0;
+    T x_t[R], scale[R];
+    double values[R], slopes[R];
+    for (int r = 0; r < R; ++r) {
+      x_t[r] = x[t.label[r] * R + r];
+      scale[r] = T(t.grad_scale[r]);
+      values[r] = slopes[r] = 0.0;
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      for (int r = 0; r < R; ++r) {
+        T value, slope;
+        hinge_term(margin + x[j * R + r] - x_t[r], squared, value, slope);
+        const bool counts = j != t.label[r];
+        values[r] += counts ? double(value) : 0.0;
+        slopes[r] += counts ? double(slope) : 0.0;
+        if (t.grad) t.grad[j * R + r] = counts ? scale[r] * slope : T(0);
+      }
+    }
+    for (int r = 0; r < R; ++r) t.loss[r] = values[r];
+    if (!t.grad) return;
+    for (int r = 0; r < R; ++r) t.grad[t.label[r] * R + r] = T(-t.grad_scale[r] * slopes[r]);
+    for (int64_t j = 0; j < n; ++j)
+      for (int r = 0; r < R; ++r)
+        t.grad[j * R + r] = values[r] != values[r] ? fl_nan<T>() : t.grad[j * R + r];
+  }
 };
 
 template <class T>
@@ -71,6 +104,54 @@ struct MulticlassHingeCrammerSinger {
       }
     }
     return double(value);
+  }
+
+  // kTileRows short rows at once (the RowTile contract of fastloss/row.h): the competitor is
+  // found in class order (the first index of the largest x_j, j != t, as above).
+  FL_HOST_DEVICE void tile(RowTile<T>& t) const {
+    constexpr int R = kTileRows;
+    const int64_t n = t.classes;
+    const T* x = t.x;
+    const T margin = T(t.params[0]);
+    const bool squared = t.params[1] != 0;
+    // Every per-lane quantity in T (the index too: exact below 2^24 > kTileMaxClasses), so that
+    // the loop over the lanes is one vector of T.
+    T best_value[R], best[R], nan_seen[R], label[R];
+    for (int r = 0; r < R; ++r) {
+      best_value[r] = -fl_inf<T>();
+      best[r] = T(-1);
+      nan_seen[r] = T(0);
+      label[r] = T(t.label[r]);
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      const T index = T(j);
+      for (int r = 0; r < R; ++r) {
+        const T x_j = x[j * R + r];
+        // The first candidate is taken whatever its value (a row of -inf competitors has one).
+        const bool take = index != label[r] && (best[r] < T(0) || x_j > best_value[r]);
+        best_value[r] = take ? x_j : best_value[r];
+        best[r] = take ? index : best[r];
+        nan_seen[r] = x_j != x_j ? T(1) : nan_seen[r];
+      }
+    }
+    bool any_nan[R];
+    for (int r = 0; r < R; ++r) any_nan[r] = nan_seen[r] != T(0);
+    T value[R], slope[R];
+    for (int r = 0; r < R; ++r) {
+      const T x_t = x[t.label[r] * R + r];
+      value[r] = slope[r] = T(0);
+      if (best[r] >= T(0)) hinge_term(margin + best_value[r] - x_t, squared, value[r], slope[r]);
+      if (any_nan[r]) value[r] = slope[r] = fl_nan<T>();
+      t.loss[r] = double(value[r]);
+    }
+    if (!t.grad) return;
+    for (int64_t j = 0; j < n; ++j)
+      for (int r = 0; r < R; ++r) t.grad[j * R + r] = any_nan[r] ? fl_nan<T>() : T(0);
+    for (int r = 0; r < R; ++r) {
+      if (best[r] < T(0) || any_nan[r]) continue;
+      t.grad[int64_t(best[r]) * R + r] = T(t.grad_scale[r]) * slope[r];
+      t.grad[t.label[r] * R + r] = -T(t.grad_scale[r]) * slope[r];
+    }
   }
 };
 
