@@ -64,61 +64,74 @@ class Pool {
   }
 
   // Returns false (having done nothing) when another call holds the pool.
+  //
+  // Blocks are claimed, not assigned: the caller and every worker that wakes while the call is
+  // open take chunks of blocks from a shared counter until none is left. A worker that the OS
+  // has descheduled (an oversubscribed machine: a DataLoader, another process) therefore holds
+  // nothing up; its blocks are taken by whoever runs, and the caller waits only for workers that
+  // joined the call and are still computing a chunk they claimed. Which thread computes a block
+  // never changes its result: every caller reduces per-block partials in block order.
   bool run(int64_t n_blocks, const std::function<void(int64_t, int64_t)>& fn) {
     std::unique_lock<std::mutex> busy(run_mutex_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
-    int parts = int(std::min<int64_t>(threads_, n_blocks));
     {
       std::lock_guard<std::mutex> lock(mutex_);
       fn_ = &fn;
       n_blocks_ = n_blocks;
-      parts_ = parts;
-      pending_ = parts - 1;
+      // Several chunks per thread, so that a slow thread's share is small; not one block each,
+      // so that a call's per-chunk set-up (scratch rows, a tile buffer) stays negligible.
+      chunk_ = std::max<int64_t>(1, n_blocks / (int64_t(threads_) * kChunksPerThread));
+      next_.store(0, std::memory_order_relaxed);
+      open_ = true;
+      active_ = 1;  // the caller
       error_ = nullptr;
       ++generation_;
     }
     wake_.notify_all();
-    std::exception_ptr mine;
-    try {
-      run_part(0);
-    } catch (...) {
-      mine = std::current_exception();
-    }
+    claim_chunks();
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return pending_ == 0; });
+    open_ = false;  // every block is claimed: a worker that wakes from now on stays out
+    if (--active_ > 0) done_.wait(lock, [&] { return active_ == 0; });
     fn_ = nullptr;
-    if (mine) std::rethrow_exception(mine);
     if (error_) std::rethrow_exception(error_);
     return true;
   }
 
  private:
-  void run_part(int part) {
-    int64_t begin = n_blocks_ * part / parts_;
-    int64_t end = n_blocks_ * (part + 1) / parts_;
-    if (begin < end) (*fn_)(begin, end);
+  static constexpr int64_t kChunksPerThread = 4;
+
+  // Runs chunks of blocks until none is left. An exception stops the call: the first one is
+  // kept for the caller and the remaining blocks are given up.
+  void claim_chunks() {
+    for (;;) {
+      const int64_t begin = next_.fetch_add(chunk_, std::memory_order_relaxed);
+      if (begin >= n_blocks_) return;
+      try {
+        (*fn_)(begin, std::min(n_blocks_, begin + chunk_));
+      } catch (...) {
+        next_.store(n_blocks_, std::memory_order_relaxed);
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+        return;
+      }
+    }
   }
 
   // `seen` starts at the generation current when the worker was created, so a worker started by
   // resize() never runs a call that finished before it existed.
-  void worker(int part, uint64_t seen) {
+  void worker(uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return quit_ || generation_ != seen; });
         if (quit_) return;
         seen = generation_;
-        if (part >= parts_) continue;  // this call uses fewer threads
+        if (!open_) continue;  // woke after the call had claimed all its blocks
+        ++active_;
       }
-      std::exception_ptr err;
-      try {
-        run_part(part);
-      } catch (...) {
-        err = std::current_exception();
-      }
+      claim_chunks();
       std::lock_guard<std::mutex> lock(mutex_);
-      if (err && !error_) error_ = err;
-      if (--pending_ == 0) done_.notify_one();
+      if (--active_ == 0) done_.notify_one();
     }
   }
 
@@ -127,7 +140,7 @@ class Pool {
     quit_ = false;
     threads_ = 1;
     for (int i = 1; i < std::max(1, threads); ++i)
-      workers_.emplace_back([this, i, g = generation_] { worker(i, g); });
+      workers_.emplace_back([this, g = generation_] { worker(g); });
     threads_ = std::max(1, threads);
   }
 
@@ -150,8 +163,10 @@ class Pool {
   uint64_t generation_ = 0;
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_blocks_ = 0;
-  int parts_ = 1;
-  int pending_ = 0;
+  int64_t chunk_ = 1;
+  std::atomic<int64_t> next_{0};  // the first block not yet claimed
+  bool open_ = false;             // the call still has blocks to claim
+  int active_ = 0;                // threads inside the call (the caller included)
   std::exception_ptr error_;
 };
 

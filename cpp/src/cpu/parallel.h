@@ -1,6 +1,7 @@
 // A small persistent thread pool. Work is always described as blocks whose boundaries depend on
-// the problem size only; threads take contiguous ranges of blocks, and every reduction combines
-// per-block partials in block order, so results are bitwise identical for any thread count.
+// the problem size only; threads claim contiguous chunks of blocks as they come free, and every
+// reduction combines per-block partials in block order, so results are bitwise identical for any
+// thread count and whichever thread computed a block.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,8 @@ int num_threads();
 // n >= 1. Takes effect for the next call.
 void set_num_threads(int n);
 
-// Calls fn(first_block, end_block) on disjoint contiguous ranges covering [0, n_blocks). Runs on
+// Calls fn(first_block, end_block) on disjoint contiguous ranges covering [0, n_blocks), from any
+// of the pool's threads (fn must not depend on which range or thread it gets). Runs on
 // the calling thread alone when there is one block, one thread, less than kParallelMinElements of
 // `work`, or when another call is already using the pool (the results are the same either way).
 void parallel_for(int64_t n_blocks, int64_t work, const std::function<void(int64_t, int64_t)>& fn);
