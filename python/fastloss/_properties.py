@@ -16,6 +16,13 @@ prediction, the first argument, at any valid target):
   every C (otherwise it is None while the boolean fact stays true for each fixed C);
 * sample weights, class weights and array hyper-parameters only rescale elements or classes, so
   properties are stated for scalar hyper-parameters without weights.
+
+Adding a loss adds one entry: ``@entry("name", **{hyper-parameter: (default, checker)})`` on a
+function from the checked values (and ``classes`` for a row loss) to the fields of
+:class:`LossProperties`. The tests probe the loss along its first argument at a target from its
+registry sampler, so ``prediction`` says how to read that argument; a new kind of prediction
+(a variance, a distribution over rows) adds its name to ``PREDICTIONS`` and its probes to the
+tests.
 """
 
 from __future__ import annotations
