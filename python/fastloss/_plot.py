@@ -80,9 +80,11 @@ def parse_curves(names, params) -> list:
     if unused:
         fail(WHO, f"--param names {unused[0]!r}, which is not plotted")
     for name, _ in curves:
-        if REGISTRY[name].family not in ("regression", "classification"):
-            fail(WHO, f"{name} is a {REGISTRY[name].family} loss: plot draws regression losses "
-                      "against the residual and classification losses against the margin")
+        spec = REGISTRY[name]
+        if spec.family not in ("regression", "classification") or len(spec.arrays) != 2:
+            fail(WHO, f"{name} ({spec.family}, arrays {', '.join(spec.arrays)}) has no curve: "
+                      "plot draws losses of a prediction and a target, regression ones against "
+                      "the residual and classification ones against the margin")
     families = {REGISTRY[name].family for name, _ in curves}
     if len(families) > 1:
         fail(WHO, "regression and classification losses have different x axes (residual, "
