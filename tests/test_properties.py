@@ -11,6 +11,7 @@ check is one-dimensional along a line.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 
@@ -283,6 +284,29 @@ def test_hyper_parameters_change_the_facts():
     assert properties("sigmoid_focal", gamma=0.0, alpha=None).nll_of == \
         properties("binary_cross_entropy_with_logits").nll_of
     assert properties("smooth_l1", beta=0.0).smooth is False
+
+
+ROW_CASES = sorted({(n, tuple(sorted(v.items()))) for n, v, c in CASES if c is not None})
+
+
+@pytest.mark.parametrize("name,items", ROW_CASES, ids=[f"{n}-{dict(i)}" for n, i in ROW_CASES])
+def test_row_facts_without_classes_hold_for_every_class_count(name, items):
+    """Without ``classes`` a row loss's facts are those of every class count, and a number is
+    given only where it is the same for every count (the checked counts among them)."""
+    general = properties(name, **dict(items))
+    for classes in ROW_CLASSES:
+        specific = properties(name, **dict(items), classes=classes)
+        for key in ("convex", "smooth", "bounded_gradient", "lipschitz_gradient", "robust",
+                    "proper_scoring", "nll_of", "minimiser"):
+            assert getattr(general, key) == getattr(specific, key), key
+        for key in ("gradient_bound", "lipschitz"):
+            if getattr(general, key) is not None:
+                assert getattr(general, key) == getattr(specific, key), key
+
+
+def test_properties_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        properties("mse").convex = False
 
 
 # ---- convexity ------------------------------------------------------------------------------
