@@ -21,6 +21,8 @@ from . import _classification, _regression
 # function (importing a family module also registers its losses in _registry.REGISTRY).
 from ._classification import *  # noqa: F401,F403
 from ._regression import *  # noqa: F401,F403
+# After the family modules: it states the properties of the losses they register.
+from ._properties import LossProperties, properties
 
 __version__ = _core.version
 
@@ -32,6 +34,8 @@ __all__ = sorted([
     "empty_output_cache",
     "get_num_threads",
     "grad",
+    "LossProperties",
+    "properties",
     "reference",
     "set_num_threads",
     "set_output_cache_limit",

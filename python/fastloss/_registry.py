@@ -65,6 +65,22 @@ TOLERANCE = {
     # the minimiser found by golden-section search (bracket 1e-10) against the exact one: the
     # summed loss's rounding blurs comparisons near the minimum; 1e-8 leaves a wide margin.
     "minimiser_search": {"rtol": 1e-7, "atol": 1e-8},
+    # the same search on a smooth objective: its minimum is flat, so rounding of the summed
+    # loss (~1e-14 of it) moves the argmin by ~sqrt(1e-14 / curvature) ~ 1e-7 of the bracket.
+    "minimiser_flat": {"rtol": 1e-6, "atol": 1e-6},
+    #
+    # tests/test_properties.py: the lecture's properties of a loss (fastloss.properties) against
+    # the float64 kernels. A claimed inequality or identity (convexity, a gradient bound, a
+    # Lipschitz quotient, a proper scoring rule, a normalised likelihood) may be violated by
+    # the roundings of a few O(1..100) values: relative 1e-12 of the compared scale, or 1e-14.
+    "property_float64": {"rtol": 1e-12, "atol": 1e-14},
+    # a difference quotient of the gradient over a step h >= 1e-3 of s <= 12 (the Lipschitz
+    # bound's check): the step carries a rounding of 2e-15 / h and the gradients one of
+    # ~1e-16 |g| / h, both below 1e-11 of the quotient; 1e-9 leaves a margin.
+    "lipschitz_quotient": {"rtol": 1e-9, "atol": 0.0},
+    # a claim that a property fails is shown by a witness that violates it by far more than
+    # those roundings: 1e-8 of the scale plus 1e-10.
+    "property_witness": {"rtol": 1e-8, "atol": 1e-10},
     #
     # Float64 reference against PyTorch's float64 (np.testing.assert_allclose, absolute atol):
     # its fused kernels (mse_loss, cross_entropy, ...) and their backward: different but equally
