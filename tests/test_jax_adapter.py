@@ -132,6 +132,11 @@ def _labels(r, shape=(6, 5)):
             jnp.asarray(r.choice([-1, 1], shape), jnp.int32))
 
 
+def _signed(r, shape=(6, 5)):
+    return (jnp.asarray(r.standard_normal(shape) * 3, jnp.float32),
+            jnp.asarray(r.choice([-1.0, 1.0], shape) * r.uniform(0.5, 1.5, shape), jnp.float32))
+
+
 def _class(r, shape=(6, 5), ignore=True):
     t = r.integers(0, shape[-1], shape[:-1])
     if ignore:
@@ -176,6 +181,8 @@ CASES = [
     _case("sigmoid_focal", flj.sigmoid_focal, ref_pointwise(_sigmoid_focal), _logits_binary),
     _case("sigmoid_focal-noalpha", flj.sigmoid_focal, ref_pointwise(_sigmoid_focal),
           _logits_binary, alpha=None, gamma=1.5),
+    _case("soft_margin", flj.soft_margin, ref_pointwise(lambda x, y: jax.nn.softplus(-y * x)),
+          _signed),
     _case("cross_entropy", flj.cross_entropy, ref_cross_entropy, _class),
     _case("cross_entropy-weights-smoothing", flj.cross_entropy, ref_cross_entropy, _class,
           class_weight=lambda r: _w(r, (5,)), label_smoothing=0.2,

@@ -98,6 +98,14 @@ def _hinge(zero_one):
     return make
 
 
+def _soft_margin(soft):
+    def make(rng):
+        x = rng.normal(size=(3, 4)) * 3.0
+        y = _signs(rng, (3, 4)) * (rng.uniform(0.2, 1.5, (3, 4)) if soft else 1.0)
+        return (x, y), {}
+    return make
+
+
 def _sigmoid_focal(**kw):
     def make(rng):
         x = rng.uniform(-3.0, 3.0, size=(3, 4))
@@ -179,6 +187,8 @@ CASES = [
     ("sigmoid_focal_noalpha_g0.5", "sigmoid_focal", _sigmoid_focal(alpha=None, gamma=0.5)),
     ("sigmoid_focal_g0", "sigmoid_focal", _sigmoid_focal(alpha=0.8, gamma=0.0)),
     ("sigmoid_focal_g3", "sigmoid_focal", _sigmoid_focal(gamma=3.0)),
+    ("soft_margin", "soft_margin", _soft_margin(False)),
+    ("soft_margin_real_target", "soft_margin", _soft_margin(True)),
     ("ce", "cross_entropy", _ce_indices()),
     ("ce_weight_ignore_smooth", "cross_entropy",
      _ce_indices(ignored=(1, 4), class_weight=np.array([0.5, 2.0, 1.0, 3.0]),

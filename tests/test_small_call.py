@@ -11,7 +11,7 @@ from fastloss import _core
 from fastloss._registry import REGISTRY
 
 FAST = ["mse", "mae", "huber", "smooth_l1", "log_cosh", "binary_cross_entropy", "hinge",
-        "squared_hinge", "sigmoid_focal"]
+        "squared_hinge", "sigmoid_focal", "soft_margin"]
 # No small-call path: an array hyper-parameter (quantile's tau, the pos_weight of BCE with
 # logits) or a class axis (the row losses) needs the general request.
 NO_SMALL_PATH = {"quantile", "binary_cross_entropy_with_logits", "cross_entropy",

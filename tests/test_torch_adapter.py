@@ -134,6 +134,12 @@ def _labels(g, shape=(7, 5)):
     return x, torch.randint(0, 2, shape, generator=g) * 2 - 1
 
 
+def _signed(g, shape=(7, 5)):
+    x = torch.randn(shape, generator=g, dtype=torch.float64) * 3
+    y = (torch.randint(0, 2, shape, generator=g) * 2 - 1).double()
+    return x, y * (torch.rand(shape, generator=g, dtype=torch.float64) + 0.5)
+
+
 def _soft_targets(x):
     return x, torch.softmax(torch.randn_like(x), 1)
 
@@ -159,6 +165,7 @@ CASES = [
     _case("bce_logits-weights", flt.binary_cross_entropy_with_logits,
           F.binary_cross_entropy_with_logits, _logits_binary, weight=_w,
           pos_weight=lambda g: _w(g, (5,)) * 3),
+    _case("soft_margin", flt.soft_margin_loss, F.soft_margin_loss, _signed),
     _case("ce", flt.cross_entropy, F.cross_entropy, _class),
     _case("ce-weight-smoothing", flt.cross_entropy, F.cross_entropy, _class,
           weight=lambda g: _w(g, (5,)), label_smoothing=0.2),
@@ -281,6 +288,7 @@ MODULES = [
     (flt.BCEWithLogitsLoss(pos_weight=torch.full((5,), 2.0, dtype=torch.float64)),
      torch.nn.BCEWithLogitsLoss(pos_weight=torch.full((5,), 2.0, dtype=torch.float64)),
      _logits_binary),
+    (flt.SoftMarginLoss(reduction="none"), torch.nn.SoftMarginLoss(reduction="none"), _signed),
     (flt.CrossEntropyLoss(label_smoothing=0.1), torch.nn.CrossEntropyLoss(label_smoothing=0.1),
      _class),
     (flt.MultiMarginLoss(p=2), torch.nn.MultiMarginLoss(p=2), _grid),
@@ -508,7 +516,7 @@ GRADCHECK = [
     (flt.log_cosh_loss, _reg, {}), (flt.binary_cross_entropy, _probs, {}),
     (flt.binary_cross_entropy_with_logits, _logits_binary, {"pos_weight": torch.tensor(2.0)}),
     (flt.hinge_loss, _labels, {}), (flt.squared_hinge_loss, _labels, {}),
-    (flt.sigmoid_focal_loss, _logits_binary, {}),
+    (flt.sigmoid_focal_loss, _logits_binary, {}), (flt.soft_margin_loss, _signed, {}),
     (flt.cross_entropy, lambda g: _class(g, (4, 5, 3)), {"label_smoothing": 0.1}),
     (flt.multi_margin_loss, _grid, {"p": 2}), (flt.softmax_focal_loss, _class, {"gamma": 1.5}),
     (flt.multiclass_hinge_loss, _grid, {"squared": True}),
@@ -542,6 +550,7 @@ OPCHECK = [
     ("hinge_loss", _labels, ("sum", True, None)),
     ("squared_hinge_loss", _labels, ("none", True, None)),
     ("sigmoid_focal_loss", _logits_binary, ("mean", True, 0.25, 2.0, None)),
+    ("soft_margin_loss", _signed, ("mean", True)),
     ("cross_entropy", _class, ("none", True, None, -100, 0.1)),
     ("cross_entropy", lambda g: _class(g, (3, 5, 2)), ("mean", False, None, -100, 0.0)),
     ("multi_margin_loss", _grid, ("none", True, 1, 1.0, None)),

@@ -84,6 +84,14 @@ def binary_labels(rng, shape, dtype):
     return (f, y), {}
 
 
+def signed_margins(rng, shape, dtype):
+    """Scores and labels in {-1, 1}, a tenth of them a soft real target (PyTorch accepts any)."""
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    y = rng.choice(np.array([-1.0, 1.0]), shape)
+    y = np.where(rng.random(shape) < 0.1, rng.uniform(-1.5, 1.5, shape), y).astype(dtype)
+    return (x, y), {}
+
+
 def class_logits(rng, shape, dtype):
     return (rng.standard_normal(shape) * 2).astype(dtype)
 

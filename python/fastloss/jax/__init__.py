@@ -214,6 +214,12 @@ def sigmoid_focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean", sa
                       sample_weight=sample_weight, params=(a, g))
 
 
+def soft_margin(input, target, *, reduction="mean", sample_weight=None):
+    """:func:`fastloss.soft_margin` for JAX arrays (differentiable in ``input``)."""
+    return _pointwise("soft_margin", "input", input, target, reduction=reduction,
+                      sample_weight=sample_weight)
+
+
 def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-100,
                   label_smoothing=0.0, reduction="mean", sample_weight=None):
     """:func:`fastloss.cross_entropy` for JAX arrays (class indices or probabilities; a class

@@ -115,6 +115,13 @@ LOSSES = (
         "SigmoidFocalLoss", "alpha=0.25, gamma=2.0, reduction='none'",
         module_doc="""Module form of :func:`sigmoid_focal_loss` (default reduction ``"none"``, as
     torchvision's function)."""),
+    TorchLoss(
+        "soft_margin_loss", "soft_margin", (), f"input, target, {_LEGACY}",
+        r"""Soft margin loss :math:`\log(1 + e^{-y x})`, as ``torch.nn.functional.soft_margin_loss``
+    (labels in {-1, 1}, any real target accepted), written as a softplus so that it stays exact
+    where PyTorch's formula overflows to inf (:math:`-yx` beyond ~709 in float64, ~88 in
+    float32). Differentiable with respect to ``input`` only, as in PyTorch.""",
+        "SoftMarginLoss", _LEGACY, mirrors_torch=True),
 
     # ---- multi-class: classes at dimension 1, one loss per row --------------------------------
     TorchLoss(

@@ -83,6 +83,14 @@ def _plain(kernel: str, mean_by_count=False) -> Callable:
     return call
 
 
+def _without_arguments(kernel: str) -> Callable:
+    kid = KERNELS[kernel]["id"]
+
+    def call(x):
+        return Call(kid)
+    return call
+
+
 def _huber(x, delta, weight):
     if _finite(delta) and delta > 0:
         return Call(_HUBER, (delta,), weight=weight, mean_by_count=weight is not None)
@@ -163,7 +171,8 @@ CALLS = {
     "binary_cross_entropy": _plain("binary_cross_entropy", mean_by_count=True),
     "binary_cross_entropy_with_logits": _bce_with_logits,
     "hinge_loss": _plain("hinge"), "squared_hinge_loss": _plain("squared_hinge"),
-    "sigmoid_focal_loss": _sigmoid_focal, "cross_entropy": _cross_entropy,
+    "sigmoid_focal_loss": _sigmoid_focal, "soft_margin_loss": _without_arguments("soft_margin"),
+    "cross_entropy": _cross_entropy,
     "multi_margin_loss": _multi_margin, "softmax_focal_loss": _softmax_focal,
     "multiclass_hinge_loss": _multiclass_hinge,
 }
