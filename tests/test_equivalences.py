@@ -364,7 +364,8 @@ SIGNED_LABELS = ["hinge", "squared_hinge"]
 # domain says so) or class indices (rows): none has a {-1, 1} encoding to compare.
 # soft_margin's target is any real number scaling the margin, as PyTorch's: 0 is not -1 there.
 OTHER_TARGETS = {n for n, s in REGISTRY.items()
-                 if s.family == "regression" or "target" in s.domain or s.kind == "row"} | {
+                 if s.family in ("regression", "likelihood") or "target" in s.domain
+                 or s.kind == "row"} | {
                      "soft_margin"}
 assert set(SIGNED_LABELS) | OTHER_TARGETS == set(REGISTRY)
 assert not set(SIGNED_LABELS) & OTHER_TARGETS

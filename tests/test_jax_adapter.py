@@ -56,6 +56,12 @@ def _bce_logits(x, y, pos_weight=None):
     return (1 - y) * jax.nn.softplus(x) + pw * y * jax.nn.softplus(-x)
 
 
+def _poisson_rate_full(x, y, log_input=False, full=True, eps=1e-3):
+    safe = jnp.where(y > 1, y, 2.0)
+    stirling = safe * jnp.log(safe) - safe + 0.5 * jnp.log(2 * jnp.pi * safe)
+    return x - y * jnp.log(x + eps) + jnp.where(y > 1, stirling, 0.0)
+
+
 def _pm1(y):
     return jnp.where(y == 0, -1, y)
 
@@ -137,6 +143,11 @@ def _signed(r, shape=(6, 5)):
             jnp.asarray(r.choice([-1.0, 1.0], shape) * r.uniform(0.5, 1.5, shape), jnp.float32))
 
 
+def _rates(r, shape=(6, 5)):
+    return (jnp.asarray(r.uniform(0.1, 3.0, shape), jnp.float32),
+            jnp.asarray(r.poisson(2.0, shape), jnp.float32))
+
+
 def _class(r, shape=(6, 5), ignore=True):
     t = r.integers(0, shape[-1], shape[:-1])
     if ignore:
@@ -183,6 +194,9 @@ CASES = [
           _logits_binary, alpha=None, gamma=1.5),
     _case("soft_margin", flj.soft_margin, ref_pointwise(lambda x, y: jax.nn.softplus(-y * x)),
           _signed),
+    _case("poisson_nll", flj.poisson_nll, ref_pointwise(lambda x, y: jnp.exp(x) - y * x), _rates),
+    _case("poisson_nll-rate-full", flj.poisson_nll, ref_pointwise(_poisson_rate_full), _rates,
+          log_input=False, full=True, eps=1e-3),
     _case("cross_entropy", flj.cross_entropy, ref_cross_entropy, _class),
     _case("cross_entropy-weights-smoothing", flj.cross_entropy, ref_cross_entropy, _class,
           class_weight=lambda r: _w(r, (5,)), label_smoothing=0.2,

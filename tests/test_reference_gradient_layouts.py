@@ -106,6 +106,14 @@ def _soft_margin(soft):
     return make
 
 
+def _poisson(**kw):
+    def make(rng):
+        x = rng.uniform(0.1, 2.5, size=(3, 4))
+        y = rng.poisson(2.0, size=(3, 4)) + rng.uniform(0.05, 0.95, size=(3, 4))
+        return (x, y), kw
+    return make
+
+
 def _sigmoid_focal(**kw):
     def make(rng):
         x = rng.uniform(-3.0, 3.0, size=(3, 4))
@@ -189,6 +197,10 @@ CASES = [
     ("sigmoid_focal_g3", "sigmoid_focal", _sigmoid_focal(gamma=3.0)),
     ("soft_margin", "soft_margin", _soft_margin(False)),
     ("soft_margin_real_target", "soft_margin", _soft_margin(True)),
+    ("poisson_nll", "poisson_nll", _poisson()),
+    ("poisson_nll_full", "poisson_nll", _poisson(full=True)),
+    ("poisson_nll_rate", "poisson_nll", _poisson(log_input=False)),
+    ("poisson_nll_rate_full_eps", "poisson_nll", _poisson(log_input=False, full=True, eps=0.05)),
     ("ce", "cross_entropy", _ce_indices()),
     ("ce_weight_ignore_smooth", "cross_entropy",
      _ce_indices(ignored=(1, 4), class_weight=np.array([0.5, 2.0, 1.0, 3.0]),

@@ -140,6 +140,11 @@ def _signed(g, shape=(7, 5)):
     return x, y * (torch.rand(shape, generator=g, dtype=torch.float64) + 0.5)
 
 
+def _rates(g, shape=(7, 5)):
+    x = torch.rand(shape, generator=g, dtype=torch.float64) * 3 + 0.1
+    return x, torch.poisson(torch.full(shape, 2.0, dtype=torch.float64), generator=g)
+
+
 def _soft_targets(x):
     return x, torch.softmax(torch.randn_like(x), 1)
 
@@ -166,6 +171,9 @@ CASES = [
           F.binary_cross_entropy_with_logits, _logits_binary, weight=_w,
           pos_weight=lambda g: _w(g, (5,)) * 3),
     _case("soft_margin", flt.soft_margin_loss, F.soft_margin_loss, _signed),
+    _case("poisson_nll", flt.poisson_nll_loss, F.poisson_nll_loss, _rates),
+    _case("poisson_nll-rate-full", flt.poisson_nll_loss, F.poisson_nll_loss, _rates,
+          log_input=False, full=True, eps=1e-3),
     _case("ce", flt.cross_entropy, F.cross_entropy, _class),
     _case("ce-weight-smoothing", flt.cross_entropy, F.cross_entropy, _class,
           weight=lambda g: _w(g, (5,)), label_smoothing=0.2),
@@ -289,6 +297,8 @@ MODULES = [
      torch.nn.BCEWithLogitsLoss(pos_weight=torch.full((5,), 2.0, dtype=torch.float64)),
      _logits_binary),
     (flt.SoftMarginLoss(reduction="none"), torch.nn.SoftMarginLoss(reduction="none"), _signed),
+    (flt.PoissonNLLLoss(log_input=False, full=True), torch.nn.PoissonNLLLoss(log_input=False,
+                                                                             full=True), _rates),
     (flt.CrossEntropyLoss(label_smoothing=0.1), torch.nn.CrossEntropyLoss(label_smoothing=0.1),
      _class),
     (flt.MultiMarginLoss(p=2), torch.nn.MultiMarginLoss(p=2), _grid),
@@ -517,6 +527,7 @@ GRADCHECK = [
     (flt.binary_cross_entropy_with_logits, _logits_binary, {"pos_weight": torch.tensor(2.0)}),
     (flt.hinge_loss, _labels, {}), (flt.squared_hinge_loss, _labels, {}),
     (flt.sigmoid_focal_loss, _logits_binary, {}), (flt.soft_margin_loss, _signed, {}),
+    (flt.poisson_nll_loss, _rates, {"log_input": False, "full": True}),
     (flt.cross_entropy, lambda g: _class(g, (4, 5, 3)), {"label_smoothing": 0.1}),
     (flt.multi_margin_loss, _grid, {"p": 2}), (flt.softmax_focal_loss, _class, {"gamma": 1.5}),
     (flt.multiclass_hinge_loss, _grid, {"squared": True}),
@@ -551,6 +562,7 @@ OPCHECK = [
     ("squared_hinge_loss", _labels, ("none", True, None)),
     ("sigmoid_focal_loss", _logits_binary, ("mean", True, 0.25, 2.0, None)),
     ("soft_margin_loss", _signed, ("mean", True)),
+    ("poisson_nll_loss", _rates, ("none", True, True, True, 1e-8)),
     ("cross_entropy", _class, ("none", True, None, -100, 0.1)),
     ("cross_entropy", lambda g: _class(g, (3, 5, 2)), ("mean", False, None, -100, 0.0)),
     ("multi_margin_loss", _grid, ("none", True, 1, 1.0, None)),

@@ -127,7 +127,7 @@ MEAN_COUNTS = ("elements", "kept_rows", "kept_rows_class_weighted")
 @dataclass(frozen=True)
 class LossSpec:
     name: str                        # the stem shared by every layer
-    family: str                      # "regression" | "classification"
+    family: str                      # "regression" | "classification" | "likelihood"
     kind: str                        # "pointwise" | "row"
     fn: Callable
     sample: Callable                 # (rng, shape, dtype) -> (args, kwargs)

@@ -92,6 +92,13 @@ def signed_margins(rng, shape, dtype):
     return (x, y), {}
 
 
+def poisson_counts(rng, shape, dtype):
+    """Rates (positive, so also valid log-rates) and counts around them, some above 1."""
+    x = rng.uniform(0.05, 3.0, shape).astype(dtype)
+    y = rng.poisson(2.0, shape).astype(dtype)
+    return (x, y), {}
+
+
 def class_logits(rng, shape, dtype):
     return (rng.standard_normal(shape) * 2).astype(dtype)
 

@@ -220,6 +220,20 @@ def soft_margin(input, target, *, reduction="mean", sample_weight=None):
                       sample_weight=sample_weight)
 
 
+def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8, reduction="mean",
+                sample_weight=None):
+    """:func:`fastloss.poisson_nll` for JAX arrays (differentiable in ``input``)."""
+    fn = "jax.poisson_nll"
+    flags = []
+    for name, value in (("log_input", log_input), ("full", full)):
+        if not isinstance(value, (bool, np.bool_)):
+            fail(fn, f"{name} must be a bool, got {value!r}", TypeError)
+        flags.append(float(bool(value)))
+    return _pointwise("poisson_nll", "input", input, target, reduction=reduction,
+                      sample_weight=sample_weight,
+                      params=(*flags, _number(fn, "eps", eps, positive)))
+
+
 def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-100,
                   label_smoothing=0.0, reduction="mean", sample_weight=None):
     """:func:`fastloss.cross_entropy` for JAX arrays (class indices or probabilities; a class

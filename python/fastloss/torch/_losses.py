@@ -123,6 +123,19 @@ LOSSES = (
     float32). Differentiable with respect to ``input`` only, as in PyTorch.""",
         "SoftMarginLoss", _LEGACY, mirrors_torch=True),
 
+    # ---- negative log-likelihoods and divergences ---------------------------------------------
+    TorchLoss(
+        "poisson_nll_loss", "poisson_nll",
+        (Arg("log_input", bool), Arg("full", bool), Arg("eps", float)),
+        "input, target, log_input=True, full=False, size_average=None, eps=1e-08, reduce=None, "
+        "reduction='mean'",
+        r"""Poisson negative log-likelihood, as ``torch.nn.functional.poisson_nll_loss``:
+    :math:`e^x - yx` (``log_input``) or :math:`x - y\log(x + \varepsilon)`, plus Stirling's
+    approximation of :math:`\log y!` where :math:`y > 1` with ``full``. ``eps`` must be > 0.""",
+        "PoissonNLLLoss",
+        "log_input=True, full=False, size_average=None, eps=1e-08, reduce=None, reduction='mean'",
+        mirrors_torch=True),
+
     # ---- multi-class: classes at dimension 1, one loss per row --------------------------------
     TorchLoss(
         "cross_entropy", "cross_entropy",
