@@ -280,7 +280,7 @@ void execute(const ffi::CallFrame& frame) {
   // pos_weight of 1): a 0-d view of it, so that no constant buffer is an operand (see vmap).
   float aux0_f32 = 0.0f;
   double aux0_f64 = 0.0;
-  if (!row && info.aux == AuxKind::per_element && !(operands & kAux0)) {
+  if (!row && info.has_operand() && !(operands & kAux0)) {
     aux0_f64 = attrs.real("aux0_value");
     aux0_f32 = float(aux0_f64);
     aux[0] = x;

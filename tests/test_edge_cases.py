@@ -481,7 +481,7 @@ def test_zero_d_inputs(spec, variant, dtype):
         assert float(g) == float(g1[0]), red
         assert float(loss) == float(spec.fn(*args, reduction=red, **kw))
     # Python / NumPy scalars are 0-d inputs too
-    loss = spec.fn(args[0][()], args[1][()], **kw) if dtype == np.float64 else None
+    loss = spec.fn(*(a[()] for a in args), **kw) if dtype == np.float64 else None
     if loss is not None:
         assert loss.shape == () and float(loss) == float(spec.fn(*args, **kw))
 

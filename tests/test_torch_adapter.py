@@ -145,6 +145,11 @@ def _rates(g, shape=(7, 5)):
     return x, torch.poisson(torch.full(shape, 2.0, dtype=torch.float64), generator=g)
 
 
+def _log_probs(g, shape=(7, 5)):
+    x = torch.log_softmax(torch.randn(shape, generator=g, dtype=torch.float64), 1)
+    return x, torch.softmax(torch.randn(shape, generator=g, dtype=torch.float64) * 2, 1)
+
+
 def _soft_targets(x):
     return x, torch.softmax(torch.randn_like(x), 1)
 
@@ -172,6 +177,13 @@ CASES = [
           pos_weight=lambda g: _w(g, (5,)) * 3),
     _case("soft_margin", flt.soft_margin_loss, F.soft_margin_loss, _signed),
     _case("poisson_nll", flt.poisson_nll_loss, F.poisson_nll_loss, _rates),
+    _case("kl_div", flt.kl_div, F.kl_div, _log_probs),
+    _case("kl_div-log_target", flt.kl_div, F.kl_div,
+          lambda g: (lambda x, p: (x, torch.log(p)))(*_log_probs(g)), log_target=True),
+    _case("gaussian_nll", flt.gaussian_nll_loss, F.gaussian_nll_loss, _reg,
+          var=lambda g: _w(g) + 0.2),
+    _case("gaussian_nll-homoscedastic", flt.gaussian_nll_loss, F.gaussian_nll_loss, _reg,
+          var=lambda g: _w(g, (7,)), full=True),
     _case("poisson_nll-rate-full", flt.poisson_nll_loss, F.poisson_nll_loss, _rates,
           log_input=False, full=True, eps=1e-3),
     _case("ce", flt.cross_entropy, F.cross_entropy, _class),
@@ -224,6 +236,7 @@ def _value_and_grad(fn, x, y, kwargs, reduction, upstream):
     return loss.detach(), x.grad
 
 
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")  # F.kl_div's
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("fn,ref,inputs,kwargs", CASES)
 def test_matches_torch(fn, ref, inputs, kwargs, reduction):
@@ -297,6 +310,8 @@ MODULES = [
      torch.nn.BCEWithLogitsLoss(pos_weight=torch.full((5,), 2.0, dtype=torch.float64)),
      _logits_binary),
     (flt.SoftMarginLoss(reduction="none"), torch.nn.SoftMarginLoss(reduction="none"), _signed),
+    (flt.KLDivLoss(reduction="batchmean"), torch.nn.KLDivLoss(reduction="batchmean"),
+     _log_probs),
     (flt.PoissonNLLLoss(log_input=False, full=True), torch.nn.PoissonNLLLoss(log_input=False,
                                                                              full=True), _rates),
     (flt.CrossEntropyLoss(label_smoothing=0.1), torch.nn.CrossEntropyLoss(label_smoothing=0.1),
@@ -528,6 +543,8 @@ GRADCHECK = [
     (flt.hinge_loss, _labels, {}), (flt.squared_hinge_loss, _labels, {}),
     (flt.sigmoid_focal_loss, _logits_binary, {}), (flt.soft_margin_loss, _signed, {}),
     (flt.poisson_nll_loss, _rates, {"log_input": False, "full": True}),
+    (flt.kl_div, _log_probs, {}),
+    (flt.gaussian_nll_loss, _reg, {"var": torch.full((7, 5), 0.7, dtype=torch.float64)}),
     (flt.cross_entropy, lambda g: _class(g, (4, 5, 3)), {"label_smoothing": 0.1}),
     (flt.multi_margin_loss, _grid, {"p": 2}), (flt.softmax_focal_loss, _class, {"gamma": 1.5}),
     (flt.multiclass_hinge_loss, _grid, {"squared": True}),
@@ -563,6 +580,9 @@ OPCHECK = [
     ("sigmoid_focal_loss", _logits_binary, ("mean", True, 0.25, 2.0, None)),
     ("soft_margin_loss", _signed, ("mean", True)),
     ("poisson_nll_loss", _rates, ("none", True, True, True, 1e-8)),
+    ("kl_div", _log_probs, ("sum", True, False)),
+    ("gaussian_nll_loss", _reg, ("mean", True, torch.ones(7, 5, dtype=torch.float64), False,
+                                 1e-6)),
     ("cross_entropy", _class, ("none", True, None, -100, 0.1)),
     ("cross_entropy", lambda g: _class(g, (3, 5, 2)), ("mean", False, None, -100, 0.0)),
     ("multi_margin_loss", _grid, ("none", True, 1, 1.0, None)),
@@ -700,7 +720,8 @@ def test_eager_path_equals_the_custom_op_path(reduction, monkeypatch):
 _ADAPTERS = set(flt.FOR_REGISTRY.values())
 # MODULES compare with torch.nn's modules, so they leave out the modules of the losses PyTorch
 # does not have (their functions are in CASES, against fastloss's own NumPy API).
-_MODULES_WITHOUT_A_TORCH_PEER = {"QuantileLoss", "LogCoshLoss", "HingeLoss", "SquaredHingeLoss",
+# (GaussianNLLLoss: its forward takes var, test_likelihood.py compares it with torch's.)
+_MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss", "HingeLoss", "SquaredHingeLoss",
                                  "SigmoidFocalLoss", "SoftmaxFocalLoss", "MulticlassHingeLoss"}
 
 

@@ -155,6 +155,8 @@ class LossSpec:
     # Lecture: (targets, full_kwargs) -> the constant prediction minimising the summed loss
     # over 1-D targets (the mean for MSE, ...); None where the lecture claims none.
     constant_minimiser: Optional[Callable] = None
+    # The loss is >= 0 for every input (a likelihood's is not: log var < 0, p log p < p x).
+    nonnegative: bool = True
     # A per-element accuracy the docstring promises beyond the tolerance table, in units in the
     # last place, per dtype name (checked by tests/test_registry.py); None: no such promise.
     elementwise_ulps: Optional[dict] = None

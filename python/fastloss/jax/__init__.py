@@ -234,6 +234,39 @@ def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8, reductio
                       params=(*flags, _number(fn, "eps", eps, positive)))
 
 
+def gaussian_nll(input, target, var, *, full=False, eps=1e-6, reduction="mean",
+                 sample_weight=None):
+    """:func:`fastloss.gaussian_nll` for JAX arrays (differentiable in ``input``; ``var`` a
+    number or an array in one of PyTorch's layouts, checked >= 0 where it is concrete)."""
+    fn = "jax.gaussian_nll"
+    if not isinstance(full, (bool, np.bool_)):
+        fail(fn, f"full must be a bool, got {full!r}", TypeError)
+    e = _number(fn, "eps", eps, positive)
+    if not P.is_traced(var) and np.ndim(var) == 0:
+        var = float(non_negative(fn, "var", P.hyper_parameter(fn, "var", var)))
+    else:
+        shape_x, shape_v = np.shape(input), np.shape(var)
+        if shape_v == shape_x[:-1] and shape_v != shape_x:
+            var = P.jnp.expand_dims(P.jnp.asarray(var), -1)
+    return _pointwise("gaussian_nll", "input", input, target, reduction=reduction,
+                      sample_weight=sample_weight, params=(float(bool(full)), e), aux0=var,
+                      aux0_name="var")
+
+
+def kl_div(input, target, *, log_target=False, reduction="mean", sample_weight=None):
+    """:func:`fastloss.kl_div` for JAX arrays (differentiable in ``input``), with PyTorch's
+    ``"batchmean"`` (the sum divided by ``input.shape[0]``)."""
+    fn = "jax.kl_div"
+    if not isinstance(log_target, (bool, np.bool_)):
+        fail(fn, f"log_target must be a bool, got {log_target!r}", TypeError)
+    batch = None
+    if isinstance(reduction, str) and reduction == "batchmean":
+        reduction, batch = "sum", (np.shape(input)[0] if np.ndim(input) else 1)
+    loss = _pointwise("kl_div", "input", input, target, reduction=reduction,
+                      sample_weight=sample_weight, params=(float(bool(log_target)),))
+    return loss if batch is None else loss / batch
+
+
 def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-100,
                   label_smoothing=0.0, reduction="mean", sample_weight=None):
     """:func:`fastloss.cross_entropy` for JAX arrays (class indices or probabilities; a class

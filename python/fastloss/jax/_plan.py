@@ -49,7 +49,10 @@ class Plan:
 
     @property
     def target_differentiable(self) -> bool:
-        return _dispatch.KERNELS[self.kernel]["target_differentiable"]
+        """d/d target = -d/dx from the same pass (the losses of x - target). The likelihoods'
+        own target and var gradients (their kernels' functor gradients) are not returned by
+        the XLA call yet: differentiating them is a TypeError, never a silent zero."""
+        return _dispatch.KERNELS[self.kernel]["target"] == "difference"
 
     def loss_shape(self, shape: tuple) -> tuple:
         if self.reduction != 0:

@@ -126,8 +126,10 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
     if input.dtype not in FLOATS:
         fail(fn, f"input must be float16, bfloat16, float32 or float64, got {input.dtype}",
              TypeError)
-    if reduction not in _REDUCTIONS:
-        fail(fn, f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if reduction not in _REDUCTIONS and not (loss.batchmean and reduction == "batchmean"):
+        choices = "'mean', 'sum', 'none' or 'batchmean'" if loss.batchmean else \
+            "'mean', 'sum' or 'none'"
+        fail(fn, f"reduction must be {choices}, got {reduction!r}")
     if loss.row and input.dim() == 0:
         fail(fn, "input must have a class dimension (dim >= 1), got a 0-d tensor")
     on_cpu = input.is_cpu

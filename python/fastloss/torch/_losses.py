@@ -135,6 +135,28 @@ LOSSES = (
         "PoissonNLLLoss",
         "log_input=True, full=False, size_average=None, eps=1e-08, reduce=None, reduction='mean'",
         mirrors_torch=True),
+    TorchLoss(
+        "gaussian_nll_loss", "gaussian_nll",
+        (Arg("var", _TENSOR), Arg("full", bool), Arg("eps", float)),
+        "input, target, var, full=False, eps=1e-06, reduction='mean'",
+        r"""Gaussian negative log-likelihood, as ``torch.nn.functional.gaussian_nll_loss``:
+    :math:`\tfrac12(\log v + (x - y)^2 / v)`, :math:`v = \max(\mathrm{var}, \varepsilon)`
+    (+ :math:`\tfrac12\log 2\pi` with ``full``). ``var`` (>= 0, else a ValueError) has the
+    input's shape, that shape without the last dimension, or one dimension of size 1 where it
+    differs, or is a number. Differentiable with respect to ``input``; a ``target`` or ``var``
+    that requires grad is a RuntimeError in this version (the NumPy API's
+    ``value_and_grad(fastloss.gaussian_nll, argnums=(0, 1, 2))`` has all three).""",
+        "GaussianNLLLoss", mirrors_torch=True),  # (its module by hand: var is forward's)
+    TorchLoss(
+        "kl_div", "kl_div", (Arg("log_target", bool),),
+        f"input, target, {_LEGACY}, log_target=False",
+        r"""Pointwise KL divergence, as ``torch.nn.functional.kl_div``: ``input`` log-probabilities,
+    ``target`` probabilities (log-probabilities with ``log_target``);
+    :math:`p(\log p - x)`, 0 where :math:`p = 0` (also for :math:`x = -\infty`, where PyTorch
+    gives nan). ``reduction='batchmean'`` (sum / ``input.size(0)``) is the KL divergence per
+    sample; ``'mean'`` divides by the number of elements (PyTorch's trap). Differentiable with
+    respect to ``input``; a ``target`` that requires grad is a RuntimeError in this version.""",
+        "KLDivLoss", f"{_LEGACY}, log_target=False", mirrors_torch=True, batchmean=True),
 
     # ---- multi-class: classes at dimension 1, one loss per row --------------------------------
     TorchLoss(

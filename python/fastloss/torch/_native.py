@@ -128,6 +128,14 @@ def _poisson_nll(x, log_input, full, eps):
     return Call(_POISSON_NLL, (float(log_input), float(full), eps))
 
 
+def _kl_div(x, log_target):
+    return Call(_KL_DIV, (float(log_target),)) if type(log_target) is bool else None
+
+
+def _gaussian_nll(x, var, full, eps):
+    return None  # (var's layouts and its >= 0 check: the general path)
+
+
 def _cross_entropy(x, weight, ignore_index, label_smoothing, dense):
     if not (_finite(label_smoothing) and 0 <= label_smoothing <= 1 and _integer(ignore_index)):
         return None
@@ -162,10 +170,10 @@ def _multiclass_hinge(x, margin, kind, squared, weight, sample_weight, dense):
     return Call(kid, (margin, float(squared)), aux0=weight, weight=sample_weight)
 
 
-(_HUBER, _SMOOTH_L1, _QUANTILE, _BCE_LOGITS, _SIGMOID_FOCAL, _POISSON_NLL, _CE_SPARSE,
+(_HUBER, _SMOOTH_L1, _QUANTILE, _BCE_LOGITS, _SIGMOID_FOCAL, _POISSON_NLL, _KL_DIV, _CE_SPARSE,
  _CE_DENSE, _WESTON_WATKINS, _SOFTMAX_FOCAL) = _ids(
     "huber", "smooth_l1", "quantile", "binary_cross_entropy_with_logits", "sigmoid_focal",
-    "poisson_nll", "cross_entropy_sparse", "cross_entropy_dense",
+    "poisson_nll", "kl_div", "cross_entropy_sparse", "cross_entropy_dense",
     "multiclass_hinge_weston_watkins", "softmax_focal")
 _HINGE_KINDS = dict(zip(("weston_watkins", "crammer_singer"),
                         _ids("multiclass_hinge_weston_watkins", "multiclass_hinge_crammer_singer")))
@@ -178,7 +186,7 @@ CALLS = {
     "binary_cross_entropy_with_logits": _bce_with_logits,
     "hinge_loss": _plain("hinge"), "squared_hinge_loss": _plain("squared_hinge"),
     "sigmoid_focal_loss": _sigmoid_focal, "soft_margin_loss": _without_arguments("soft_margin"),
-    "poisson_nll_loss": _poisson_nll,
+    "poisson_nll_loss": _poisson_nll, "kl_div": _kl_div, "gaussian_nll_loss": _gaussian_nll,
     "cross_entropy": _cross_entropy,
     "multi_margin_loss": _multi_margin, "softmax_focal_loss": _softmax_focal,
     "multiclass_hinge_loss": _multiclass_hinge,
