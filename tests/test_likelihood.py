@@ -344,3 +344,37 @@ def test_likelihood_errors_name_the_function_and_argument(call, exc, words):
         call()
     for word in words:
         assert word in str(info.value), (word, str(info.value))
+
+
+# ---- fastloss.jax: every gradient through the custom VJP ----------------------------------------
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_jax_differentiates_every_argument_like_the_numpy_api(reduction):
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    import fastloss.jax as flj
+
+    rng = rng_for("jax_likelihood", reduction)
+    up = rng.uniform(-2.0, 2.0, (4, 3)) if reduction == "none" else np.float32(1.3)
+    t = tolerance("jax_float32")
+
+    def check(jfn, npfn, arrays, argnums, **kw):
+        f = lambda *a: jnp.sum(jfn(*a, reduction=reduction, **kw) * up)  # noqa: E731
+        ours = jax.jit(jax.grad(f, argnums=argnums))(*(jnp.asarray(a, jnp.float32)
+                                                       for a in arrays))
+        _, ref = fl.value_and_grad(npfn, argnums=argnums)(
+            *arrays, reduction=reduction, grad_output=up if reduction == "none" else 1.3, **kw)
+        for a, b in zip(ours, ref):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(np.asarray(a), b, **t)
+
+    x, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    for var in (rng.uniform(0.2, 2.0, (4, 3)), rng.uniform(0.2, 2.0, (4, 1)),
+                rng.uniform(0.2, 2.0, (4,))):
+        check(flj.gaussian_nll, fl.gaussian_nll, (x, y, var), (0, 1, 2), full=True)
+    lq, p = _kl_inputs(rng, (4, 3), False, zeros=False)
+    check(flj.kl_div, fl.kl_div, (lq, p), (0, 1))
+    check(flj.kl_div, fl.kl_div, (lq, np.log(p)), (0, 1), log_target=True)
+    rates, counts = _poisson_inputs(rng, (4, 3), False)
+    check(flj.poisson_nll, fl.poisson_nll, (rates, counts + 0.25), (0, 1), log_input=False,
+          full=True)

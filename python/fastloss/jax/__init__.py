@@ -39,7 +39,9 @@ loss alone. The functions work under ``jax.jit``, ``jax.grad``/``jax.vjp`` and `
   the cast). Float targets are cast to the input's compute dtype; class indices may be any
   integer dtype.
 * Differentiation is with respect to the first argument; for the losses of ``pred - target``
-  (mse, mae, huber, smooth_l1, quantile, log_cosh) also with respect to ``target``. Asking for
+  (mse, mae, huber, smooth_l1, quantile, log_cosh) also with respect to ``target``, and for the
+  likelihoods (kl_div, poisson_nll, gaussian_nll) with respect to ``target`` and
+  gaussian_nll's ``var`` too, from the same kernel pass. Asking for
   the gradient with respect to any other array argument (a target of another loss, weights) is a
   ``TypeError``, not a silent zero. Reverse mode only: second derivatives (``jax.grad`` of
   ``jax.grad``, ``jax.hessian``) raise JAX's "The FFI call to `fastloss_loss` cannot be
@@ -222,7 +224,8 @@ def soft_margin(input, target, *, reduction="mean", sample_weight=None):
 
 def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8, reduction="mean",
                 sample_weight=None):
-    """:func:`fastloss.poisson_nll` for JAX arrays (differentiable in ``input``)."""
+    """:func:`fastloss.poisson_nll` for JAX arrays (differentiable in ``input`` and
+    ``target``)."""
     fn = "jax.poisson_nll"
     flags = []
     for name, value in (("log_input", log_input), ("full", full)):
@@ -236,8 +239,9 @@ def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8, reductio
 
 def gaussian_nll(input, target, var, *, full=False, eps=1e-6, reduction="mean",
                  sample_weight=None):
-    """:func:`fastloss.gaussian_nll` for JAX arrays (differentiable in ``input``; ``var`` a
-    number or an array in one of PyTorch's layouts, checked >= 0 where it is concrete)."""
+    """:func:`fastloss.gaussian_nll` for JAX arrays (differentiable in ``input``, ``target`` and
+    an array ``var``; ``var`` a number or an array in one of PyTorch's layouts, checked >= 0
+    where it is concrete)."""
     fn = "jax.gaussian_nll"
     if not isinstance(full, (bool, np.bool_)):
         fail(fn, f"full must be a bool, got {full!r}", TypeError)
@@ -254,7 +258,8 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6, reduction="mean",
 
 
 def kl_div(input, target, *, log_target=False, reduction="mean", sample_weight=None):
-    """:func:`fastloss.kl_div` for JAX arrays (differentiable in ``input``), with PyTorch's
+    """:func:`fastloss.kl_div` for JAX arrays (differentiable in ``input`` and ``target``), with
+    PyTorch's
     ``"batchmean"`` (the sum divided by ``input.shape[0]``)."""
     fn = "jax.kl_div"
     if not isinstance(log_target, (bool, np.bool_)):
