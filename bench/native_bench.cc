@@ -110,7 +110,7 @@ void fill_normal(float* p, int64_t n, float scale, uint32_t seed) {
 void bench_pointwise(fastloss::Kernel kernel, double param0, bool probabilities_target, int64_t n,
                      int repeats, double param1 = 0.0) {
   const char* name = fastloss::kernel_info(kernel).name;
-  const bool param_array = fastloss::kernel_info(kernel).aux == fastloss::AuxKind::per_element;
+  const bool param_array = fastloss::kernel_info(kernel).has_operand();
   Buffer<float> x(n), y(n), grad(n);
   fill_normal(x.data, n, 2.0f, 1);
   if (probabilities_target) {  // hard 0/1 labels, as the registry samples mostly

@@ -43,7 +43,7 @@ py::tuple run_kernel(int kernel, const py::tuple& inputs, const py::tuple& grads
   req.kernel = Kernel(kernel);
   req.name = kernel_info(req.kernel).stem;
   const char* name = req.name;
-  FL_CHECK(inputs.size() <= size_t(kMaxInputs) && grads.size() <= inputs.size(), name,
+  FL_CHECK(inputs.size() <= size_t(kMaxInputs) && grads.size() <= size_t(kMaxInputs), name,
            "at most ", kMaxInputs, " inputs and one gradient per input");
   FL_CHECK(aux.size() <= size_t(kMaxAux), name, "at most ", kMaxAux, " auxiliary arrays");
   FL_CHECK(params.size() <= size_t(kMaxParams), name, "too many parameters");

@@ -280,7 +280,7 @@ void execute(const ffi::CallFrame& frame) {
   // pos_weight of 1): a 0-d view of it, so that no constant buffer is an operand (see vmap).
   float aux0_f32 = 0.0f;
   double aux0_f64 = 0.0;
-  if (!row && info.aux == AuxKind::per_element && !(operands & kAux0)) {
+  if (!row && info.has_operand() && !(operands & kAux0)) {
     aux0_f64 = attrs.real("aux0_value");
     aux0_f32 = float(aux0_f64);
     aux[0] = x;
@@ -300,9 +300,11 @@ void execute(const ffi::CallFrame& frame) {
   req.inputs[0] = &x;
   req.inputs[1] = &target;
 
-  // Results: the loss, then the gradient of x (in x's layout, so through the same order).
+  // Results: the loss, then the gradient of x (in x's layout, so through the same order), then
+  // for the kernels whose functor writes them the target's and the per-element operand's (at
+  // x's shape; the caller sums a broadcast operand's).
   const ffi::Buffer& loss_b = ret(frame, 0);
-  View loss_out, grad;
+  View loss_out, grad, grad_y, grad_p;
   if (req.reduction == Reduction::none) {
     loss_out = buffer_view(loss_b, "[fastloss." + fn + "] the loss");
     req.loss_out = &loss_out;
@@ -312,6 +314,16 @@ void execute(const ffi::CallFrame& frame) {
   if (frame.rets.size > 1) {
     grad = buffer_view(ret(frame, 1), "[fastloss." + fn + "] the gradient", row ? order : nullptr);
     req.grads[0] = &grad;
+  }
+  if (frame.rets.size > 2) {
+    if (row || !info.functor_grads())
+      invalid("[fastloss." + fn + "] only d/dx is a result of this loss");
+    grad_y = buffer_view(ret(frame, 2), "[fastloss." + fn + "] the target's gradient");
+    req.grads[1] = &grad_y;
+  }
+  if (frame.rets.size > 3) {
+    grad_p = buffer_view(ret(frame, 3), "[fastloss." + fn + "] the operand's gradient");
+    req.grads[2] = &grad_p;
   }
 
   const LossResult r = run(req);  // checks the request's structure once more (ops.cc)

@@ -16,6 +16,11 @@ template <class Loss, class = void>
 struct HasSpecialise : std::false_type {};
 template <class Loss>
 struct HasSpecialise<Loss, std::void_t<decltype(Loss::kSpecialises)>> : std::true_type {};
+template <class Loss, class = void>
+struct HasOperandGrads : std::false_type {};
+template <class Loss>
+struct HasOperandGrads<Loss, std::void_t<decltype(Loss::kOperandGrads)>>
+    : std::bool_constant<Loss::kOperandGrads> {};
 
 // A grid-stride loop over one functor. Host-device, as the functors' specialise() that calls
 // it is: the host side of this translation unit never runs it.
@@ -40,6 +45,11 @@ struct Evaluate {
       T g;
       loss(x[i], y[i], Loss::kUsesParamArray ? p[i] : T(0), value[i], g);
       if constexpr (Loss::kChecksDomain) g = Loss::valid(x[i], y[i]) ? g : T(0);
+      if constexpr (HasOperandGrads<Loss>::value) {  // the seven-argument form too
+        T gy, gp;
+        loss(x[i], y[i], Loss::kUsesParamArray ? p[i] : T(0), value[i], g, gy, gp);
+        g += gy + gp;
+      }
       grad[i] = g;
     }
   }

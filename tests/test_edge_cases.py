@@ -26,6 +26,7 @@ ROW_VARIANTS = [p for p in SPEC_VARIANTS if p.values[0].kind == "row"]
 # Families the hand-made cases below are written for; each list asserts that it covers every
 # registered loss but the ones it excludes, so that a new loss cannot slip past it.
 CLASSIFICATION = {n for n, s in REGISTRY.items() if s.family == "classification"}
+LIKELIHOOD = {n for n, s in REGISTRY.items() if s.family == "likelihood"}
 POINTWISE = {n for n, s in REGISTRY.items() if s.kind == "pointwise"}
 NO_SOFTMAX = POINTWISE | {"multiclass_hinge"}  # losses of scores or margins, not of a softmax
 NOT_IGNORABLE = {n for n, s in REGISTRY.items() if s.mean_count == "elements"}  # no ignore_index
@@ -206,7 +207,8 @@ INFINITE_ERRORS = [
     ("mse", {}, INF), ("huber", {}, 1.0), ("huber", {"delta": 0.5}, 0.5),
     ("smooth_l1", {}, 1.0), ("smooth_l1", {"beta": 0.0}, 1.0), ("mae", {}, 1.0),
     ("quantile", {"tau": 0.3}, 0.7), ("log_cosh", {}, 1.0)]
-_covers(INFINITE_ERRORS, CLASSIFICATION)  # an infinite error is a regression notion
+# an infinite error is a regression notion (the likelihoods' own infinities: test_likelihood.py)
+_covers(INFINITE_ERRORS, CLASSIFICATION | LIKELIHOOD)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -479,7 +481,7 @@ def test_zero_d_inputs(spec, variant, dtype):
         assert float(g) == float(g1[0]), red
         assert float(loss) == float(spec.fn(*args, reduction=red, **kw))
     # Python / NumPy scalars are 0-d inputs too
-    loss = spec.fn(args[0][()], args[1][()], **kw) if dtype == np.float64 else None
+    loss = spec.fn(*(a[()] for a in args), **kw) if dtype == np.float64 else None
     if loss is not None:
         assert loss.shape == () and float(loss) == float(spec.fn(*args, **kw))
 

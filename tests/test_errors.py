@@ -43,6 +43,14 @@ def _good_inputs(name, dtype=np.float64):
     return X.astype(dtype), Y.astype(dtype)
 
 
+def _extra(name, first):
+    """The array arguments after the target (gaussian_nll's var), valid for `first`."""
+    if len(REGISTRY[name].arrays) < 3:
+        return ()
+    dtype = first.dtype if first.dtype in (np.float32, np.float64) else np.float64
+    return (np.ones(first.shape, dtype),)
+
+
 def _pattern(fn, *parts):
     """[fastloss.fn] ... part1 ... part2 ... (literal parts, in order)."""
     return "^" + re.escape(f"[fastloss.{fn}]") + "".join(".*" + re.escape(p) for p in parts)
@@ -87,6 +95,22 @@ CASES = [
           X.astype(np.float32), Y, id="dtype-bcel"),
     _case("cross_entropy", TypeError, ["target", "float64", "float32"], X, Y.astype(np.float32),
           id="dtype-ce-dense"),
+    _case("poisson_nll", TypeError, ["target", "float64", "float32"], X, Y.astype(np.float32),
+          id="dtype-poisson-nll"),
+    _case("poisson_nll", ValueError, ["eps", "> 0", "0"], X, Y, eps=0.0, id="poisson-nll-eps"),
+    _case("poisson_nll", TypeError, ["log_input", "bool", "1"], X, Y, log_input=1,
+          id="poisson-nll-flag"),
+    _case("kl_div", ValueError, ["reduction", "batchmean", "'avg'"], X, P, reduction="avg",
+          id="kl-div-reduction"),
+    _case("kl_div", ValueError, ["target", "(2, 3)", "(3,)"], X, P[0], id="shape-kl-div"),
+    _case("gaussian_nll", ValueError, ["var", ">= 0"], X, Y, -P, id="gaussian-nll-negative-var"),
+    _case("gaussian_nll", ValueError, ["var", ">= 0"], X, Y, -1.0, id="gaussian-nll-negative-number"),
+    _case("gaussian_nll", ValueError, ["var of shape (3,)", "(2, 3)"], X, Y, P[0],
+          id="gaussian-nll-var-shape"),
+    _case("gaussian_nll", TypeError, ["var", "float64", "float32"], X, Y, P.astype(np.float32),
+          id="gaussian-nll-var-dtype"),
+    _case("soft_margin", TypeError, ["target", "float64", "float32"], X, S.astype(np.float32),
+          id="dtype-soft-margin"),
     _case("multiclass_hinge", TypeError, ["target", "float64"], X, L.astype(np.float64),
           id="dtype-mch-float-labels"),
     _case("softmax_focal", TypeError, ["target", "float64"], X, L.astype(np.float64),
@@ -320,9 +344,9 @@ def test_non_float_first_argument_is_a_type_error(name, dtype):
     arg = _first_arg(name)
     with pytest.raises(TypeError, match=_pattern(name, arg, "float32 or float64",
                                                  str(np.dtype(dtype)))):
-        getattr(fl, name)(bad, target)
+        getattr(fl, name)(bad, target, *_extra(name, bad))
     with pytest.raises(TypeError, match=_pattern(name, arg)):
-        fl.value_and_grad(getattr(fl, name))(bad, target)
+        fl.value_and_grad(getattr(fl, name))(bad, target, *_extra(name, bad))
 
 
 @pytest.mark.parametrize("name", POINTWISE)
@@ -330,14 +354,14 @@ def test_pointwise_shape_mismatch_names_both_shapes(name):
     first, target = _good_inputs(name)
     arg = _first_arg(name)
     with pytest.raises(ValueError, match=_pattern(name, "target", arg, "(2, 3)", "(2, 2)")):
-        getattr(fl, name)(first, target[:, :2])
+        getattr(fl, name)(first, target[:, :2], *_extra(name, first))
 
 
 @pytest.mark.parametrize("name", [n for n in POINTWISE if n not in INTEGER_LABELS])
 def test_pointwise_dtype_mismatch(name):
     first, target = _good_inputs(name, np.float32)
     with pytest.raises(TypeError, match=_pattern(name, "target", "float32", "float64")):
-        getattr(fl, name)(first, target.astype(np.float64))
+        getattr(fl, name)(first, target.astype(np.float64), *_extra(name, first))
 
 
 @pytest.mark.parametrize("name", POINTWISE + ROWS)
@@ -345,7 +369,7 @@ def test_pointwise_dtype_mismatch(name):
 def test_unknown_reduction_every_loss(name, reduction):
     first, target = _good_inputs(name)
     with pytest.raises(ValueError, match=_pattern(name, "reduction", repr(reduction))):
-        getattr(fl, name)(first, target, reduction=reduction)
+        getattr(fl, name)(first, target, *_extra(name, first), reduction=reduction)
 
 
 @pytest.mark.parametrize("name", POINTWISE + ROWS)
@@ -357,7 +381,7 @@ def test_bad_sample_weight_every_loss(name, bad):
     w.flat[-1] = bad
     shown = repr(bad).lstrip("-")[:3]  # "1.0", "nan", "inf"
     with pytest.raises(ValueError, match=_pattern(name, "sample_weight", shown)):
-        getattr(fl, name)(first, target, sample_weight=w)
+        getattr(fl, name)(first, target, *_extra(name, first), sample_weight=w)
 
 
 @pytest.mark.parametrize("name", ROWS)
@@ -426,6 +450,11 @@ def _successful_calls():
         ("hinge", (X, S), {}),
         ("squared_hinge", (X, S), {"sample_weight": w}),
         ("sigmoid_focal", (X, Y), {"sample_weight": w}),
+        ("soft_margin", (X, S.astype(np.float64)), {"sample_weight": w}),
+        ("poisson_nll", (P, Y * 3), {"log_input": False, "full": True, "sample_weight": w}),
+        ("kl_div", (np.log(P), P), {"reduction": "batchmean", "sample_weight": w}),
+        ("gaussian_nll", (X, Y, P), {"full": True, "sample_weight": w}),
+        ("gaussian_nll", (X, Y, P[:, :1].copy()), {"reduction": "none"}),
         ("cross_entropy", (X, L), {"class_weight": w, "label_smoothing": 0.1}),
         ("cross_entropy", (X, P / P.sum(1, keepdims=True)), {"axis": 1}),
         ("cross_entropy", (X.T.copy(), L), {"axis": 0}),
@@ -458,10 +487,10 @@ def test_read_only_inputs_are_accepted(name):
     first, target = _good_inputs(name)
     first.flags.writeable = False
     target.flags.writeable = False
-    loss, g = fl.value_and_grad(getattr(fl, name))(first, target)
+    loss, g = fl.value_and_grad(getattr(fl, name))(first, target, *_extra(name, first))
     assert np.isfinite(loss) and g.shape == first.shape
     with pytest.raises(ValueError, match=_pattern(name, "reduction")):
-        getattr(fl, name)(first, target, reduction="bad")
+        getattr(fl, name)(first, target, *_extra(name, first), reduction="bad")
 
 
 def test_non_native_byte_order_labels_are_a_type_error_and_weights_are_normalised():

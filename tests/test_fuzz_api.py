@@ -174,6 +174,9 @@ def _call(draw, name):
     kwargs["reduction"] = draw(st.sampled_from(["mean", "sum", "none", "mean"] + ["avg"] * hostile))
     arrays = [_laid_out(np.asarray(first), draw(st.sampled_from(_LAYOUTS))),
               _laid_out(np.asarray(target), draw(st.sampled_from(_LAYOUTS)))]
+    # further array arguments (gaussian_nll's var) as sampled, in the first's dtype
+    arrays += [np.asarray(a).astype(dtype) if np.dtype(dtype).kind == "f" else np.asarray(a)
+               for a in args[2:]]
     mode = draw(st.sampled_from(["plain", "value_and_grad", "value_and_grad", "grad"]))
     argnums = 0
     if mode != "plain" and draw(st.integers(0, 3)) == 0:
@@ -244,7 +247,7 @@ def _known_divergence(name, arrays, kwargs, grad_output):
         return ("a NaN grad_output: where the local gradient is exactly 0 (a row of one class) "
                 "the kernel's gradient is 0, the reference's NaN")
     arrays = [np.asarray(a) for a in arrays]
-    first, target = arrays
+    first, target = arrays[:2]
     if spec.kind == "row" and first.ndim and first.shape[kwargs.get("axis", -1) % first.ndim] == 0:
         return ("no classes: cross_entropy and softmax_focal follow PyTorch (an empty input), "
                 "the reference refuses")

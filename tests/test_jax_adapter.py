@@ -56,6 +56,12 @@ def _bce_logits(x, y, pos_weight=None):
     return (1 - y) * jax.nn.softplus(x) + pw * y * jax.nn.softplus(-x)
 
 
+def _poisson_rate_full(x, y, log_input=False, full=True, eps=1e-3):
+    safe = jnp.where(y > 1, y, 2.0)
+    stirling = safe * jnp.log(safe) - safe + 0.5 * jnp.log(2 * jnp.pi * safe)
+    return x - y * jnp.log(x + eps) + jnp.where(y > 1, stirling, 0.0)
+
+
 def _pm1(y):
     return jnp.where(y == 0, -1, y)
 
@@ -132,6 +138,31 @@ def _labels(r, shape=(6, 5)):
             jnp.asarray(r.choice([-1, 1], shape), jnp.int32))
 
 
+def _signed(r, shape=(6, 5)):
+    return (jnp.asarray(r.standard_normal(shape) * 3, jnp.float32),
+            jnp.asarray(r.choice([-1.0, 1.0], shape) * r.uniform(0.5, 1.5, shape), jnp.float32))
+
+
+def _rates(r, shape=(6, 5)):
+    return (jnp.asarray(r.uniform(0.1, 3.0, shape), jnp.float32),
+            jnp.asarray(r.poisson(2.0, shape), jnp.float32))
+
+
+def _log_probs(r, shape=(6, 5)):
+    p = r.dirichlet(np.ones(shape[-1]), size=shape[:-1])
+    p[0, 0] = 0.0
+    return (jnp.asarray(np.log(r.dirichlet(np.ones(shape[-1]), size=shape[:-1])), jnp.float32),
+            jnp.asarray(p, jnp.float32))
+
+
+def _ref_gaussian(x, y, var, *, full=False, eps=1e-6, reduction="mean", sample_weight=None):
+    var = jnp.asarray(var)
+    var = var[..., None] if var.ndim and var.shape == x.shape[:-1] else var
+    v = jnp.maximum(jnp.broadcast_to(var, x.shape), eps)
+    loss = 0.5 * (jnp.log(v) + (x - y) ** 2 / v) + (0.5 * np.log(2 * np.pi) if full else 0.0)
+    return _reduce(loss, reduction, sample_weight)
+
+
 def _class(r, shape=(6, 5), ignore=True):
     t = r.integers(0, shape[-1], shape[:-1])
     if ignore:
@@ -176,6 +207,21 @@ CASES = [
     _case("sigmoid_focal", flj.sigmoid_focal, ref_pointwise(_sigmoid_focal), _logits_binary),
     _case("sigmoid_focal-noalpha", flj.sigmoid_focal, ref_pointwise(_sigmoid_focal),
           _logits_binary, alpha=None, gamma=1.5),
+    _case("soft_margin", flj.soft_margin, ref_pointwise(lambda x, y: jax.nn.softplus(-y * x)),
+          _signed),
+    _case("poisson_nll", flj.poisson_nll, ref_pointwise(lambda x, y: jnp.exp(x) - y * x), _rates),
+    _case("poisson_nll-rate-full", flj.poisson_nll, ref_pointwise(_poisson_rate_full), _rates,
+          log_input=False, full=True, eps=1e-3),
+    _case("kl_div", flj.kl_div, ref_pointwise(lambda x, y: jnp.where(y == 0, 0.0, y * (jnp.log(
+        jnp.where(y == 0, 1.0, y)) - x))), _log_probs),
+    _case("kl_div-log_target", flj.kl_div,
+          ref_pointwise(lambda x, t, log_target: jnp.exp(t) * (t - x)), _log_probs,
+          log_target=True),
+    _case("gaussian_nll", flj.gaussian_nll, _ref_gaussian, _reg,
+          var=lambda r: jnp.asarray(r.uniform(0.3, 2.0, (6, 5)), jnp.float32)),
+    _case("gaussian_nll-homoscedastic", flj.gaussian_nll, _ref_gaussian, _reg,
+          var=lambda r: jnp.asarray(r.uniform(0.3, 2.0, (6,)), jnp.float32), full=True),
+    _case("gaussian_nll-number", flj.gaussian_nll, _ref_gaussian, _reg, var=0.7, eps=0.01),
     _case("cross_entropy", flj.cross_entropy, ref_cross_entropy, _class),
     _case("cross_entropy-weights-smoothing", flj.cross_entropy, ref_cross_entropy, _class,
           class_weight=lambda r: _w(r, (5,)), label_smoothing=0.2,

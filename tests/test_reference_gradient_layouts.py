@@ -98,6 +98,39 @@ def _hinge(zero_one):
     return make
 
 
+def _soft_margin(soft):
+    def make(rng):
+        x = rng.normal(size=(3, 4)) * 3.0
+        y = _signs(rng, (3, 4)) * (rng.uniform(0.2, 1.5, (3, 4)) if soft else 1.0)
+        return (x, y), {}
+    return make
+
+
+def _poisson(**kw):
+    def make(rng):
+        x = rng.uniform(0.1, 2.5, size=(3, 4))
+        y = rng.poisson(2.0, size=(3, 4)) + rng.uniform(0.05, 0.95, size=(3, 4))
+        return (x, y), kw
+    return make
+
+
+def _kl_div(**kw):
+    def make(rng):
+        z = rng.normal(size=(3, 4))
+        x = z - np.logaddexp.reduce(z, axis=-1, keepdims=True)
+        p = rng.uniform(0.05, 1.0, size=(3, 4))
+        y = np.log(p) if kw.get("log_target") else p / p.sum(-1, keepdims=True)
+        return (x, y), kw
+    return make
+
+
+def _gaussian(var_shape=(3, 4), **kw):
+    def make(rng):
+        x, y = rng.normal(size=(3, 4)) * 2, rng.normal(size=(3, 4))
+        return (x, y, rng.uniform(0.2, 2.0, size=var_shape)), kw
+    return make
+
+
 def _sigmoid_focal(**kw):
     def make(rng):
         x = rng.uniform(-3.0, 3.0, size=(3, 4))
@@ -179,6 +212,18 @@ CASES = [
     ("sigmoid_focal_noalpha_g0.5", "sigmoid_focal", _sigmoid_focal(alpha=None, gamma=0.5)),
     ("sigmoid_focal_g0", "sigmoid_focal", _sigmoid_focal(alpha=0.8, gamma=0.0)),
     ("sigmoid_focal_g3", "sigmoid_focal", _sigmoid_focal(gamma=3.0)),
+    ("soft_margin", "soft_margin", _soft_margin(False)),
+    ("soft_margin_real_target", "soft_margin", _soft_margin(True)),
+    ("poisson_nll", "poisson_nll", _poisson()),
+    ("poisson_nll_full", "poisson_nll", _poisson(full=True)),
+    ("poisson_nll_rate", "poisson_nll", _poisson(log_input=False)),
+    ("poisson_nll_rate_full_eps", "poisson_nll", _poisson(log_input=False, full=True, eps=0.05)),
+    ("kl_div", "kl_div", _kl_div()),
+    ("kl_div_log_target", "kl_div", _kl_div(log_target=True)),
+    ("gaussian_nll", "gaussian_nll", _gaussian()),
+    ("gaussian_nll_full_eps", "gaussian_nll", _gaussian(full=True, eps=0.1)),
+    ("gaussian_nll_var_without_last_axis", "gaussian_nll", _gaussian(var_shape=(3,))),
+    ("gaussian_nll_var_one_axis", "gaussian_nll", _gaussian(var_shape=(1, 4))),
     ("ce", "cross_entropy", _ce_indices()),
     ("ce_weight_ignore_smooth", "cross_entropy",
      _ce_indices(ignored=(1, 4), class_weight=np.array([0.5, 2.0, 1.0, 3.0]),

@@ -402,7 +402,10 @@ def _contract_cases():
         ("binary_cross_entropy", (p, y01), {}),
         ("binary_cross_entropy_with_logits", (pred, y01), {"pos_weight": np.arange(1.0, 5.0)}),
         ("hinge", (pred, 2 * y01 - 1), {}), ("squared_hinge", (pred, y01), {}),
-        ("sigmoid_focal", (pred, y01), {}),
+        ("sigmoid_focal", (pred, y01), {}), ("soft_margin", (pred, 2 * y01 - 1), {}),
+        ("poisson_nll", (pred, 3 * p), {"full": True}),
+        ("kl_div", (np.log(probs), _softmax(pred)), {}),
+        ("gaussian_nll", (pred, target, p), {"full": True}),
         ("cross_entropy", (x, t_ign), {"class_weight": cw, "label_smoothing": 0.1}),
         ("cross_entropy", (x, probs), {"class_weight": cw}),
         ("multiclass_hinge", (x, t), {"class_weight": cw}),
@@ -485,11 +488,12 @@ ROWS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "row")
 def test_empty_elementwise_inputs(name):
     fn, grad = getattr(reference, name), getattr(reference, name + "_grad")
     e = np.zeros((0, 3))
-    assert np.isnan(fn(e, e))
-    assert fn(e, e, reduction="sum") == 0.0
-    assert fn(e, e, reduction="none").shape == (0, 3)
+    arrays = (e,) * len(REGISTRY[name].arrays)  # (gaussian_nll's var: a third)
+    assert np.isnan(fn(*arrays))
+    assert fn(*arrays, reduction="sum") == 0.0
+    assert fn(*arrays, reduction="none").shape == (0, 3)
     for reduction in REDUCTIONS:
-        assert grad(e, e, reduction=reduction).shape == (0, 3)
+        assert grad(*arrays, reduction=reduction).shape == (0, 3)
 
 
 @pytest.mark.parametrize("name", ROWS)
@@ -572,6 +576,13 @@ ERRORS = [
     ("squared_hinge", lambda: reference.squared_hinge([1.0], [0.5]), "0.5"),
     ("sigmoid_focal", lambda: reference.sigmoid_focal([1.0], [1.0], alpha=1.5), "alpha"),
     ("sigmoid_focal", lambda: reference.sigmoid_focal([1.0], [1.0], gamma=-1.0), "gamma"),
+    ("soft_margin", lambda: reference.soft_margin([1.0, 2.0], [1.0]), "input and target"),
+    ("poisson_nll", lambda: reference.poisson_nll([1.0], [1.0], eps=0.0), "eps"),
+    ("poisson_nll", lambda: reference.poisson_nll([1.0], [1.0], full=1), "full"),
+    ("kl_div", lambda: reference.kl_div([1.0], [1.0], log_target=1), "log_target"),
+    ("gaussian_nll", lambda: reference.gaussian_nll([1.0], [1.0], [-1.0]), "var"),
+    ("gaussian_nll", lambda: reference.gaussian_nll(np.zeros((2, 3)), np.zeros((2, 3)),
+                                                    np.ones(3)), "var of shape"),
     ("cross_entropy", lambda: reference.cross_entropy(np.zeros((2, 10)), [3, 12]),
      "[fastloss.cross_entropy] label 12 out of range [0, 10)"),
     ("cross_entropy", lambda: reference.cross_entropy(np.zeros((2, 3)), [0, -1]), "label -1"),

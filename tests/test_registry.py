@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 import fastloss
-from fastloss import _autodiff, _build, _classification, _properties, _regression, reference
+from fastloss import (_autodiff, _build, _classification, _likelihood, _properties, _regression,
+                      reference)
 from fastloss._registry import MEAN_COUNTS, REGISTRY, TOLERANCE, LossSpec, make_inputs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +64,7 @@ def test_all_names_exist():
 def test_spec_fields(spec):
     assert getattr(fastloss, spec.name) is spec.fn
     assert spec.fn.__name__ == spec.name
-    assert spec.family in ("regression", "classification")
+    assert spec.family in ("regression", "classification", "likelihood")
     assert spec.kind in ("pointwise", "row")
     assert isinstance(spec.variants, tuple) and spec.variants
     for dtype in (np.float32, np.float64):
@@ -77,10 +78,15 @@ def test_spec_fields(spec):
 @pytest.mark.parametrize("spec", SPECS, ids=NAMES)
 def test_loss_facts_are_well_formed(spec):
     assert spec.arrays == tuple(inspect.signature(spec.reference).parameters)[:len(spec.arrays)]
-    # regression losses are functions of pred - target; the others differentiate the first input
-    expected = ("pred", "target") if spec.family == "regression" else spec.arrays[:1]
-    assert spec.differentiable == expected
-    assert spec.target_differentiable == (spec.family == "regression")
+    # regression losses are functions of pred - target; the classification losses differentiate
+    # the first input; the likelihoods the first and, where PyTorch does, the others
+    if spec.family == "likelihood":
+        assert spec.differentiable[:1] == spec.arrays[:1]
+        assert set(spec.differentiable) <= set(spec.arrays)
+    else:
+        expected = ("pred", "target") if spec.family == "regression" else spec.arrays[:1]
+        assert spec.differentiable == expected
+        assert spec.target_differentiable == (spec.family == "regression")
     assert set(spec.domain) <= set(spec.arrays)
     assert all(lo < hi for lo, hi in spec.domain.values())
     assert spec.mean_count in MEAN_COUNTS
@@ -258,7 +264,8 @@ def test_bench_row(spec):
     assert pattern.search(text) or registry_loop, f"no bench row for {spec.name!r}"
 
 
-@pytest.mark.parametrize("module", [_regression, _classification, _autodiff, _build, _properties],
+@pytest.mark.parametrize("module", [_regression, _classification, _likelihood, _autodiff,
+                                    _build, _properties],
                          ids=lambda m: m.__name__)
 def test_doctests(module):
     # Failures are printed to stdout, which pytest shows with the failing test.

@@ -11,11 +11,13 @@ from fastloss import _core
 from fastloss._registry import REGISTRY
 
 FAST = ["mse", "mae", "huber", "smooth_l1", "log_cosh", "binary_cross_entropy", "hinge",
-        "squared_hinge", "sigmoid_focal"]
+        "squared_hinge", "sigmoid_focal", "soft_margin"]
 # No small-call path: an array hyper-parameter (quantile's tau, the pos_weight of BCE with
 # logits) or a class axis (the row losses) needs the general request.
+# The likelihoods' boolean flags are not the small call's real hyper-parameters (and
+# gaussian_nll's var is an array).
 NO_SMALL_PATH = {"quantile", "binary_cross_entropy_with_logits", "cross_entropy",
-                 "multiclass_hinge", "softmax_focal"}
+                 "multiclass_hinge", "softmax_focal", "poisson_nll", "kl_div", "gaussian_nll"}
 assert set(FAST) | NO_SMALL_PATH == set(REGISTRY), sorted(set(REGISTRY) ^ (set(FAST) |
                                                                      NO_SMALL_PATH))
 assert {name for name, spec in REGISTRY.items() if hasattr(spec.fn, "_small")} == set(FAST)

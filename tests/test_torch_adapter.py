@@ -134,6 +134,22 @@ def _labels(g, shape=(7, 5)):
     return x, torch.randint(0, 2, shape, generator=g) * 2 - 1
 
 
+def _signed(g, shape=(7, 5)):
+    x = torch.randn(shape, generator=g, dtype=torch.float64) * 3
+    y = (torch.randint(0, 2, shape, generator=g) * 2 - 1).double()
+    return x, y * (torch.rand(shape, generator=g, dtype=torch.float64) + 0.5)
+
+
+def _rates(g, shape=(7, 5)):
+    x = torch.rand(shape, generator=g, dtype=torch.float64) * 3 + 0.1
+    return x, torch.poisson(torch.full(shape, 2.0, dtype=torch.float64), generator=g)
+
+
+def _log_probs(g, shape=(7, 5)):
+    x = torch.log_softmax(torch.randn(shape, generator=g, dtype=torch.float64), 1)
+    return x, torch.softmax(torch.randn(shape, generator=g, dtype=torch.float64) * 2, 1)
+
+
 def _soft_targets(x):
     return x, torch.softmax(torch.randn_like(x), 1)
 
@@ -159,6 +175,17 @@ CASES = [
     _case("bce_logits-weights", flt.binary_cross_entropy_with_logits,
           F.binary_cross_entropy_with_logits, _logits_binary, weight=_w,
           pos_weight=lambda g: _w(g, (5,)) * 3),
+    _case("soft_margin", flt.soft_margin_loss, F.soft_margin_loss, _signed),
+    _case("poisson_nll", flt.poisson_nll_loss, F.poisson_nll_loss, _rates),
+    _case("kl_div", flt.kl_div, F.kl_div, _log_probs),
+    _case("kl_div-log_target", flt.kl_div, F.kl_div,
+          lambda g: (lambda x, p: (x, torch.log(p)))(*_log_probs(g)), log_target=True),
+    _case("gaussian_nll", flt.gaussian_nll_loss, F.gaussian_nll_loss, _reg,
+          var=lambda g: _w(g) + 0.2),
+    _case("gaussian_nll-homoscedastic", flt.gaussian_nll_loss, F.gaussian_nll_loss, _reg,
+          var=lambda g: _w(g, (7,)), full=True),
+    _case("poisson_nll-rate-full", flt.poisson_nll_loss, F.poisson_nll_loss, _rates,
+          log_input=False, full=True, eps=1e-3),
     _case("ce", flt.cross_entropy, F.cross_entropy, _class),
     _case("ce-weight-smoothing", flt.cross_entropy, F.cross_entropy, _class,
           weight=lambda g: _w(g, (5,)), label_smoothing=0.2),
@@ -209,6 +236,7 @@ def _value_and_grad(fn, x, y, kwargs, reduction, upstream):
     return loss.detach(), x.grad
 
 
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")  # F.kl_div's
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("fn,ref,inputs,kwargs", CASES)
 def test_matches_torch(fn, ref, inputs, kwargs, reduction):
@@ -281,6 +309,11 @@ MODULES = [
     (flt.BCEWithLogitsLoss(pos_weight=torch.full((5,), 2.0, dtype=torch.float64)),
      torch.nn.BCEWithLogitsLoss(pos_weight=torch.full((5,), 2.0, dtype=torch.float64)),
      _logits_binary),
+    (flt.SoftMarginLoss(reduction="none"), torch.nn.SoftMarginLoss(reduction="none"), _signed),
+    (flt.KLDivLoss(reduction="batchmean"), torch.nn.KLDivLoss(reduction="batchmean"),
+     _log_probs),
+    (flt.PoissonNLLLoss(log_input=False, full=True), torch.nn.PoissonNLLLoss(log_input=False,
+                                                                             full=True), _rates),
     (flt.CrossEntropyLoss(label_smoothing=0.1), torch.nn.CrossEntropyLoss(label_smoothing=0.1),
      _class),
     (flt.MultiMarginLoss(p=2), torch.nn.MultiMarginLoss(p=2), _grid),
@@ -508,7 +541,10 @@ GRADCHECK = [
     (flt.log_cosh_loss, _reg, {}), (flt.binary_cross_entropy, _probs, {}),
     (flt.binary_cross_entropy_with_logits, _logits_binary, {"pos_weight": torch.tensor(2.0)}),
     (flt.hinge_loss, _labels, {}), (flt.squared_hinge_loss, _labels, {}),
-    (flt.sigmoid_focal_loss, _logits_binary, {}),
+    (flt.sigmoid_focal_loss, _logits_binary, {}), (flt.soft_margin_loss, _signed, {}),
+    (flt.poisson_nll_loss, _rates, {"log_input": False, "full": True}),
+    (flt.kl_div, _log_probs, {}),
+    (flt.gaussian_nll_loss, _reg, {"var": torch.full((7, 5), 0.7, dtype=torch.float64)}),
     (flt.cross_entropy, lambda g: _class(g, (4, 5, 3)), {"label_smoothing": 0.1}),
     (flt.multi_margin_loss, _grid, {"p": 2}), (flt.softmax_focal_loss, _class, {"gamma": 1.5}),
     (flt.multiclass_hinge_loss, _grid, {"squared": True}),
@@ -542,6 +578,11 @@ OPCHECK = [
     ("hinge_loss", _labels, ("sum", True, None)),
     ("squared_hinge_loss", _labels, ("none", True, None)),
     ("sigmoid_focal_loss", _logits_binary, ("mean", True, 0.25, 2.0, None)),
+    ("soft_margin_loss", _signed, ("mean", True)),
+    ("poisson_nll_loss", _rates, ("none", True, True, True, 1e-8)),
+    ("kl_div", _log_probs, ("sum", True, False)),
+    ("gaussian_nll_loss", _reg, ("mean", True, torch.ones(7, 5, dtype=torch.float64), False,
+                                 1e-6)),
     ("cross_entropy", _class, ("none", True, None, -100, 0.1)),
     ("cross_entropy", lambda g: _class(g, (3, 5, 2)), ("mean", False, None, -100, 0.0)),
     ("multi_margin_loss", _grid, ("none", True, 1, 1.0, None)),
@@ -679,7 +720,8 @@ def test_eager_path_equals_the_custom_op_path(reduction, monkeypatch):
 _ADAPTERS = set(flt.FOR_REGISTRY.values())
 # MODULES compare with torch.nn's modules, so they leave out the modules of the losses PyTorch
 # does not have (their functions are in CASES, against fastloss's own NumPy API).
-_MODULES_WITHOUT_A_TORCH_PEER = {"QuantileLoss", "LogCoshLoss", "HingeLoss", "SquaredHingeLoss",
+# (GaussianNLLLoss: its forward takes var, test_likelihood.py compares it with torch's.)
+_MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss", "HingeLoss", "SquaredHingeLoss",
                                  "SigmoidFocalLoss", "SoftmaxFocalLoss", "MulticlassHingeLoss"}
 
 

@@ -100,17 +100,25 @@ void check_pointwise(const LossRequest& req) {
   const View* x = req.x();
   for (const View* v : {req.target(), req.aux[0], req.weight, req.upstream})
     if (v) FL_CHECK(same_shape(*v, *x), name, "operands must be broadcast to the input's shape");
+  FL_CHECK(!kernel_info(req.kernel).has_operand() || req.aux[0], name,
+           "missing the per-element operand");
   check_output(name, "loss output", req.loss_out, *x, x->dtype);
-  for (int i = 0; i < 2; ++i) {
+  // grads[2] is the gradient of the per-element operand (aux 0) at x's full shape: a broadcast
+  // operand's gradient is summed over its broadcast axes by the caller.
+  const View* operands[3] = {req.inputs[0], req.inputs[1], req.aux[0]};
+  for (int i = 0; i < 3; ++i) {
     check_output(name, "gradient output", req.grads[i], *x, x->dtype);
-    for (int k = 0; k < 2; ++k)
-      FL_CHECK(!req.grads[i] || req.grads[i]->data != req.inputs[k]->data, name,
+    for (const View* operand : operands)
+      FL_CHECK(!req.grads[i] || !operand || req.grads[i]->data != operand->data, name,
                "a gradient output must not be an input (in-place gradients: row losses only)");
+    for (int k = 0; k < i; ++k)
+      FL_CHECK(!req.grads[i] || !req.grads[k] || req.grads[i]->data != req.grads[k]->data, name,
+               "the gradient outputs must be different arrays");
   }
   FL_CHECK(!req.grads[1] || kernel_info(req.kernel).target_differentiable(), name,
            "the target of this loss has no gradient");
-  FL_CHECK(!req.grads[0] || !req.grads[1] || req.grads[0]->data != req.grads[1]->data, name,
-           "the two gradient outputs must be different arrays");
+  FL_CHECK(!req.grads[2] || (kernel_info(req.kernel).operand_differentiable() && req.aux[0]),
+           name, "the per-element operand of this loss has no gradient");
 }
 
 // Structure of a row request: logits (..., C), a target per row or per logit.
@@ -118,7 +126,7 @@ void check_rows(const LossRequest& req) {
   const char* name = req.name;
   const View* x = req.x();
   FL_CHECK(x->ndim >= 1, name, "logits need a class axis");
-  FL_CHECK(!req.grads[1], name, "the target of this loss has no gradient");
+  FL_CHECK(!req.grads[1] && !req.grads[2], name, "the target of this loss has no gradient");
   // Every operand's extent is checked here, since the drivers index them without bounds.
   View rows = *x;  // the row shape: x without its class axis
   rows.ndim = x->ndim - 1;
@@ -148,7 +156,7 @@ LossResult run(const LossRequest& req) {
   const char* name = req.name;
   FL_CHECK(int(req.kernel) >= 0 && int(req.kernel) < kNumKernels, name, "unknown kernel");
   FL_CHECK(req.x() && req.target(), name, "missing input");
-  FL_CHECK(!req.inputs[2] && !req.grads[2], name, "this loss takes two arrays");
+  FL_CHECK(!req.inputs[2], name, "this loss takes two arrays");
   FL_CHECK_TYPE(is_floating(req.x()->dtype), name, "expected a float32 or float64 input, got ",
                 dtype_name(req.x()->dtype));
   FL_CHECK(req.reduction == Reduction::none ? req.loss_out != nullptr : req.loss_out == nullptr,
@@ -158,7 +166,7 @@ LossResult run(const LossRequest& req) {
   else check_rows(req);
   Device device = common_device(name, {req.inputs[0], req.inputs[1], req.aux[0], req.aux[1],
                                        req.weight, req.upstream, req.loss_out, req.grads[0],
-                                       req.grads[1]});
+                                       req.grads[1], req.grads[2]});
   if (device.kind != DeviceKind::cpu) return run_on_device(req, device);
   return family == Family::pointwise ? cpu::pointwise(req) : cpu::rows(req);
 }

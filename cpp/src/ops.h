@@ -24,7 +24,9 @@ struct LossRequest {
   const char* name = "";               // public name, for messages
   Kernel kernel = Kernel::mse;
   const View* inputs[kMaxInputs] = {};  // inputs[0] defines the compute dtype
-  View* grads[kMaxInputs] = {};         // d(upstream . loss) / d inputs[i], or nullptr
+  View* grads[kMaxInputs] = {};         // d(upstream . loss) / d inputs[i], or nullptr; for a
+                                        // pointwise kernel whose aux is differentiable, grads[2]
+                                        // is d / d aux[0] at x's shape
   const View* aux[kMaxAux] = {};
   double params[kMaxParams] = {};       // hyper-parameters, already validated, in declared order
   const View* weight = nullptr;         // sample weights (broadcast to the loss shape), or nullptr

@@ -24,6 +24,7 @@ __all__ = [
     "hinge",
     "squared_hinge",
     "sigmoid_focal",
+    "soft_margin",
     "cross_entropy",
     "multiclass_hinge",
     "softmax_focal",
@@ -162,6 +163,34 @@ def sigmoid_focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean", sa
                      sample_weight=sample_weight)
 
 
+@small_call("soft_margin")
+@any_array
+def soft_margin(input, target, *, reduction="mean", sample_weight=None):
+    r"""Soft margin (logistic) loss of a margin, stable for every score.
+
+    .. math:: \ell = \log(1 + e^{-y x}) = \mathrm{softplus}(-y x), \qquad
+       \partial\ell/\partial x = -y\,\sigma(-y x)
+
+    As ``torch.nn.functional.soft_margin_loss``: labels :math:`y` in {-1, 1}, but any real
+    target is accepted (it scales the margin). Written as a softplus, it is exact for every
+    :math:`|x|`, where PyTorch's :math:`\log(1 + \exp(-yx))` overflows to inf (and its gradient
+    to nan) once :math:`-yx` exceeds ~709 in float64 (~88 in float32); the loss then is
+    :math:`-yx`. Differentiable with respect to ``input`` only (as in PyTorch).
+
+    Args:
+      input: float32/float64 scores :math:`x`.
+      target: labels :math:`y`, usually -1 or 1, of the input's shape and dtype.
+
+    >>> import numpy as np, fastloss
+    >>> round(float(fastloss.soft_margin(np.array([0.0, 2.0]), np.array([1.0, -1.0]),
+    ...                                  reduction="sum")), 12)
+    2.820075191603
+    """
+    x = float_input("soft_margin", "input", input)
+    return pointwise("soft_margin", "soft_margin", x, target, x_name="input",
+                     reduction=reduction, sample_weight=sample_weight)
+
+
 @any_array
 def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-100,
                   label_smoothing=0.0, reduction="mean", sample_weight=None):
@@ -296,6 +325,8 @@ register(LossSpec("sigmoid_focal", "classification", "pointwise", sigmoid_focal,
                   variants=({}, {"alpha": None, "gamma": 0.0}, {"gamma": 1.0},
                             {"alpha": 0.5, "gamma": 1.5}),
                   differentiable=("logits",), domain={"target": (0.0, 1.0)}))
+register(LossSpec("soft_margin", "classification", "pointwise", soft_margin, S.signed_margins,
+                  differentiable=("input",), convex=True))
 register(LossSpec("cross_entropy", "classification", "row", cross_entropy, S.cross_entropy,
                   variants=({}, {"label_smoothing": 0.1}, {"class_weight": "per_class"},
                             {"class_weight": "per_class", "label_smoothing": 0.2},

@@ -186,7 +186,8 @@ def _gradient_buffers(fn: str, kernel: str, request: GradRequest, arrays: tuple,
                      f"{len(arrays)}: {', '.join(names)})")
         if position == 1 and not KERNELS[kernel]["target_differentiable"]:
             fail(fn, f"{names[1]} has no gradient (argnums=1): only the losses of pred - target "
-                     f"differentiate their target")
+                     f"and the likelihoods that PyTorch differentiates in it differentiate their "
+                     f"target")
         label = "grad_into" if len(request.argnums) == 1 else f"grad_into[{position}]"
         operands = {"the input": arrays[0], **dict(zip(names[1:], arrays[1:])), **others}
         operands.update({f"the gradient of {names[k]}": b for k, b in enumerate(buffers)
@@ -243,13 +244,29 @@ def _result(value: float, loss_out, like, code: int):
     return np.asarray(value, dtype=like.dtype)
 
 
+def _sum_to(full: np.ndarray, out: np.ndarray) -> None:
+    """Writes into `out` the sum of `full` over the axes along which `out`'s shape broadcast to
+    `full`'s (a broadcast operand's gradient). NumPy sums a given shape in a fixed order, so the
+    bits depend on the shapes only. (The simplest correct first version: the kernel writes the
+    full-shape gradient, this sums it; a reducing driver would save the temporary.)"""
+    lead = full.ndim - out.ndim
+    axes = tuple(range(lead)) + tuple(lead + d for d, n in enumerate(out.shape)
+                                      if n == 1 and full.shape[lead + d] != 1)
+    out[...] = np.sum(full, axis=axes, keepdims=True).reshape(out.shape) if axes else full
+
+
 def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, target_name: str = "target",
               labels: bool = False, param=None, param_name: str = "", params=(),
-              reduction="mean", sample_weight=None, domain_error=None):
+              reduction="mean", sample_weight=None, domain_error=None, divisor=None,
+              param_view=None):
     """Runs a pointwise loss. `x` is already a float array; `target` must match its shape and
     dtype (or, with labels=True, may be any real dtype: label values are checked by the kernel).
-    `param` is an optional per-element parameter broadcast to the shape; `domain_error(value)`
-    formats the message for an element the kernel reports outside the loss's domain."""
+    `param` is an optional per-element parameter broadcast to the shape (the third array
+    argument, argnums=2, where the kernel differentiates it); `domain_error(value)` formats the
+    message for an element the kernel reports outside the loss's domain. `divisor` (with
+    reduction "sum") divides the sum and its gradient (kl_div's batchmean); `param_view` is a
+    view of `param` in the layout that broadcasts to the shape, where `param`'s own does not
+    (gaussian_nll's var without the last axis)."""
     code = reduction_code(fn, reduction)
     y = as_array(fn, target_name, target)
     _same_shape(fn, x_name, x, target_name, y)
@@ -263,20 +280,34 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
         fail(fn, f"{target_name} must have the dtype of {x_name} ({_passed_dtype(x)}), got "
                  f"{_passed_dtype(y)}", TypeError)
     shape = x.shape
-    p = None if param is None else _broadcast(fn, param_name, param, shape)
+    p = None if param is None else _broadcast(
+        fn, param_name, param if param_view is None else param_view, shape)
     w, w_total = _sample_weight(fn, sample_weight, shape)
     request = _take_request(fn)
     upstream, upstream_scalar = (None, 1.0)
-    grads = ()
+    grads = kernel_grads = ()
     if request is not None:
         upstream, upstream_scalar = _upstream(fn, request, code, shape, x)
-        grads = _gradient_buffers(fn, kernel, request, (x, y), (x_name, target_name),
+        arrays, names = (x, y), (x_name, target_name)
+        if param is not None and KERNELS[kernel]["aux"] == "differentiable":
+            arrays, names = (x, y, param), (x_name, target_name, param_name)
+        grads = _gradient_buffers(fn, kernel, request, arrays, names,
                                   {param_name: p, "sample_weight": w, "grad_output": upstream},
                                   in_place_ok=False)
+        kernel_grads = grads
+        if len(grads) == 3 and grads[2] is not None and grads[2].shape != shape:
+            kernel_grads = (*grads[:2], empty(shape, x.dtype, like=x))
+    if divisor is not None:
+        upstream_scalar = upstream_scalar / divisor if divisor else float("nan")
     loss_out = empty(shape, x.dtype, like=x) if code == 0 else None
     value, first_invalid, _ = _core.run(
-        KERNELS[kernel]["id"], (x, y), grads, (p,), list(params), w, w_total, upstream,
+        KERNELS[kernel]["id"], (x, y), kernel_grads, (p,), list(params), w, w_total, upstream,
         upstream_scalar, code, None, loss_out)
+    if divisor is not None:
+        value = value / divisor if divisor else float("nan")
+    if kernel_grads is not grads:
+        _sum_to(kernel_grads[2], grads[2] if param_view is None else
+                grads[2].reshape(param_view.shape))
     if first_invalid >= 0:
         index = np.unravel_index(first_invalid, shape) if shape else ()
         bad_x, bad_y = x[index].item(), y[index].item()

@@ -143,7 +143,7 @@ MEAN_COUNTS = ("elements", "kept_rows", "kept_rows_class_weighted")
 @dataclass(frozen=True)
 class LossSpec:
     name: str                        # the stem shared by every layer
-    family: str                      # "regression" | "classification"
+    family: str                      # "regression" | "classification" | "likelihood"
     kind: str                        # "pointwise" | "row"
     fn: Callable
     sample: Callable                 # (rng, shape, dtype) -> (args, kwargs)
@@ -171,6 +171,8 @@ class LossSpec:
     # Lecture: (targets, full_kwargs) -> the constant prediction minimising the summed loss
     # over 1-D targets (the mean for MSE, ...); None where the lecture claims none.
     constant_minimiser: Optional[Callable] = None
+    # The loss is >= 0 for every input (a likelihood's is not: log var < 0, p log p < p x).
+    nonnegative: bool = True
     # A per-element accuracy the docstring promises beyond the tolerance table, in units in the
     # last place, per dtype name (checked by tests/test_registry.py); None: no such promise.
     elementwise_ulps: Optional[dict] = None

@@ -45,6 +45,27 @@ def multiclass_margin_kinks(args, kwargs):
     return distance
 
 
+def poisson_kinks(args, kwargs):
+    """The Stirling term's jump at y = 1 (with full)."""
+    y = np.asarray(args[1], np.float64)
+    return np.abs(y - 1.0) if kwargs["full"] else np.full(y.shape, np.inf)
+
+
+def gaussian_kinks(args, kwargs):
+    """The variance's clamp at eps; below it the var gradient is PyTorch's (the derivative at
+    eps, passed through the clamp), not the flat loss's 0, so no finite difference checks it
+    there (distance 0)."""
+    shape = np.shape(args[0])
+    v = np.broadcast_to(np.asarray(args[2], np.float64), shape)
+    return np.where(v <= kwargs["eps"], 0.0, np.abs(v - kwargs["eps"]))
+
+
+def kl_div_kinks(args, kwargs):
+    """p log p at p = 0 (its derivative is -inf there)."""
+    y = np.asarray(args[1], np.float64)
+    return np.full(y.shape, np.inf) if kwargs["log_target"] else np.abs(y)
+
+
 def tau_quantile(y, kwargs):
     return np.quantile(y, kwargs["tau"], method="inverted_cdf")
 
@@ -82,6 +103,41 @@ def binary_labels(rng, shape, dtype):
     f = (rng.integers(-24, 25, shape) / 8).astype(dtype)
     y = rng.choice(np.array([-1, 1], dtype=np.int64), shape)
     return (f, y), {}
+
+
+def signed_margins(rng, shape, dtype):
+    """Scores and labels in {-1, 1}, a tenth of them a soft real target (PyTorch accepts any)."""
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    y = rng.choice(np.array([-1.0, 1.0]), shape)
+    y = np.where(rng.random(shape) < 0.1, rng.uniform(-1.5, 1.5, shape), y).astype(dtype)
+    return (x, y), {}
+
+
+def poisson_counts(rng, shape, dtype):
+    """Rates (positive, so also valid log-rates) and counts around them, some above 1."""
+    x = rng.uniform(0.05, 3.0, shape).astype(dtype)
+    y = rng.poisson(2.0, shape).astype(dtype)
+    return (x, y), {}
+
+
+def gaussian(rng, shape, dtype):
+    """Means, observations and variances of the input's shape (variances below eps, whose
+    1 / eps^2 scales overflow the property tests' bounds: tests/test_likelihood.py)."""
+    x = (rng.standard_normal(shape) * 2).astype(dtype)
+    y = rng.standard_normal(shape).astype(dtype)
+    v = rng.uniform(0.1, 3.0, shape).astype(dtype)
+    return (x, y, v), {}
+
+
+def log_probabilities(rng, shape, dtype):
+    """Log-probabilities of a distribution along the last axis and target probabilities, a
+    fifth of them exactly 0."""
+    z = rng.standard_normal(shape) * 2
+    x = z - np.logaddexp.reduce(z, axis=-1, keepdims=True) if np.ndim(z) else -np.abs(z)
+    p = rng.random(shape)
+    p = np.where(rng.random(shape) < 0.2, 0.0, p)
+    p = p / np.maximum(p.sum(axis=-1, keepdims=True), 1e-12) if np.ndim(p) else p
+    return (np.asarray(x).astype(dtype), np.asarray(p).astype(dtype)), {}
 
 
 def class_logits(rng, shape, dtype):

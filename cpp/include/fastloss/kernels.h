@@ -19,8 +19,8 @@ namespace fastloss {
 
 #define FL_FAMILIES(X) X(pointwise) X(row)
 // What a kernel's second input holds (see losses.def).
-#define FL_TARGET_KINDS(X) X(difference) X(soft) X(label) X(sparse) X(dense)
-#define FL_AUX_KINDS(X) X(none) X(per_element) X(per_class)
+#define FL_TARGET_KINDS(X) X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable)
+#define FL_AUX_KINDS(X) X(none) X(per_element) X(per_class) X(differentiable)
 #define FL_CLASS_WEIGHTS(X) X(none) X(in_row) X(in_row_and_mean) X(factor)
 
 FL_FACT(Family, FL_FAMILIES)
@@ -44,8 +44,22 @@ struct KernelInfo {
   AuxKind aux;            // pointwise: the per-element operand; rows: the label's per-class value
   ClassWeight class_weight;
 
-  // The target gets a gradient from the same pass (d/dy = -d/dx).
-  constexpr bool target_differentiable() const { return target == TargetKind::difference; }
+  // The target gets a gradient from the same pass: d/dy = -d/dx (difference), or the
+  // functor's own d/dy (differentiable).
+  constexpr bool target_differentiable() const {
+    return target == TargetKind::difference || target == TargetKind::differentiable;
+  }
+  // A pointwise kernel that reads a per-element operand (aux 0, required).
+  constexpr bool has_operand() const {
+    return family == Family::pointwise &&
+           (aux == AuxKind::per_element || aux == AuxKind::differentiable);
+  }
+  // The per-element operand (pointwise aux 0) gets the functor's gradient, into grads[2].
+  constexpr bool operand_differentiable() const { return aux == AuxKind::differentiable; }
+  // The functor writes gradients besides d/dx (kOperandGrads, losses.def).
+  constexpr bool functor_grads() const {
+    return target == TargetKind::differentiable || aux == AuxKind::differentiable;
+  }
 };
 
 inline constexpr KernelInfo kKernels[kNumKernels] = {

@@ -17,7 +17,9 @@ namespace fastloss::cpu {
 namespace {
 
 // Operand slots, in the order of the walker's offsets.
-enum Slot { kX, kY, kParam, kWeight, kUpstream, kLossOut, kGradOut, kTargetGradOut, kSlots };
+enum Slot {
+  kX, kY, kParam, kWeight, kUpstream, kLossOut, kGradOut, kTargetGradOut, kOperandGradOut, kSlots
+};
 
 // d loss / d y = -d loss / d x for the losses of x - y: the target's gradient is the negated
 // pred gradient of the same chunk, written in the same pass (exact: negation does not round).
@@ -27,11 +29,21 @@ void store_negated(char* dst, int64_t stride, int64_t len, const T* grad, T* buf
   store_run<T>(dst, stride, len, buf);
 }
 
+// The functor's extra gradients (target, per-element operand) get the weights and upstream
+// gradients that finish_fn applies to d/dx, element by element (one rounding each, as there).
+template <class T>
+void weigh(T* grad, const T* weight, const T* upstream, int64_t len) {
+  if (weight)
+    for (int64_t i = 0; i < len; ++i) grad[i] *= weight[i];
+  if (upstream)
+    for (int64_t i = 0; i < len; ++i) grad[i] *= upstream[i];
+}
+
 template <class T>
 LossResult run(const LossRequest& req) {
   const View* x = req.x();
   const View* views[kSlots] = {x, req.target(), req.aux[0], req.weight, req.upstream,
-                               req.loss_out, req.grads[0], req.grads[1]};
+                               req.loss_out, req.grads[0], req.grads[1], req.grads[2]};
   const int64_t n = x->numel();
   const PointwiseFn<T> loss_fn = [&] {
     const ElementwiseTable& t = *active_kernels().elementwise;
@@ -65,7 +77,10 @@ LossResult run(const LossRequest& req) {
   const int64_t n_blocks = (n + kElementwiseBlock - 1) / kElementwiseBlock;
   std::vector<double> partial(n_blocks, 0.0);
   std::vector<int64_t> first_invalid(n_blocks, -1);
+  // The functor writes d/dy and d/dp itself (kOperandGrads), or d/dy is -d/dx (difference).
+  const bool functor_grads = kernel_info(req.kernel).functor_grads();
   const bool wants_target_grad = views[kTargetGradOut] != nullptr;
+  const bool wants_any_grad = views[kGradOut] || wants_target_grad || views[kOperandGradOut];
 
   parallel_for(n_blocks, n, [&](int64_t block_begin, int64_t block_end) {
     alignas(64) T buf[kSlots][kChunk];
@@ -99,8 +114,18 @@ LossResult run(const LossRequest& req) {
         bool loss_direct, grad_direct;
         T* loss_out = out(kLossOut, loss_direct);
         T* grad_out = out(kGradOut, grad_direct);
-        // The target's gradient alone still needs the pred gradient of the chunk to negate.
-        if (!grad_out && wants_target_grad) grad_out = buf[kGradOut];
+        // The target's gradient alone still needs the pred gradient of the chunk to negate, or
+        // (functor gradients) a place for the functor to write it.
+        if (!grad_out && wants_any_grad) grad_out = buf[kGradOut];
+        bool grad_y_direct = false, grad_p_direct = false;
+        T* grad_y = nullptr;
+        T* grad_p = nullptr;
+        if (functor_grads && wants_any_grad) {
+          grad_y = out(kTargetGradOut, grad_y_direct);
+          grad_p = out(kOperandGradOut, grad_p_direct);
+          if (!grad_y) grad_y = buf[kTargetGradOut];
+          if (!grad_p) grad_p = buf[kOperandGradOut];
+        }
         // Element i goes to lane (flat index) % kSumLanes however the block is cut into runs,
         // so the sum depends on the shape alone, not on strides or broadcasting.
         const int shift = int(pos % kSumLanes);
@@ -110,14 +135,20 @@ LossResult run(const LossRequest& req) {
         // buffers); the gradient is weighted there in place. Without weights, upstream
         // gradients or a loss output the values need no array: the loss loop sums them into
         // the lanes itself and there is nothing left to finish.
-        const bool values_to_lanes = !views[kWeight] && !views[kUpstream] && !loss_out;
+        // (A functor writing more gradients always gets a value array: PointwiseFn.)
+        const bool values_to_lanes =
+            !views[kWeight] && !views[kUpstream] && !loss_out && !functor_grads;
         T* value_dst = values_to_lanes ? nullptr : loss_out && loss_direct ? loss_out : value;
-        int64_t bad = loss_fn(req.params, x, y, p, value_dst, grad_out, T(scale), len, rotated);
+        int64_t bad = loss_fn(req.params, x, y, p, value_dst, grad_out, grad_y, grad_p, T(scale),
+                              len, rotated);
         if (bad >= 0 && first_invalid[b] < 0) first_invalid[b] = pos + bad;
         if (!values_to_lanes) {
-          FinishArgs<T> fin{len, value_dst, grad_out, in(kWeight), in(kUpstream), loss_out,
-                            grad_out, rotated};
+          const T* w = in(kWeight);
+          const T* up = in(kUpstream);
+          FinishArgs<T> fin{len, value_dst, grad_out, w, up, loss_out, grad_out, rotated};
           finish_fn(fin);
+          if (views[kTargetGradOut] && grad_y) weigh<T>(grad_y, w, up, len);
+          if (views[kOperandGradOut]) weigh<T>(grad_p, w, up, len);
         }
         for (int k = 0; k < kSumLanes; ++k) lanes[(k + shift) % kSumLanes] = rotated[k];
         if (loss_out && !loss_direct)
@@ -126,7 +157,16 @@ LossResult run(const LossRequest& req) {
         if (views[kGradOut] && !grad_direct)
           store_run<T>(static_cast<char*>(views[kGradOut]->data) + walk.offset[kGradOut],
                        strides[kGradOut][inner], len, grad_out);
-        if (wants_target_grad)
+        if (functor_grads) {
+          if (views[kTargetGradOut] && !grad_y_direct)
+            store_run<T>(static_cast<char*>(views[kTargetGradOut]->data) +
+                             walk.offset[kTargetGradOut],
+                         strides[kTargetGradOut][inner], len, grad_y);
+          if (views[kOperandGradOut] && !grad_p_direct)
+            store_run<T>(static_cast<char*>(views[kOperandGradOut]->data) +
+                             walk.offset[kOperandGradOut],
+                         strides[kOperandGradOut][inner], len, grad_p);
+        } else if (wants_target_grad)
           store_negated<T>(static_cast<char*>(views[kTargetGradOut]->data) +
                                walk.offset[kTargetGradOut],
                            strides[kTargetGradOut][inner], len, grad_out, buf[kTargetGradOut]);

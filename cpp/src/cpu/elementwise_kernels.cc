@@ -58,11 +58,33 @@ void sum_values(const Loss loss, const T* __restrict x, const T* __restrict y,
   std::memcpy(lanes, &acc, sizeof acc);
 }
 
+template <class Loss, class = void>
+struct HasOperandGrads : std::false_type {};
+template <class Loss>
+struct HasOperandGrads<Loss, std::void_t<decltype(Loss::kOperandGrads)>>
+    : std::bool_constant<Loss::kOperandGrads> {};
+
 template <class Loss, class T>
 int64_t chunk_with(const Loss loss, const T* __restrict x, const T* __restrict y,
-                   const T* __restrict p, T* __restrict value, T* __restrict grad, T grad_scale,
-                   int64_t n, double* lanes) {
+                   const T* __restrict p, T* __restrict value, T* __restrict grad,
+                   T* __restrict grad_y, T* __restrict grad_p, T grad_scale, int64_t n,
+                   double* lanes) {
   const int64_t first_invalid = first_invalid_index<Loss>(x, y, n);
+  if constexpr (HasOperandGrads<Loss>::value) {
+    // The functor's seven-argument form writes every gradient; the driver passes a value array
+    // and all three gradient arrays whenever it wants any gradient.
+    if (grad != nullptr) {
+      for (int64_t i = 0; i < n; ++i) {
+        T pi = Loss::kUsesParamArray ? p[i] : T(0);
+        T gx, gy, gp;
+        loss(x[i], y[i], pi, value[i], gx, gy, gp);
+        grad[i] = gx * grad_scale;
+        grad_y[i] = gy * grad_scale;
+        grad_p[i] = gp * grad_scale;
+      }
+      return first_invalid;
+    }
+  }
   if (value == nullptr) {
     if (grad != nullptr) sum_values<Loss, T, true>(loss, x, y, p, grad, grad_scale, n, lanes);
     else sum_values<Loss, T, false>(loss, x, y, p, nullptr, grad_scale, n, lanes);
@@ -94,13 +116,15 @@ struct HasSpecialise<Loss, std::void_t<decltype(Loss::kSpecialises)>> : std::tru
 // specialised variant the functor picks for them (an exact power of sigmoid_focal's gamma).
 template <class Loss, class T>
 int64_t pointwise_chunk(const double* params, const T* x, const T* y, const T* p, T* value,
-                        T* grad, T grad_scale, int64_t n, double* lanes) {
+                        T* grad, T* grad_y, T* grad_p, T grad_scale, int64_t n, double* lanes) {
   if constexpr (HasSpecialise<Loss>::value) {
     return Loss::specialise(params, [&](auto loss) {
-      return chunk_with<decltype(loss), T>(loss, x, y, p, value, grad, grad_scale, n, lanes);
+      return chunk_with<decltype(loss), T>(loss, x, y, p, value, grad, grad_y, grad_p,
+                                           grad_scale, n, lanes);
     });
   } else {
-    return chunk_with<Loss, T>(Loss(params), x, y, p, value, grad, grad_scale, n, lanes);
+    return chunk_with<Loss, T>(Loss(params), x, y, p, value, grad, grad_y, grad_p, grad_scale,
+                               n, lanes);
   }
 }
 

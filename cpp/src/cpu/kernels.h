@@ -16,10 +16,14 @@ namespace fastloss::cpu {
 // values go to `value`, or, when value is nullptr, straight into the kSumLanes accumulators
 // `lanes` (element i to lane i % kSumLanes, in the order FinishFn would add them). Returns the
 // index of the first element outside the loss's domain, or -1 (the caller reports it as a
-// ValueError).
+// ValueError). For the kernels whose functor writes more gradients (KernelInfo::functor_grads),
+// grad_y and grad_p receive d/dy and d/dp times grad_scale: the driver then passes a value array
+// and, with grad, both arrays (its staging buffers where a gradient is not wanted); for the
+// others they are nullptr and ignored.
 template <class T>
 using PointwiseFn = int64_t (*)(const double* params, const T* x, const T* y, const T* p,
-                                T* value, T* grad, T grad_scale, int64_t n, double* lanes);
+                                T* value, T* grad, T* grad_y, T* grad_p, T grad_scale, int64_t n,
+                                double* lanes);
 
 // Applies weights to one computed chunk, writes the outputs and adds the weighted values into
 // kSumLanes fixed accumulation lanes.

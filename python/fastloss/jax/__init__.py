@@ -39,7 +39,9 @@ loss alone. The functions work under ``jax.jit``, ``jax.grad``/``jax.vjp`` and `
   the cast). Float targets are cast to the input's compute dtype; class indices may be any
   integer dtype.
 * Differentiation is with respect to the first argument; for the losses of ``pred - target``
-  (mse, mae, huber, smooth_l1, quantile, log_cosh) also with respect to ``target``. Asking for
+  (mse, mae, huber, smooth_l1, quantile, log_cosh) also with respect to ``target``, and for the
+  likelihoods (kl_div, poisson_nll, gaussian_nll) with respect to ``target`` and
+  gaussian_nll's ``var`` too, from the same kernel pass. Asking for
   the gradient with respect to any other array argument (a target of another loss, weights) is a
   ``TypeError``, not a silent zero. Reverse mode only: second derivatives (``jax.grad`` of
   ``jax.grad``, ``jax.hessian``) raise JAX's "The FFI call to `fastloss_loss` cannot be
@@ -212,6 +214,62 @@ def sigmoid_focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean", sa
     g = _number(fn, "gamma", gamma, non_negative)
     return _pointwise("sigmoid_focal", "logits", logits, target, reduction=reduction,
                       sample_weight=sample_weight, params=(a, g))
+
+
+def soft_margin(input, target, *, reduction="mean", sample_weight=None):
+    """:func:`fastloss.soft_margin` for JAX arrays (differentiable in ``input``)."""
+    return _pointwise("soft_margin", "input", input, target, reduction=reduction,
+                      sample_weight=sample_weight)
+
+
+def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8, reduction="mean",
+                sample_weight=None):
+    """:func:`fastloss.poisson_nll` for JAX arrays (differentiable in ``input`` and
+    ``target``)."""
+    fn = "jax.poisson_nll"
+    flags = []
+    for name, value in (("log_input", log_input), ("full", full)):
+        if not isinstance(value, (bool, np.bool_)):
+            fail(fn, f"{name} must be a bool, got {value!r}", TypeError)
+        flags.append(float(bool(value)))
+    return _pointwise("poisson_nll", "input", input, target, reduction=reduction,
+                      sample_weight=sample_weight,
+                      params=(*flags, _number(fn, "eps", eps, positive)))
+
+
+def gaussian_nll(input, target, var, *, full=False, eps=1e-6, reduction="mean",
+                 sample_weight=None):
+    """:func:`fastloss.gaussian_nll` for JAX arrays (differentiable in ``input``, ``target`` and
+    an array ``var``; ``var`` a number or an array in one of PyTorch's layouts, checked >= 0
+    where it is concrete)."""
+    fn = "jax.gaussian_nll"
+    if not isinstance(full, (bool, np.bool_)):
+        fail(fn, f"full must be a bool, got {full!r}", TypeError)
+    e = _number(fn, "eps", eps, positive)
+    if not P.is_traced(var) and np.ndim(var) == 0:
+        var = float(non_negative(fn, "var", P.hyper_parameter(fn, "var", var)))
+    else:
+        shape_x, shape_v = np.shape(input), np.shape(var)
+        if shape_v == shape_x[:-1] and shape_v != shape_x:
+            var = P.jnp.expand_dims(P.jnp.asarray(var), -1)
+    return _pointwise("gaussian_nll", "input", input, target, reduction=reduction,
+                      sample_weight=sample_weight, params=(float(bool(full)), e), aux0=var,
+                      aux0_name="var")
+
+
+def kl_div(input, target, *, log_target=False, reduction="mean", sample_weight=None):
+    """:func:`fastloss.kl_div` for JAX arrays (differentiable in ``input`` and ``target``), with
+    PyTorch's
+    ``"batchmean"`` (the sum divided by ``input.shape[0]``)."""
+    fn = "jax.kl_div"
+    if not isinstance(log_target, (bool, np.bool_)):
+        fail(fn, f"log_target must be a bool, got {log_target!r}", TypeError)
+    batch = None
+    if isinstance(reduction, str) and reduction == "batchmean":
+        reduction, batch = "sum", (np.shape(input)[0] if np.ndim(input) else 1)
+    loss = _pointwise("kl_div", "input", input, target, reduction=reduction,
+                      sample_weight=sample_weight, params=(float(bool(log_target)),))
+    return loss if batch is None else loss / batch
 
 
 def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-100,

@@ -37,7 +37,7 @@ def _attributes(plan: Plan, operands: dict) -> dict:
         aux0_value=np.float64(plan.aux0_value), domain=plan.domain)
 
 
-def call(plan: Plan, with_grad: bool, x, target, operands: dict):
+def call(plan: Plan, with_grad: bool, x, target, operands: dict, extra_grads: int = 0):
     """The loss (and, with_grad, d loss / d x) of one kernel pass, as a JAX expression.
 
     `operands` maps "aux0", "aux1" and "sample_weight" to arrays (absent: not given). Under
@@ -47,6 +47,8 @@ def call(plan: Plan, with_grad: bool, x, target, operands: dict):
     """
     loss = jax.ShapeDtypeStruct(plan.loss_shape(x.shape), x.dtype)
     results = (loss, jax.ShapeDtypeStruct(x.shape, x.dtype)) if with_grad else loss
+    if with_grad and extra_grads:  # (the target's, then the operand's: the likelihoods)
+        results = results + (jax.ShapeDtypeStruct(x.shape, x.dtype),) * extra_grads
     vmap_method = "broadcast_all" if plan.reduction == 0 and not operands else "sequential"
     order = [key for key in ("aux0", "aux1", "sample_weight") if key in operands]
     # A row loss writes its gradient over the logits (the row kernels read each row before

@@ -49,7 +49,18 @@ class Plan:
 
     @property
     def target_differentiable(self) -> bool:
-        return _dispatch.KERNELS[self.kernel]["target_differentiable"]
+        """d/d target = -d/dx from the same pass (the losses of x - target)."""
+        return _dispatch.KERNELS[self.kernel]["target"] == "difference"
+
+    @property
+    def functor_target_gradient(self) -> bool:
+        """The kernel writes d/dtarget itself (the likelihoods)."""
+        return _dispatch.KERNELS[self.kernel]["target"] == "differentiable"
+
+    @property
+    def functor_operand_gradient(self) -> bool:
+        """The kernel writes d/d aux0 (gaussian_nll's var), at x's shape."""
+        return _dispatch.KERNELS[self.kernel]["aux"] == "differentiable"
 
     def loss_shape(self, shape: tuple) -> tuple:
         if self.reduction != 0:

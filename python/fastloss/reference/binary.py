@@ -25,6 +25,8 @@ __all__ = [
     "squared_hinge_grad",
     "sigmoid_focal",
     "sigmoid_focal_grad",
+    "soft_margin",
+    "soft_margin_grad",
 ]
 
 # PyTorch's binary_cross_entropy clamps each log term at -100 and divides its gradient by
@@ -227,3 +229,24 @@ def sigmoid_focal_grad(logits, target, *, grad_output=None, argnums=0, alpha=0.2
                      grad_output)
 
 
+
+
+def soft_margin(input, target, *, reduction="mean", sample_weight=None):
+    """Soft margin loss (PyTorch ``soft_margin_loss``), the lecture's logistic loss of the margin
+    ``y x`` for labels y in {-1, +1} (any real target is accepted, as by PyTorch)::
+
+        l = log(1 + exp(-y x)) = softplus(-y x)
+
+    ``np.logaddexp`` keeps it exact for every |x| (PyTorch's form overflows to inf).
+    """
+    x, y = _pair("soft_margin", input, target, first="input")
+    return _reduce("soft_margin", _softplus(-y * x), reduction, sample_weight)
+
+
+def soft_margin_grad(input, target, *, grad_output=None, argnums=0, reduction="mean",
+                     sample_weight=None):
+    """``dl/dx = -y sigmoid(-y x)``; the target has no gradient (as in PyTorch)."""
+    x, y = _pair("soft_margin", input, target, first="input")
+    local = -y * _sigmoid(-y * x)
+    return _gradient("soft_margin", "input", local, argnums, reduction, sample_weight,
+                     grad_output)

@@ -12,7 +12,8 @@ from torch import Tensor
 from ._autograd import _InPlaceRowLoss, eager_loss
 from ._errors import fail
 from ._losses import LOSSES
-from ._ops import OPS
+from . import _all_grads
+from ._ops import OPS, kernel_kwargs as _kernel_kwargs
 from ._spec import TorchLoss
 from ._tensors import FLOATS, check_device, optional_tensor
 
@@ -126,8 +127,10 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
     if input.dtype not in FLOATS:
         fail(fn, f"input must be float16, bfloat16, float32 or float64, got {input.dtype}",
              TypeError)
-    if reduction not in _REDUCTIONS:
-        fail(fn, f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if reduction not in _REDUCTIONS and not (loss.batchmean and reduction == "batchmean"):
+        choices = "'mean', 'sum', 'none' or 'batchmean'" if loss.batchmean else \
+            "'mean', 'sum' or 'none'"
+        fail(fn, f"reduction must be {choices}, got {reduction!r}")
     if loss.row and input.dim() == 0:
         fail(fn, "input must have a class dimension (dim >= 1), got a 0-d tensor")
     on_cpu = input.is_cpu
@@ -143,9 +146,19 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
                 args = args[:i] + (readable,) + args[i + 1:]
             if not (on_cpu and value.is_cpu):
                 check_device(fn, name, value, input)
-            if grad_mode and value.requires_grad:
+            if grad_mode and value.requires_grad and not loss.all_gradients:
                 fail(fn, f"{name} requires grad, but fastloss differentiates input only; pass "
                          f"{name}.detach()", RuntimeError)
+    if loss.all_gradients and grad_mode and (target.requires_grad or any(
+            isinstance(v, Tensor) and v.requires_grad for v in args)):
+        if not _package._eager(input):
+            fail(fn, "target and tensor arguments are differentiated in eager calls only, not "
+                     "under torch.compile; detach them there", RuntimeError)
+        if not (on_cpu and target.is_cpu):
+            fail(fn, "target and tensor arguments are differentiated on the CPU only",
+                 RuntimeError)
+        return _all_grads.call(OPS[fn].kernel, loss.kernel, input, target, reduction,
+                               _kernel_kwargs(loss, args))
     target_grad = loss.target_grad
     if grad_mode and not target_grad and target.requires_grad:
         fail(fn, "target requires grad, but this loss is differentiated with respect to input "

@@ -23,7 +23,7 @@ def _function(loss: TorchLoss):
         if sorted(ops) != sorted(hyper):
             raise TypeError(f"fastloss.torch table: {loss.name}'s parameters {hyper} are not its "
                             f"op's arguments {ops}; give the entry a prepare function")
-        args = f"({', '.join(ops)},)"
+        args = f"({''.join(op + ', ' for op in ops)})"  # a tuple, also of none
     reduction = "_legacy_reduction(size_average, reduce, reduction)" \
         if loss.has_legacy_arguments else "reduction"
     inplace = ", inplace_backward" if "inplace_backward" in names else ""

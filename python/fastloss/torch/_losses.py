@@ -115,6 +115,51 @@ LOSSES = (
         "SigmoidFocalLoss", "alpha=0.25, gamma=2.0, reduction='none'",
         module_doc="""Module form of :func:`sigmoid_focal_loss` (default reduction ``"none"``, as
     torchvision's function)."""),
+    TorchLoss(
+        "soft_margin_loss", "soft_margin", (), f"input, target, {_LEGACY}",
+        r"""Soft margin loss :math:`\log(1 + e^{-y x})`, as ``torch.nn.functional.soft_margin_loss``
+    (labels in {-1, 1}, any real target accepted), written as a softplus so that it stays exact
+    where PyTorch's formula overflows to inf (:math:`-yx` beyond ~709 in float64, ~88 in
+    float32). Differentiable with respect to ``input`` only, as in PyTorch.""",
+        "SoftMarginLoss", _LEGACY, mirrors_torch=True),
+
+    # ---- negative log-likelihoods and divergences ---------------------------------------------
+    TorchLoss(
+        "poisson_nll_loss", "poisson_nll",
+        (Arg("log_input", bool), Arg("full", bool), Arg("eps", float)),
+        "input, target, log_input=True, full=False, size_average=None, eps=1e-08, reduce=None, "
+        "reduction='mean'",
+        r"""Poisson negative log-likelihood, as ``torch.nn.functional.poisson_nll_loss``:
+    :math:`e^x - yx` (``log_input``) or :math:`x - y\log(x + \varepsilon)`, plus Stirling's
+    approximation of :math:`\log y!` where :math:`y > 1` with ``full``. ``eps`` must be > 0.
+    Differentiable with respect to ``input`` and ``target`` (under torch.compile ``input``
+    only).""",
+        "PoissonNLLLoss",
+        "log_input=True, full=False, size_average=None, eps=1e-08, reduce=None, reduction='mean'",
+        mirrors_torch=True, all_gradients=True),
+    TorchLoss(
+        "gaussian_nll_loss", "gaussian_nll",
+        (Arg("var", _TENSOR), Arg("full", bool), Arg("eps", float)),
+        "input, target, var, full=False, eps=1e-06, reduction='mean'",
+        r"""Gaussian negative log-likelihood, as ``torch.nn.functional.gaussian_nll_loss``:
+    :math:`\tfrac12(\log v + (x - y)^2 / v)`, :math:`v = \max(\mathrm{var}, \varepsilon)`
+    (+ :math:`\tfrac12\log 2\pi` with ``full``). ``var`` (>= 0, else a ValueError) has the
+    input's shape, that shape without the last dimension, or one dimension of size 1 where it
+    differs, or is a number. Differentiable with respect to ``input``, ``target`` and ``var``, as
+    in PyTorch (the var gradient also below eps, as PyTorch's). Under torch.compile only
+    ``input``: a ``target`` or ``var`` that requires grad is a RuntimeError there.""",
+        "GaussianNLLLoss", mirrors_torch=True, all_gradients=True),  # (its module by hand: var is forward's)
+    TorchLoss(
+        "kl_div", "kl_div", (Arg("log_target", bool),),
+        f"input, target, {_LEGACY}, log_target=False",
+        r"""Pointwise KL divergence, as ``torch.nn.functional.kl_div``: ``input`` log-probabilities,
+    ``target`` probabilities (log-probabilities with ``log_target``);
+    :math:`p(\log p - x)`, 0 where :math:`p = 0` (also for :math:`x = -\infty`, where PyTorch
+    gives nan). ``reduction='batchmean'`` (sum / ``input.size(0)``) is the KL divergence per
+    sample; ``'mean'`` divides by the number of elements (PyTorch's trap). Differentiable with
+    respect to ``input`` and ``target`` (under torch.compile ``input`` only).""",
+        "KLDivLoss", f"{_LEGACY}, log_target=False", mirrors_torch=True, batchmean=True,
+        all_gradients=True),
 
     # ---- multi-class: classes at dimension 1, one loss per row --------------------------------
     TorchLoss(

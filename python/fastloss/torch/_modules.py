@@ -90,6 +90,22 @@ class MultiMarginLoss(_Loss):
                                               weight=self.weight, reduction=self.reduction)
 
 
+class GaussianNLLLoss(_Loss):
+    """Module form of :func:`gaussian_nll_loss` (``torch.nn.GaussianNLLLoss``)."""
+
+    # Written by hand: var is an argument of forward, as in torch.nn.GaussianNLLLoss.
+    def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
+        super().__init__(reduction)
+        self.full = full
+        self.eps = eps
+
+    def forward(self, input, target, var):
+        return FUNCTIONS["gaussian_nll_loss"](input, target, var, full=self.full, eps=self.eps,
+                                              reduction=self.reduction)
+
+
 MultiMarginLoss.__module__ = PUBLIC_MODULE
+GaussianNLLLoss.__module__ = PUBLIC_MODULE
 MODULES = {loss.module: _module(loss) for loss in LOSSES if loss.module_signature}
 MODULES[BY_NAME["multi_margin_loss"].module] = MultiMarginLoss
+MODULES[BY_NAME["gaussian_nll_loss"].module] = GaussianNLLLoss

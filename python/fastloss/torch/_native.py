@@ -83,6 +83,14 @@ def _plain(kernel: str, mean_by_count=False) -> Callable:
     return call
 
 
+def _without_arguments(kernel: str) -> Callable:
+    kid = KERNELS[kernel]["id"]
+
+    def call(x):
+        return Call(kid)
+    return call
+
+
 def _huber(x, delta, weight):
     if _finite(delta) and delta > 0:
         return Call(_HUBER, (delta,), weight=weight, mean_by_count=weight is not None)
@@ -112,6 +120,20 @@ def _sigmoid_focal(x, alpha, gamma, sample_weight):
     if not (_finite(gamma) and gamma >= 0):
         return None
     return Call(_SIGMOID_FOCAL, (alpha, gamma), weight=sample_weight)
+
+
+def _poisson_nll(x, log_input, full, eps):
+    if type(log_input) is not bool or type(full) is not bool or not (_finite(eps) and eps > 0):
+        return None
+    return Call(_POISSON_NLL, (float(log_input), float(full), eps))
+
+
+def _kl_div(x, log_target):
+    return Call(_KL_DIV, (float(log_target),)) if type(log_target) is bool else None
+
+
+def _gaussian_nll(x, var, full, eps):
+    return None  # (var's layouts and its >= 0 check: the general path)
 
 
 def _cross_entropy(x, weight, ignore_index, label_smoothing, dense):
@@ -148,11 +170,11 @@ def _multiclass_hinge(x, margin, kind, squared, weight, sample_weight, dense):
     return Call(kid, (margin, float(squared)), aux0=weight, weight=sample_weight)
 
 
-(_HUBER, _SMOOTH_L1, _QUANTILE, _BCE_LOGITS, _SIGMOID_FOCAL, _CE_SPARSE, _CE_DENSE,
- _WESTON_WATKINS, _SOFTMAX_FOCAL) = _ids(
+(_HUBER, _SMOOTH_L1, _QUANTILE, _BCE_LOGITS, _SIGMOID_FOCAL, _POISSON_NLL, _KL_DIV, _CE_SPARSE,
+ _CE_DENSE, _WESTON_WATKINS, _SOFTMAX_FOCAL) = _ids(
     "huber", "smooth_l1", "quantile", "binary_cross_entropy_with_logits", "sigmoid_focal",
-    "cross_entropy_sparse", "cross_entropy_dense", "multiclass_hinge_weston_watkins",
-    "softmax_focal")
+    "poisson_nll", "kl_div", "cross_entropy_sparse", "cross_entropy_dense",
+    "multiclass_hinge_weston_watkins", "softmax_focal")
 _HINGE_KINDS = dict(zip(("weston_watkins", "crammer_singer"),
                         _ids("multiclass_hinge_weston_watkins", "multiclass_hinge_crammer_singer")))
 
@@ -163,7 +185,9 @@ CALLS = {
     "binary_cross_entropy": _plain("binary_cross_entropy", mean_by_count=True),
     "binary_cross_entropy_with_logits": _bce_with_logits,
     "hinge_loss": _plain("hinge"), "squared_hinge_loss": _plain("squared_hinge"),
-    "sigmoid_focal_loss": _sigmoid_focal, "cross_entropy": _cross_entropy,
+    "sigmoid_focal_loss": _sigmoid_focal, "soft_margin_loss": _without_arguments("soft_margin"),
+    "poisson_nll_loss": _poisson_nll, "kl_div": _kl_div, "gaussian_nll_loss": _gaussian_nll,
+    "cross_entropy": _cross_entropy,
     "multi_margin_loss": _multi_margin, "softmax_focal_loss": _softmax_focal,
     "multiclass_hinge_loss": _multiclass_hinge,
 }

@@ -8,7 +8,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from .. import _classification, _regression
+from .. import _classification, _likelihood, _regression
 from ._autograd import backward, fake, setup_context
 from . import _native
 from ._kernel import evaluate, grad_into
@@ -26,12 +26,29 @@ _package = sys.modules[__package__]
 class Op(NamedTuple):
     custom_op: Callable  # what torch.compile and torch.func call
     body: Callable       # the same computation, which eager calls run directly (see _call)
+    kernel: Callable     # the NumPy API function it calls
+
+
+def kernel_kwargs(loss: TorchLoss, args: tuple) -> dict:
+    """The NumPy API keywords of the op's loss-specific arguments (as the body maps them)."""
+    kwargs = {}
+    for arg, value in zip(loss.args, args):
+        if arg.to_kernel is not None:
+            value = arg.to_kernel(value)
+        if value is not None or arg.keyword not in kwargs:  # (see Arg: the tensor form wins)
+            kwargs[arg.keyword] = value
+    return kwargs
+
+
+def _kernel_function(loss: TorchLoss) -> Callable:
+    return (getattr(_regression, loss.kernel, None) or getattr(_likelihood, loss.kernel, None)
+            or getattr(_classification, loss.kernel))
 
 
 def _body(loss: TorchLoss) -> Callable:
     """(input, target, reduction, need_grad, *args) -> (loss, grad), with the op's schema as its
     signature: the fastloss call with the entry's keywords, class axis, divisor and mean."""
-    kernel = getattr(_regression, loss.kernel, None) or getattr(_classification, loss.kernel)
+    kernel = _kernel_function(loss)
     # (keyword, op value -> fastloss value) per arg, worked out once rather than per call
     plan = [(arg.keyword, arg.to_kernel) for arg in loss.args]
     native, row = _native.CALLS[loss.name], loss.row
@@ -73,7 +90,7 @@ def _register(loss: TorchLoss) -> Op:
     op = torch.library.custom_op(_LIB + loss.name, mutates_args=())(body)
     op.register_fake(fake(loss.row))
     op.register_autograd(backward, setup_context=setup_context(loss.row, loss.target_grad))
-    return Op(op, body)
+    return Op(op, body, _kernel_function(loss))
 
 
 OPS = {loss.name: _register(loss) for loss in LOSSES}
