@@ -134,6 +134,29 @@ def _labels(g, shape=(7, 5)):
     return x, torch.randint(0, 2, shape, generator=g) * 2 - 1
 
 
+def _log_probs(g, shape=(7, 5)):
+    x, t = _class(g, shape)
+    return torch.log_softmax(x, 1), t
+
+
+def _multilabel(g, shape=(7, 5)):
+    x = torch.randn(shape, generator=g, dtype=torch.float64) * 2
+    return x, (torch.rand(shape, generator=g, dtype=torch.float64) < 0.4).double()
+
+
+def _index_lists(g, shape=(7, 5)):
+    # scores on a 1/8 grid plus offsets in [0.01, 0.05): every hinge term 1 - x_t + x_j is at
+    # least ~1e-2 from its kink, for finite differences too; per row a permutation's first k
+    # classes, then -1 (torch.randperm, as the sampler draws them)
+    x = torch.randint(-16, 17, shape, generator=g).double() / 8 \
+        + torch.rand(shape, generator=g, dtype=torch.float64) * 0.04 + 0.01
+    t = torch.full(shape, -1)
+    for r in range(shape[0]):
+        k = int(torch.randint(0, shape[1] + 1, (1,), generator=g))
+        t[r, :k] = torch.randperm(shape[1], generator=g)[:k]
+    return x, t
+
+
 def _soft_targets(x):
     return x, torch.softmax(torch.randn_like(x), 1)
 
@@ -195,6 +218,13 @@ CASES = [
     _case("multiclass_hinge", flt.multiclass_hinge_loss, ref_multiclass_hinge, _grid),
     _case("multiclass_hinge-cs", flt.multiclass_hinge_loss, ref_multiclass_hinge, _grid,
           kind="crammer_singer", squared=True, margin=0.5, weight=lambda g: _w(g, (5,))),
+    _case("nll", flt.nll_loss, F.nll_loss, _log_probs),
+    _case("nll-weight-NCd", flt.nll_loss, F.nll_loss, lambda g: _log_probs(g, (3, 5, 4)),
+          weight=lambda g: _w(g, (5,))),
+    _case("multilabel_soft_margin", flt.multilabel_soft_margin_loss,
+          F.multilabel_soft_margin_loss, _multilabel, weight=lambda g: _w(g, (5,))),
+    _case("multilabel_margin", flt.multilabel_margin_loss, F.multilabel_margin_loss,
+          _index_lists),
 ]
 
 
@@ -284,6 +314,11 @@ MODULES = [
     (flt.CrossEntropyLoss(label_smoothing=0.1), torch.nn.CrossEntropyLoss(label_smoothing=0.1),
      _class),
     (flt.MultiMarginLoss(p=2), torch.nn.MultiMarginLoss(p=2), _grid),
+    (flt.NLLLoss(weight=torch.linspace(0.5, 2.0, 5, dtype=torch.float64)),
+     torch.nn.NLLLoss(weight=torch.linspace(0.5, 2.0, 5, dtype=torch.float64)), _log_probs),
+    (flt.MultiLabelSoftMarginLoss(reduction="sum"),
+     torch.nn.MultiLabelSoftMarginLoss(reduction="sum"), _multilabel),
+    (flt.MultiLabelMarginLoss(), torch.nn.MultiLabelMarginLoss(), _index_lists),
 ]
 
 
@@ -512,6 +547,9 @@ GRADCHECK = [
     (flt.cross_entropy, lambda g: _class(g, (4, 5, 3)), {"label_smoothing": 0.1}),
     (flt.multi_margin_loss, _grid, {"p": 2}), (flt.softmax_focal_loss, _class, {"gamma": 1.5}),
     (flt.multiclass_hinge_loss, _grid, {"squared": True}),
+    (flt.nll_loss, _log_probs, {"weight": torch.linspace(0.5, 2.0, 5, dtype=torch.float64)}),
+    (flt.multilabel_soft_margin_loss, _multilabel, {}), (flt.multilabel_margin_loss,
+                                                         _index_lists, {}),
 ]
 
 
@@ -547,6 +585,9 @@ OPCHECK = [
     ("multi_margin_loss", _grid, ("none", True, 1, 1.0, None)),
     ("softmax_focal_loss", _class, ("mean", True, None, None, 2.0, -100, None)),
     ("multiclass_hinge_loss", _grid, ("none", True, 1.0, "weston_watkins", False, None, None)),
+    ("nll_loss", _log_probs, ("mean", True, None, -100)),
+    ("multilabel_soft_margin_loss", _multilabel, ("none", True, None)),
+    ("multilabel_margin_loss", _index_lists, ("sum", True)),
 ]
 
 

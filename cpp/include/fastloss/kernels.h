@@ -19,7 +19,7 @@ namespace fastloss {
 
 #define FL_FAMILIES(X) X(pointwise) X(row)
 // What a kernel's second input holds (see losses.def).
-#define FL_TARGET_KINDS(X) X(difference) X(soft) X(label) X(sparse) X(dense)
+#define FL_TARGET_KINDS(X) X(difference) X(soft) X(label) X(sparse) X(dense) X(index_list)
 #define FL_AUX_KINDS(X) X(none) X(per_element) X(per_class)
 #define FL_CLASS_WEIGHTS(X) X(none) X(in_row) X(in_row_and_mean) X(factor)
 
@@ -46,6 +46,11 @@ struct KernelInfo {
 
   // The target gets a gradient from the same pass (d/dy = -d/dx).
   constexpr bool target_differentiable() const { return target == TargetKind::difference; }
+  // A row kernel's target has one entry per logit (x's shape, the class axis moved with x's):
+  // probabilities, or a list of class indices.
+  constexpr bool target_per_class() const {
+    return target == TargetKind::dense || target == TargetKind::index_list;
+  }
 };
 
 inline constexpr KernelInfo kKernels[kNumKernels] = {

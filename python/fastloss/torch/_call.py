@@ -126,6 +126,8 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
     if input.dtype not in FLOATS:
         fail(fn, f"input must be float16, bfloat16, float32 or float64, got {input.dtype}",
              TypeError)
+    if loss.float_target and not target.is_floating_point() and not target.is_complex():
+        target = target.to(input.dtype)
     if reduction not in _REDUCTIONS:
         fail(fn, f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if loss.row and input.dim() == 0:

@@ -148,6 +148,22 @@ def _multiclass_hinge(x, margin, kind, squared, weight, sample_weight, dense):
     return Call(kid, (margin, float(squared)), aux0=weight, weight=sample_weight)
 
 
+def _nll(x, weight, ignore_index, dense):
+    if dense or not _integer(ignore_index):
+        return None
+    return Call(_NLL, ignore_index=ignore_index, aux0=weight)
+
+
+def _multilabel_soft_margin(x, weight, dense):
+    return Call(_MULTILABEL_SOFT_MARGIN, aux0=weight) if dense else None
+
+
+def _multilabel_margin(x, dense):
+    return None if dense else Call(_MULTILABEL_MARGIN)
+
+
+(_NLL, _MULTILABEL_SOFT_MARGIN, _MULTILABEL_MARGIN) = _ids(
+    "nll", "multilabel_soft_margin", "multilabel_margin")
 (_HUBER, _SMOOTH_L1, _QUANTILE, _BCE_LOGITS, _SIGMOID_FOCAL, _CE_SPARSE, _CE_DENSE,
  _WESTON_WATKINS, _SOFTMAX_FOCAL) = _ids(
     "huber", "smooth_l1", "quantile", "binary_cross_entropy_with_logits", "sigmoid_focal",
@@ -165,7 +181,9 @@ CALLS = {
     "hinge_loss": _plain("hinge"), "squared_hinge_loss": _plain("squared_hinge"),
     "sigmoid_focal_loss": _sigmoid_focal, "cross_entropy": _cross_entropy,
     "multi_margin_loss": _multi_margin, "softmax_focal_loss": _softmax_focal,
-    "multiclass_hinge_loss": _multiclass_hinge,
+    "multiclass_hinge_loss": _multiclass_hinge, "nll_loss": _nll,
+    "multilabel_soft_margin_loss": _multilabel_soft_margin,
+    "multilabel_margin_loss": _multilabel_margin,
 }
 
 

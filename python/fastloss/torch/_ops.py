@@ -8,7 +8,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from .. import _classification, _regression
+from .. import _classification, _multilabel, _regression
 from ._autograd import backward, fake, setup_context
 from . import _native
 from ._kernel import evaluate, grad_into
@@ -31,7 +31,8 @@ class Op(NamedTuple):
 def _body(loss: TorchLoss) -> Callable:
     """(input, target, reduction, need_grad, *args) -> (loss, grad), with the op's schema as its
     signature: the fastloss call with the entry's keywords, class axis, divisor and mean."""
-    kernel = getattr(_regression, loss.kernel, None) or getattr(_classification, loss.kernel)
+    kernel = (getattr(_regression, loss.kernel, None) or getattr(_multilabel, loss.kernel, None)
+              or getattr(_classification, loss.kernel))
     # (keyword, op value -> fastloss value) per arg, worked out once rather than per call
     plan = [(arg.keyword, arg.to_kernel) for arg in loss.args]
     native, row = _native.CALLS[loss.name], loss.row
