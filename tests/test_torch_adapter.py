@@ -587,6 +587,8 @@ OPCHECK = [
     ("multiclass_hinge_loss", _grid, ("none", True, 1.0, "weston_watkins", False, None, None)),
     ("nll_loss", _log_probs, ("mean", True, None, -100)),
     ("multilabel_soft_margin_loss", _multilabel, ("none", True, None)),
+    # (classes last: the fake's loss shape drops the last dimension, not dimension 1)
+    ("multilabel_soft_margin_loss", lambda g: _multilabel(g, (3, 4, 5)), ("none", True, None)),
     ("multilabel_margin_loss", _index_lists, ("sum", True)),
 ]
 

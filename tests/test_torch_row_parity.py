@@ -219,12 +219,27 @@ def test_multilabel_soft_margin_loss_infinite_logits_give_the_finite_limit():
     assert_close(x.grad.numpy(), np.array([[0.0, 0.0, -0.5 / 3]]), **TOL64)
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 0)], ids=str)
-def test_multilabel_losses_take_pytorchs_layouts_only(shape):
-    x = torch.zeros(shape, dtype=torch.float64)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(3, 4, 5), (2, 3, 2, 4)], ids=str)
+def test_multilabel_soft_margin_loss_sums_over_the_last_dimension_as_pytorch(shape, reduction):
+    """PyTorch's classes are the last dimension of any input (not dimension 1)."""
+    rng = rng_for("mlsm-nd", str(shape), reduction)
+    x = torch.tensor(rng.standard_normal(shape) * 2)
+    y = torch.tensor((rng.random(shape) < 0.4).astype(float))
+    w = torch.tensor(rng.uniform(0.2, 2.0, shape[-1]))
+    _assert_parity(flt.multilabel_soft_margin_loss, F.multilabel_soft_margin_loss, x, y,
+                   reduction, rng, weight=w)
+
+
+def test_multilabel_soft_margin_loss_needs_a_class():
     with pytest.raises(ValueError, match=r"^\[fastloss\.torch\.multilabel_soft_margin_loss\] "
-                                         r"input must be a non-empty vector"):
-        flt.multilabel_soft_margin_loss(x, torch.zeros(shape, dtype=torch.float64))
+                                         r"input must have at least one class"):
+        flt.multilabel_soft_margin_loss(torch.zeros((2, 0)), torch.zeros((2, 0)))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 0)], ids=str)
+def test_multilabel_margin_loss_takes_pytorchs_layouts_only(shape):
+    x = torch.zeros(shape, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"^\[fastloss\.torch\.multilabel_margin_loss\] input "
                                          r"must be a non-empty vector"):
         flt.multilabel_margin_loss(x, torch.zeros(shape, dtype=torch.long))

@@ -14,7 +14,7 @@ from ._errors import fail
 from ._losses import LOSSES
 from ._ops import OPS
 from ._spec import TorchLoss
-from ._tensors import FLOATS, check_device, optional_tensor
+from ._tensors import FLOATS, check_device, class_dim, optional_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -160,7 +160,7 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
         return op.custom_op(input, target, reduction, need_grad, *args)[0]
     if not need_grad:
         return op.body(input, target, reduction, False, *args)[0]
-    dim = (1 if input.dim() >= 2 else 0) if loss.row else None
+    dim = class_dim(input, loss.classes_last) if loss.row else None
     if inplace_backward:
         return _InPlaceRowLoss.apply(input, target, op.body, reduction, dim, args)
     return eager_loss(input, target, op.body, reduction, dim, target_grad, args)

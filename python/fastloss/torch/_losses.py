@@ -173,12 +173,13 @@ LOSSES = (
         "multilabel_soft_margin_loss", "multilabel_soft_margin", (_CLASS_WEIGHT,),
         f"input, target, weight=None, {_LEGACY}, *, inplace_backward=False",
         r"""Multi-label soft margin loss, as ``torch.nn.functional.multilabel_soft_margin_loss``:
-    :math:`-\frac{1}{C}\sum_j w_j [y_j \log\sigma(x_j) + (1 - y_j)\log\sigma(-x_j)]` per row of
-    ``(C,)`` or ``(N, C)`` input, ``target`` of the input's shape, ``weight`` one per class
-    (>= 0); ``mean`` over the rows. Stable for any logit (infinite logits give the finite limits
-    where PyTorch gives nan); ``target`` may also hold integers (cast to the input's dtype).""",
+    :math:`-\frac{1}{C}\sum_j w_j [y_j \log\sigma(x_j) + (1 - y_j)\log\sigma(-x_j)]` over the
+    classes, the last dimension of ``input`` (``(C,)``, ``(N, C)``, ``(N, d1, ..., C)``, as
+    PyTorch), ``target`` of the input's shape, ``weight`` one per class (>= 0); ``mean`` over the
+    rows. Stable for any logit (infinite logits give the finite limits where PyTorch gives nan);
+    ``target`` may also hold integers (cast to the input's dtype).""",
         "MultiLabelSoftMarginLoss", f"weight=None, {_LEGACY}, *, inplace_backward=False",
-        mirrors_torch=True, row=True, float_target=True,
+        mirrors_torch=True, row=True, classes_last=True, float_target=True,
         prepare=multilabel_soft_margin_arguments),
     TorchLoss(
         "multilabel_margin_loss", "multilabel_margin", (),

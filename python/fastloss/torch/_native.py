@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ._tensors import class_dim
+
 from .. import _core
 from .._dispatch import KERNELS
 
@@ -190,9 +192,11 @@ CALLS = {
 # ---- the call ----------------------------------------------------------------------------------
 
 def evaluate(make_call: Callable, row: bool, input: Tensor, target: Tensor, reduction: str,
-             need_grad: bool, args: tuple, grad_into: Optional[Tensor]):
+             need_grad: bool, args: tuple, grad_into: Optional[Tensor], *,
+             classes_last: bool = False):
     """(loss, grad) tensors of the loss ``make_call`` describes, computed natively, or None when
-    this path declines the call. ``grad_into`` receives the gradient (inplace_backward)."""
+    this path declines the call. ``grad_into`` receives the gradient (inplace_backward); a row
+    loss's classes are at dimension 1, or the last with ``classes_last``."""
     if input.dtype not in _FLOATS:
         return None
     dense = False
@@ -225,7 +229,7 @@ def evaluate(make_call: Callable, row: bool, input: Tensor, target: Tensor, redu
                      None if grad_into is None else describe(grad_into))
     except KeyError:  # a dtype the native entry does not read
         return None
-    axis = (1 if input.dim() >= 2 else 0) if row else -1
+    axis = class_dim(input, classes_last) if row else -1
     out = _package._run_tensors(call.kernel, code, call.params, call.ignore_index, scale,
                                 weight_total, axis, call.aux0_constant,
                                 need_grad and grad_into is None, *described)

@@ -40,7 +40,7 @@ def _body(loss: TorchLoss) -> Callable:
     def body(input, target, reduction, need_grad, *args):
         if not _package._through_device_path(input):  # CPU: one native call, unless it declines
             out = _native.evaluate(native, row, input, target, reduction, need_grad, args,
-                                   grad_into.get())
+                                   grad_into.get(), classes_last=loss.classes_last)
             if out is not None:
                 return out
         kwargs = {}
@@ -51,7 +51,7 @@ def _body(loss: TorchLoss) -> Callable:
                 kwargs[keyword] = value
         options = {}
         if loss.row:
-            kwargs["axis"] = axis = class_dim(input)
+            kwargs["axis"] = axis = class_dim(input, loss.classes_last)
             if loss.divide_by_classes:
                 options["divisor"] = input.shape[axis]
         if loss.mean_by_count:  # only where there are weights: unweighted, the means agree
@@ -72,8 +72,9 @@ def _body(loss: TorchLoss) -> Callable:
 def _register(loss: TorchLoss) -> Op:
     body = _body(loss)
     op = torch.library.custom_op(_LIB + loss.name, mutates_args=())(body)
-    op.register_fake(fake(loss.row))
-    op.register_autograd(backward, setup_context=setup_context(loss.row, loss.target_grad))
+    op.register_fake(fake(loss.row, loss.classes_last))
+    op.register_autograd(backward, setup_context=setup_context(loss.row, loss.target_grad,
+                                                               loss.classes_last))
     return Op(op, body)
 
 

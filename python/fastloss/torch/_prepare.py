@@ -43,9 +43,11 @@ def _vector_or_matrix(fn: str, input):
 
 
 def multilabel_soft_margin_arguments(input, weight):
-    """The classes are the last dimension, as PyTorch's; fastloss.torch takes the 1-D and 2-D
-    layouts (PyTorch would also sum over the last dimension of an N-D input)."""
-    _vector_or_matrix("multilabel_soft_margin_loss", input)
+    """The classes are the last dimension of any input, as PyTorch's (which sums over it); at
+    least one class (PyTorch's 0 / 0 would be nan)."""
+    if isinstance(input, Tensor) and input.dim() >= 1 and input.shape[-1] == 0:
+        fail("multilabel_soft_margin_loss", f"input must have at least one class (its last "
+                                            f"dimension), got shape {tuple(input.shape)}")
     return (weight,)
 
 

@@ -51,6 +51,8 @@ class TorchLoss:
     target_grad: bool = False    # a loss of input - target: d target = -d input
     mean_by_count: bool = False  # a weighted mean divides by the number of losses (PyTorch's)
     divide_by_classes: bool = False  # loss and gradient divided by C (multi_margin_loss)
+    classes_last: bool = False  # a row loss's classes are the last dimension, not dimension 1
+    #                             (multilabel_soft_margin_loss, as PyTorch sums over dim -1)
     float_target: bool = False  # an integer target is cast to the input's dtype (PyTorch's
     #                             arithmetic promotes it: multilabel_soft_margin_loss)
     prepare: Optional[Callable] = None  # (input, **parameters) -> op args, where they are not
