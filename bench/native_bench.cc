@@ -154,16 +154,22 @@ void bench_pointwise(fastloss::Kernel kernel, double param0, bool probabilities_
 }
 
 // Row kernels: `rows` x `classes` float32 logits; sparse kernels get int64 labels with 20% of the
-// rows ignored (as the registry's sampler), the dense kernel a softmax of random logits.
+// rows ignored (as the registry's sampler), the dense kernels a softmax of random logits, the
+// index-list kernels int64 lists of 5 classes ended by -1 (a row costs ~ 2 * 5 * C terms).
 void bench_rows(fastloss::Kernel kernel, int64_t rows, int64_t classes, int repeats) {
   const fastloss::KernelInfo& info = fastloss::kernel_info(kernel);
   const bool sparse = info.target == fastloss::TargetKind::sparse;
+  const bool lists = info.target == fastloss::TargetKind::index_list;
   const int64_t n = rows * classes;
-  Buffer<float> x(n), grad(n), probs(sparse ? 0 : n);
-  Buffer<int64_t> t(sparse ? rows : 0);
+  Buffer<float> x(n), grad(n), probs(sparse || lists ? 0 : n);
+  Buffer<int64_t> t(sparse ? rows : lists ? n : 0);
   fill_normal(x.data, n, 2.0f, 3);
   std::mt19937 rng(4);
-  if (sparse) {
+  if (lists) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < classes; ++j)
+        t.data[r * classes + j] = j < 5 ? int64_t(rng() % uint32_t(classes)) : -1;
+  } else if (sparse) {
     for (int64_t r = 0; r < rows; ++r)
       t.data[r] = (rng() % 5 == 0) ? -100 : int64_t(rng() % uint32_t(classes));
   } else {
@@ -176,8 +182,9 @@ void bench_rows(fastloss::Kernel kernel, int64_t rows, int64_t classes, int repe
     }
   }
   View xv = view(x.data, DType::f32, {rows, classes}, 4);
-  View tv = sparse ? view(t.data, DType::i64, {rows}, 8)
-                   : view(probs.data, DType::f32, {rows, classes}, 4);
+  View tv = sparse  ? view(t.data, DType::i64, {rows}, 8)
+            : lists ? view(t.data, DType::i64, {rows, classes}, 8)
+                    : view(probs.data, DType::f32, {rows, classes}, 4);
   View gv = view(grad.data, DType::f32, {rows, classes}, 4);
 
   fastloss::LossRequest req;
@@ -197,11 +204,11 @@ void bench_rows(fastloss::Kernel kernel, int64_t rows, int64_t classes, int repe
   }
   req.reduction = fastloss::Reduction::mean;
 
-  const float* reads[2] = {x.data, probs.data};
-  const int n_reads = sparse ? 1 : 2;
+  const float* reads[2] = {x.data, lists ? x.data : probs.data};
+  const int n_reads = sparse ? 1 : 2;  // (an index list: int64, twice a float row's bytes)
   float* writes[1] = {grad.data};
   const std::string shape = std::to_string(rows) + "x" + std::to_string(classes);
-  const double target_bytes = sparse ? 8.0 * double(rows) : 4.0 * double(n);
+  const double target_bytes = sparse ? 8.0 * double(rows) : (lists ? 8.0 : 4.0) * double(n);
   auto check = [&](const fastloss::LossResult& r) {
     if (r.bad_index >= 0) {
       std::fprintf(stderr, "%s: bad label at row %lld\n", info.name, (long long)r.bad_index);

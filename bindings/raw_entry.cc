@@ -168,13 +168,15 @@ py::object run_tensors(int kernel, int reduction, const std::vector<double>& par
              "bad class axis ", class_axis);
     const View x = rows ? axis_last(*x0, class_axis) : *x0;
     // The target: x's dtype, except labels (any real dtype) and class indices (integers).
-    const bool dense = info.target == TargetKind::dense;
+    const bool per_class = info.target_per_class();
     const bool any_real = info.target == TargetKind::label;
-    if (info.target == TargetKind::sparse ? !is_integer(y0->dtype)
+    const bool indices =
+        info.target == TargetKind::sparse || info.target == TargetKind::index_list;
+    if (indices ? !is_integer(y0->dtype)
         : any_real                        ? y0->dtype == DType::boolean
                                           : y0->dtype != x.dtype)
       throw Decline{};
-    const View y = rows && dense ? axis_last(*y0, class_axis) : *y0;
+    const View y = rows && per_class ? axis_last(*y0, class_axis) : *y0;
     View loss_shape = x;  // pointwise: x's shape; rows: x without its class axis
     if (rows) loss_shape.ndim = x.ndim - 1;
 

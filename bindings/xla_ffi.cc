@@ -260,9 +260,8 @@ void execute(const ffi::CallFrame& frame) {
   const View x = buffer_view(xb, "[fastloss." + fn + "] the input", row ? order : nullptr);
   View loss_shape = x;
   if (row) loss_shape.ndim = x.ndim - 1;
-  const bool dense = info.target == TargetKind::dense;
-  const View target =
-      buffer_view(arg(frame, 1), "[fastloss." + fn + "] target", row && dense ? order : nullptr);
+  const View target = buffer_view(arg(frame, 1), "[fastloss." + fn + "] target",
+                                  row && info.target_per_class() ? order : nullptr);
 
   int64_t next = 2;
   View aux[kMaxAux], weight;
@@ -328,9 +327,10 @@ void execute(const ffi::CallFrame& frame) {
 
   const LossResult r = run(req);  // checks the request's structure once more (ops.cc)
   if (r.bad_index >= 0) {
-    if (row)
+    if (row)  // (an index list's row may also end with -1: its range starts there)
       invalid("[fastloss." + fn + "] target label " + std::to_string(r.bad_label) +
-              " out of range [0, " + std::to_string(x.shape[x.ndim - 1]) + ") at index " +
+              " out of range [" + (info.target == TargetKind::index_list ? "-1" : "0") + ", " +
+              std::to_string(x.shape[x.ndim - 1]) + ") at index " +
               index_text(r.bad_index, loss_shape));
     std::string message = replace_all(std::string(attrs.string("domain")), "{x}",
                                       number(element(x, r.bad_index)));

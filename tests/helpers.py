@@ -36,6 +36,20 @@ POINTWISE = sorted(name for name, spec in REGISTRY.items() if spec.kind == "poin
 ROWS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "row")
 
 
+def row_target_kind(name: str) -> str:
+    """The target kind of a row loss's kernels (losses.def): "sparse" (one class index per row,
+    also for cross_entropy, which takes probabilities too), "dense" (a float per class) or
+    "index_list" (class indices of the logits' shape, each row ended by -1)."""
+    from fastloss._dispatch import KERNELS
+    kinds = {k["target"] for k in KERNELS.values() if k["stem"] == name}
+    return "sparse" if "sparse" in kinds else kinds.pop()
+
+
+def per_class_target_losses() -> set:
+    """The row losses whose target has the logits' shape (one entry per class), none per row."""
+    return {n for n, s in REGISTRY.items() if s.kind == "row" and row_target_kind(n) != "sparse"}
+
+
 def tol(name: str, dtype) -> dict:
     """The registry's {"rtol", "atol"} for loss `name` at `dtype`."""
     return REGISTRY[name].tol(dtype)

@@ -8,9 +8,13 @@ import pytest
 from numpy.lib.stride_tricks import as_strided
 
 import fastloss
-from helpers import ROWS
+from helpers import ROWS, row_target_kind
 
 LABELS = np.array([0, 1, 2, 3])
+# The targets of the row losses whose target has one entry per class (4 rows of 4 classes).
+PER_CLASS_TARGETS = {"dense": (np.arange(16).reshape(4, 4) % 3 == 0).astype(np.float64),
+                     "index_list": np.array([[0, 2, -1, 0], [3, -1, 1, 1], [1, 2, 3, 0],
+                                             [-1, 0, 0, 0]])}
 
 
 def _logits(strides):
@@ -20,7 +24,8 @@ def _logits(strides):
 
 def _row_call(name):
     kwargs = {"kind": "crammer_singer"} if name == "multiclass_hinge" else {}
-    return lambda x, **kw: fastloss.value_and_grad(getattr(fastloss, name))(x, LABELS, **kwargs,
+    target = PER_CLASS_TARGETS.get(row_target_kind(name), LABELS)
+    return lambda x, **kw: fastloss.value_and_grad(getattr(fastloss, name))(x, target, **kwargs,
                                                                           **kw)
 
 

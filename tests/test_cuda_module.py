@@ -60,6 +60,8 @@ def test_cuda_arrays_get_an_error_naming_the_kernel(name):
         y = FakeCudaArray(np.zeros(2, np.int64))
     elif facts["target"] == "label":
         y = FakeCudaArray(np.ones((2, 3), np.float32))
+    elif facts["target"] == "index_list":  # each row's class indices, ended by -1
+        y = FakeCudaArray(np.array([[0, -1, 0], [2, 1, -1]], np.int64))
     else:
         y = FakeCudaArray(np.zeros((2, 3), np.float32))
     stem = facts["stem"]

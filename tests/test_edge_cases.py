@@ -11,7 +11,8 @@ import pytest
 import fastloss as fl
 from fastloss import reference
 from fastloss._registry import REGISTRY, make_inputs
-from helpers import assert_bitwise, assert_close, rng_for, tolerance, variant_id
+from helpers import (assert_bitwise, assert_close, per_class_target_losses, rng_for, tolerance,
+                     variant_id)
 
 DTYPES = (np.float32, np.float64)
 DT_IDS = ("float32", "float64")
@@ -28,7 +29,10 @@ ROW_VARIANTS = [p for p in SPEC_VARIANTS if p.values[0].kind == "row"]
 CLASSIFICATION = {n for n, s in REGISTRY.items() if s.family == "classification"}
 LIKELIHOOD = {n for n, s in REGISTRY.items() if s.family == "likelihood"}
 POINTWISE = {n for n, s in REGISTRY.items() if s.kind == "pointwise"}
-NO_SOFTMAX = POINTWISE | {"multiclass_hinge"}  # losses of scores or margins, not of a softmax
+# losses of scores, margins or log-probabilities, not of a softmax
+NO_SOFTMAX = POINTWISE | {"multiclass_hinge", "nll", "multilabel_soft_margin", "multilabel_margin"}
+# row losses whose target has one entry per class (x's shape), not one class index per row
+PER_CLASS_TARGET = per_class_target_losses()
 NOT_IGNORABLE = {n for n, s in REGISTRY.items() if s.mean_count == "elements"}  # no ignore_index
 
 
@@ -84,12 +88,12 @@ def test_nan_propagates_rows(spec, variant, dtype):
     args, kw = make_inputs(spec, variant, rng_for("nan-rows", spec.name), (3, 5), dtype)
     args = _no_ignored(spec, args, kw)
     clean_loss, clean_grad = _vg(spec.fn, *args, reduction="none", **kw)
-    dense = args[1].dtype.kind == "f"
+    per_class = args[1].shape == args[0].shape  # probabilities or index lists: no one target
     for pos in [(0, 0), (1, 2), (2, 4)]:
         row = pos[0]
         for target_pos in (False, True):
             x = args[0].copy()
-            col = pos[1] if not target_pos or dense else int(args[1][row])
+            col = pos[1] if not target_pos or per_class else int(args[1][row])
             x[row, col] = np.nan
             loss, g = _vg(spec.fn, x, *args[1:], reduction="none", **kw)
             assert np.isnan(loss[row]), (row, col, loss)
@@ -297,8 +301,10 @@ def test_plus_infinite_logit_gives_nan_like_pytorch(dtype, name, t):
 
 MASKED_CLASSES = [("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0.0}),
                   ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5}),
-                  ("multiclass_hinge", {})]
-_covers(MASKED_CLASSES, POINTWISE)  # masking classes needs a class axis
+                  ("multiclass_hinge", {}), ("nll", {})]
+# Masking classes needs a class axis and a class-index target: for the multi-label losses a
+# -inf score is not a masked class but a confident "absent" (their own tests cover it).
+_covers(MASKED_CLASSES, POINTWISE | PER_CLASS_TARGET)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -400,7 +406,8 @@ ALL_IGNORED = [
     ("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0.2}),
     ("cross_entropy", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])}),
     ("softmax_focal", {}), ("softmax_focal", {"alpha": np.array([1.0, 2.0, 0.5, 3.0])}),
-    ("softmax_focal", {"gamma": 0.0, "alpha": 0.25})]
+    ("softmax_focal", {"gamma": 0.0, "alpha": 0.25}),
+    ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
 _covers(ALL_IGNORED, NOT_IGNORABLE)
 
 
@@ -426,7 +433,8 @@ def test_all_ignored_batch(dtype, name, kw):
 IGNORED_ROWS = [
     ("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0.2}),
     ("cross_entropy", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0]), "label_smoothing": 0.1}),
-    ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5, "alpha": 0.25})]
+    ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5, "alpha": 0.25}),
+    ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
 _covers(IGNORED_ROWS, NOT_IGNORABLE)
 
 
@@ -435,7 +443,10 @@ _covers(IGNORED_ROWS, NOT_IGNORABLE)
                          ids=lambda v: variant_id(v) if isinstance(v, dict) else v)
 def test_ignored_rows_have_zero_loss_and_gradient(dtype, name, kw):
     fn = getattr(fl, name)
-    x = rng_for("ign-rows").standard_normal((6, 4)).astype(dtype)
+    # Log-probabilities (a log-softmax, which the softmax losses do not see): every loss here,
+    # nll too, is then positive on every kept row.
+    z = rng_for("ign-rows").standard_normal((6, 4))
+    x = (z - np.log(np.exp(z).sum(-1, keepdims=True))).astype(dtype)
     for ignore in (-100, -1, 3, 10):
         t = np.array([0, ignore, 1, 2, ignore, 0]) if ignore != 3 else np.array([0, 3, 1, 2, 3, 0])
         ignored = t == ignore
@@ -488,9 +499,10 @@ def test_zero_d_inputs(spec, variant, dtype):
 
 @pytest.mark.parametrize("name", sorted(set(REGISTRY) - POINTWISE))  # every row loss
 def test_one_d_logits_give_a_0d_loss(name):
-    """A single row: logits (C,), target 0-d."""
+    """A single row: logits (C,), target 0-d (or (C,) for the per-class targets)."""
     x = np.array([0.5, -1.0, 2.0])
-    t = np.array(2)
+    t = np.array(2) if name not in PER_CLASS_TARGET else \
+        make_inputs(REGISTRY[name], {}, rng_for("1d", name), (1, 3), np.float64)[0][1][0]
     loss, g = _vg(getattr(fl, name), x, t, reduction="none")
     assert loss.shape == () and g.shape == (3,)
     loss2, g2 = _vg(getattr(fl, name), x[None], t[None], reduction="none")

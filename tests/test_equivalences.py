@@ -207,7 +207,7 @@ def test_axis_k_equals_moveaxis(name, variant, dtype, reduction, axis):
                          **kwargs)
     k = axis % x.ndim
     x_k = np.moveaxis(x, -1, k)
-    t_k = np.moveaxis(t, -1, k) if t.dtype.kind == "f" else t
+    t_k = np.moveaxis(t, -1, k) if t.shape == x.shape else t  # a target per class moves too
     v_k, g_k = _vg(name, x_k, t_k, axis=axis, reduction=reduction, sample_weight=sw,
                    grad_output=g, **kwargs)
     assert g_k.shape == x_k.shape
@@ -243,9 +243,12 @@ PER_CLASS_WEIGHTS = [
     ("multiclass_hinge", "class_weight", {}),
     ("multiclass_hinge", "class_weight", {"kind": "crammer_singer", "squared": True}),
     ("softmax_focal", "alpha", {}),
+    ("nll", "class_weight", {}),
+    ("multilabel_soft_margin", "class_weight", {}),
 ]
-# Every row loss (the pointwise losses have no per-class weights).
-assert {c[0] for c in PER_CLASS_WEIGHTS} == set(ROWS)
+# Every row loss but multilabel_margin, which has no per-class weights (as PyTorch's); the
+# pointwise losses have none either.
+assert {c[0] for c in PER_CLASS_WEIGHTS} == set(ROWS) - {"multilabel_margin"}
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -255,7 +258,9 @@ def test_class_weight_of_ones_is_none(name, weight_arg, extra, dtype, reduction)
     rng, x, t = _row_inputs(dtype, "ones-cw", ignore=name != "multiclass_hinge")
     if name == "multiclass_hinge":
         x = (rng.integers(-16, 17, x.shape) / 8).astype(dtype)
-    sw = _full_weights(rng, t.shape, dtype)
+    if name == "multilabel_soft_margin":  # a 0/1 target per class
+        t = (rng.random(x.shape) < 0.3).astype(dtype)
+    sw = _full_weights(rng, t.shape[:x.ndim - 1], dtype)
     kw = dict(extra, reduction=reduction, sample_weight=sw)
     v0, g0 = _vg(name, x, t, grad_output=0.5 if reduction != "none" else None, **kw)
     v1, g1 = _vg(name, x, t, grad_output=0.5 if reduction != "none" else None,

@@ -13,16 +13,20 @@ import pytest
 
 import fastloss as fl
 from fastloss._registry import REGISTRY
+from helpers import row_target_kind
 
 X = np.linspace(-1.0, 1.0, 6).reshape(2, 3)      # pred / logits, 2 rows of 3 classes
 Y = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 0.25]])  # target / probabilities in [0, 1]
 P = np.array([[0.1, 0.5, 0.9], [0.2, 0.7, 0.4]])   # probabilities
 L = np.array([0, 2])                               # class labels
 S = np.array([[1, -1, 1], [-1, 1, 1]])             # signed labels
+M = np.array([[2, 0, -1], [1, -1, 7]])             # class-index lists, each ended by -1
 NAN = float("nan")
 
 POINTWISE = tuple(name for name, spec in REGISTRY.items() if spec.kind == "pointwise")
 ROWS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "row")
+# Row losses with one class index per row (the others take a target per class).
+SPARSE_ROWS = tuple(name for name in ROWS if row_target_kind(name) == "sparse")
 # Losses whose target holds integer labels, not floats of the first argument's dtype.
 INTEGER_LABELS = {"hinge", "squared_hinge"} | set(ROWS)
 IGNORABLE = tuple(name for name, spec in REGISTRY.items() if spec.mean_count != "elements")
@@ -35,7 +39,8 @@ def _first_arg(name):
 def _good_inputs(name, dtype=np.float64):
     """(first, target) valid for `name`, the first argument in dtype."""
     if name in ROWS:
-        return X.astype(dtype), L.copy()
+        target = {"sparse": L, "dense": Y, "index_list": np.where(M > 2, 0, M)}
+        return X.astype(dtype), target[row_target_kind(name)].copy()
     if name in ("hinge", "squared_hinge"):
         return X.astype(dtype), S.copy()
     if _first_arg(name) == "prob":
@@ -84,6 +89,12 @@ CASES = [
     _case("multiclass_hinge", ValueError, ["target", "(2,)", "(2, 1)"], X, L[:, None].copy(),
           id="shape-mch"),
     _case("softmax_focal", ValueError, ["target", "(2,)", "(1,)"], X, L[:1], id="shape-sfocal"),
+    _case("nll", ValueError, ["target", "log_probs", "(2,)", "(2, 1)"], X, L[:, None].copy(),
+          id="shape-nll"),
+    _case("multilabel_soft_margin", ValueError, ["target", "(2, 3)", "(2, 2)"], X,
+          Y[:, :2].copy(), id="shape-mlsm"),
+    _case("multilabel_margin", ValueError, ["target", "(2, 3)", "(2,)"], X, L,
+          id="shape-mlm-class-indices"),
     # --- dtypes --------------------------------------------------------------------------------
     _case("mse", TypeError, ["target", "float32", "float64"], X.astype(np.float32), Y,
           id="dtype-mse"),
@@ -116,6 +127,14 @@ CASES = [
     _case("softmax_focal", TypeError, ["target", "float64"], X, L.astype(np.float64),
           id="dtype-sfocal-float-labels"),
     _case("hinge", TypeError, ["target", "bool"], X, S > 0, id="dtype-hinge-bool-labels"),
+    _case("nll", TypeError, ["target", "float64"], X, L.astype(np.float64), id="dtype-nll"),
+    _case("nll", TypeError, ["log_probs", "float32 or float64", "int64"], L[:, None], L,
+          id="dtype-nll-input"),
+    _case("multilabel_soft_margin", TypeError, ["target", "float64", "float32"], X,
+          Y.astype(np.float32), id="dtype-mlsm"),
+    _case("multilabel_soft_margin", TypeError, ["target", "int64"], X, S, id="dtype-mlsm-int"),
+    _case("multilabel_margin", TypeError, ["target", "integer", "float64"], X,
+          M.astype(np.float64), id="dtype-mlm-float"),
     _case("mse", TypeError, ["sample_weight", "complex128"], X, Y,
           sample_weight=np.ones(3, np.complex128), id="dtype-sample-weight-complex"),
     _case("mse", TypeError, ["sample_weight", "float16"], X, Y,
@@ -138,6 +157,16 @@ CASES = [
     _case("cross_entropy", ValueError, ["label 4", "[0, 3)", "index (1,)"], X.T.copy(),
           np.array([0, 4]),
           axis=0, id="label-ce-axis0"),
+    _case("nll", ValueError, ["label 3", "[0, 3)", "index (1,)"], X, np.array([0, 3]),
+          id="label-nll"),
+    _case("nll", ValueError, ["label -100", "[0, 3)", "index (1,)"], X, np.array([0, -100]),
+          ignore_index=1, id="label-nll-default-ignore-not-ignored"),
+    _case("multilabel_margin", ValueError, ["label 7", "[-1, 3)", "index (1, 2)"], X, M,
+          id="label-mlm-after-the-end"),
+    _case("multilabel_margin", ValueError, ["label -2", "[-1, 3)", "index (0, 1)"], X,
+          np.array([[0, -2, -1], [0, 1, 2]]), id="label-mlm-negative"),
+    _case("multilabel_margin", ValueError, ["label 3", "[-1, 3)", "index (2, 1)"],
+          X.T.copy(), np.array([[0, 1], [1, -1], [-1, 3]]), axis=0, id="label-mlm-axis0"),
     # --- hyper-parameters ----------------------------------------------------------------------
     _case("huber", ValueError, ["delta", "> 0", "got 0"], X, Y, delta=0.0, id="huber-delta-0"),
     _case("huber", ValueError, ["delta", "> 0", "got -1"], X, Y, delta=-1.0, id="huber-delta-neg"),
@@ -210,6 +239,10 @@ CASES = [
           class_weight=np.ones(4), id="class-weight-length-mch"),
     _case("multiclass_hinge", ValueError, ["class_weight", "nan"], X, L,
           class_weight=[1.0, NAN, 1.0], id="class-weight-nan-mch"),
+    _case("nll", ValueError, ["class_weight", ">= 0", "-1"], X, L, class_weight=[1.0, -1.0, 1.0],
+          id="class-weight-neg-nll"),
+    _case("multilabel_soft_margin", ValueError, ["class_weight", "(3,)", "(2,)"], X, Y,
+          class_weight=[1.0, 1.0], id="class-weight-length-mlsm"),
     _case("binary_cross_entropy_with_logits", ValueError, ["pos_weight", ">= 0", "-1.0"], X, Y,
           pos_weight=-1.0, id="pos-weight-neg"),
     _case("binary_cross_entropy_with_logits", ValueError, ["pos_weight", "-0.5"], X, Y,
@@ -384,7 +417,7 @@ def test_bad_sample_weight_every_loss(name, bad):
         getattr(fl, name)(first, target, *_extra(name, first), sample_weight=w)
 
 
-@pytest.mark.parametrize("name", ROWS)
+@pytest.mark.parametrize("name", SPARSE_ROWS)
 @pytest.mark.parametrize("label", [3, 4, 1000, -2, np.iinfo(np.int64).min, np.iinfo(np.int64).max])
 def test_label_out_of_range_rows(name, label):
     t = np.array([1, label], dtype=np.int64)
@@ -460,6 +493,9 @@ def _successful_calls():
         ("cross_entropy", (X.T.copy(), L), {"axis": 0}),
         ("multiclass_hinge", (X, L), {"class_weight": w, "squared": True}),
         ("softmax_focal", (X, L), {"alpha": w, "sample_weight": np.array([1.0, 3.0])}),
+        ("nll", (X, L), {"class_weight": w, "sample_weight": np.array([1.0, 3.0])}),
+        ("multilabel_soft_margin", (X, Y), {"class_weight": w, "reduction": "none"}),
+        ("multilabel_margin", (X.T.copy(), np.array([[0, 1], [1, -1], [-1, 0]])), {"axis": 0}),
     ]
 
 

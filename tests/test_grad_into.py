@@ -21,7 +21,9 @@ def _cases(spec, rng, dtype):
             yield args, kwargs
     args, kwargs = make_inputs(spec, spec.variants[0], rng, (4, 9), dtype)
     if args[1].dtype.kind in "iu":  # class indices: move the class axis to the front
-        yield [np.ascontiguousarray(args[0].T), args[1]], dict(kwargs, axis=0)
+        # (with a target of the logits' shape, an index list: the same transpose)
+        target = np.ascontiguousarray(args[1].T) if args[1].shape == args[0].shape else args[1]
+        yield [np.ascontiguousarray(args[0].T), target], dict(kwargs, axis=0)
 
 
 @pytest.mark.parametrize("spec", ROW_SPECS, ids=lambda s: s.name)

@@ -112,6 +112,33 @@ def ref_softmax_focal(x, t, *, alpha=None, gamma=2.0, ignore_index=-100, reducti
     return _reduce(loss, reduction, sample_weight, denominator=(s * keep).sum())
 
 
+def ref_nll(x, t, *, class_weight=None, ignore_index=-100, reduction="mean",
+            sample_weight=None):
+    c = jnp.ones(x.shape[-1]) if class_weight is None else class_weight
+    keep = t != ignore_index
+    safe = jnp.where(keep, t, 0)
+    loss = jnp.where(keep, -c[safe] * jnp.take_along_axis(x, safe[..., None], -1)[..., 0], 0.0)
+    s = jnp.ones(loss.shape) if sample_weight is None else sample_weight
+    return _reduce(loss, reduction, sample_weight, denominator=(s * keep * c[safe]).sum())
+
+
+def ref_multilabel_soft_margin(x, y, *, class_weight=None, reduction="mean", sample_weight=None):
+    c = jnp.ones(x.shape[-1]) if class_weight is None else class_weight
+    loss = -(c * (y * jax.nn.log_sigmoid(x) + (1 - y) * jax.nn.log_sigmoid(-x))).mean(-1)
+    return _reduce(loss, reduction, sample_weight)
+
+
+def ref_multilabel_margin(x, t, *, reduction="mean", sample_weight=None):
+    C = x.shape[-1]
+    valid = jnp.cumprod(t != -1, axis=-1).astype(bool)
+    safe = jnp.where(valid, t, 0)
+    listed = (jax.nn.one_hot(safe, C) * valid[..., None]).max(-2) > 0
+    z = 1 - jnp.take_along_axis(x, safe, -1)[..., :, None] + x[..., None, :]
+    counts = valid[..., :, None] & ~listed[..., None, :]
+    return _reduce(jnp.where(counts, jnp.maximum(z, 0.0), 0.0).sum((-2, -1)) / C, reduction,
+                   sample_weight)
+
+
 # ---- inputs -------------------------------------------------------------------------------------
 
 def _rng(seed):
@@ -173,6 +200,24 @@ def _class(r, shape=(6, 5), ignore=True):
 def _grid(r, shape=(6, 5)):
     return (jnp.asarray(r.integers(-16, 17, shape) / 8 + 1 / 64, jnp.float32),
             jnp.asarray(r.integers(0, shape[-1], shape[:-1]), jnp.int32))
+
+
+def _log_probs(r, shape=(6, 5)):
+    x, t = _class(r, shape)
+    return jax.nn.log_softmax(x, -1), t
+
+
+def _multilabel(r, shape=(6, 5)):
+    return (jnp.asarray(r.standard_normal(shape) * 2, jnp.float32),
+            jnp.asarray(r.random(shape) < 0.4, jnp.float32))
+
+
+def _index_lists(r, shape=(6, 5)):
+    t = np.full(shape, -1)
+    for row in range(shape[0]):
+        k = r.integers(0, shape[1] + 1)
+        t[row, :k] = r.permutation(shape[1])[:k]
+    return jnp.asarray(r.integers(-16, 17, shape) / 8 + 1 / 64, jnp.float32), jnp.asarray(t)
 
 
 def _w(r, shape=(6, 5)):
@@ -237,6 +282,13 @@ CASES = [
     _case("softmax_focal", flj.softmax_focal, ref_softmax_focal, _class),
     _case("softmax_focal-alpha", flj.softmax_focal, ref_softmax_focal, _class,
           alpha=lambda r: _w(r, (5,)), gamma=0.5),
+    _case("nll", flj.nll, ref_nll, _log_probs),
+    _case("nll-weights", flj.nll, ref_nll, _log_probs, class_weight=lambda r: _w(r, (5,)),
+          sample_weight=lambda r: _w(r, (6,))),
+    _case("multilabel_soft_margin", flj.multilabel_soft_margin, ref_multilabel_soft_margin,
+          _multilabel, class_weight=lambda r: _w(r, (5,))),
+    _case("multilabel_margin", flj.multilabel_margin, ref_multilabel_margin, _index_lists,
+          sample_weight=lambda r: _w(r, (6,))),
 ]
 
 

@@ -185,6 +185,39 @@ def _multiclass_hinge(shape=(5, 4), axis=-1, margin=1.0, **kw):
     return make
 
 
+def _multilabel_targets(shape=(5, 4), axis=-1, soft=False, **kw):
+    """Logits and a 0/1 (or soft) target per class."""
+    def make(rng):
+        x = rng.normal(size=shape) * 2.0
+        y = rng.random(shape) if soft else (rng.random(shape) < 0.4).astype(float)
+        return (x, y), {"axis": axis, **kw}
+    return make
+
+
+def _multilabel_margin(shape=(5, 4), axis=-1):
+    """Scores whose pair terms 1 - x_t + x_j (t listed, j not) are 0.05 away from 0, and index
+    lists of 1 to C - 1 classes (one listed twice in the first row) ended by -1."""
+    def make(rng):
+        moved = np.moveaxis(np.empty(shape), axis, -1).shape
+        rows, C = int(np.prod(moved[:-1])), moved[-1]
+        x, t = np.empty((rows, C)), np.full((rows, C), -1)
+        for i in range(rows):
+            listed = rng.permutation(C)[:rng.integers(1, C)]
+            others = np.setdiff1d(np.arange(C), listed)
+            while True:
+                row = rng.normal(size=C) * 1.5
+                z = 1.0 - row[listed][:, None] + row[others][None, :]
+                if np.min(np.abs(z)) > 0.05:
+                    break
+            x[i] = row
+            t[i, :len(listed)] = listed
+        if len(listed) < C - 1:
+            t[0, np.argmax(t[0] == -1)] = t[0, 0]  # a duplicate counts twice
+        x = np.moveaxis(x.reshape(moved), -1, axis)
+        return (x, np.moveaxis(t.reshape(moved), -1, axis)), {"axis": axis}
+    return make
+
+
 CASES = [
     ("mse", "mse", _regression()),
     ("mse_3d", "mse", _regression(shape=(2, 3, 2))),
@@ -250,6 +283,18 @@ CASES = [
      _ce_indices(ignored=(2,), alpha=np.array([0.25, 1.0, 2.0, 0.5]), gamma=1.5)),
     ("softmax_focal_3d_axis1_g0.5", "softmax_focal",
      _ce_indices(shape=(2, 4, 3), axis=1, ignored=((1, 2),), gamma=0.5)),
+    ("nll", "nll", _ce_indices()),
+    ("nll_weight_ignore_is_class", "nll",
+     _ce_indices(ignored=(0, 3), ignore_index=2, class_weight=np.array([0.5, 2.0, 1.0, 3.0]))),
+    ("nll_3d_axis1", "nll", _ce_indices(shape=(2, 4, 3), axis=1, ignored=((0, 1),))),
+    ("multilabel_soft_margin", "multilabel_soft_margin", _multilabel_targets()),
+    ("multilabel_soft_margin_soft_weight", "multilabel_soft_margin",
+     _multilabel_targets(soft=True, class_weight=np.array([0.5, 2.0, 1.0, 3.0]))),
+    ("multilabel_soft_margin_3d_axis0", "multilabel_soft_margin",
+     _multilabel_targets(shape=(4, 2, 3), axis=0)),
+    ("multilabel_margin", "multilabel_margin", _multilabel_margin()),
+    ("multilabel_margin_3d_axis1", "multilabel_margin",
+     _multilabel_margin(shape=(2, 5, 3), axis=1)),
 ]
 
 

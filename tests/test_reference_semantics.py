@@ -4,14 +4,15 @@ agreement with PyTorch (and torchvision's sigmoid focal formula) where torch is 
 """
 
 import importlib
+import inspect
 import math
 
 import numpy as np
 import pytest
 
 from fastloss import reference
-from fastloss._registry import REGISTRY
-from helpers import tolerance
+from fastloss._registry import REGISTRY, make_inputs
+from helpers import per_class_target_losses, tolerance
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -410,6 +411,9 @@ def _contract_cases():
         ("cross_entropy", (x, probs), {"class_weight": cw}),
         ("multiclass_hinge", (x, t), {"class_weight": cw}),
         ("softmax_focal", (x, t_ign), {"alpha": cw}),
+        ("nll", (x, t_ign), {"class_weight": cw}),
+        ("multilabel_soft_margin", (pred, y01), {"class_weight": cw}),
+        ("multilabel_margin", (x, np.where(y01 > 0, t[:, None], -1)), {}),
     ]
 
 
@@ -482,6 +486,7 @@ def test_lists_and_other_dtypes_are_converted(case):
 
 POINTWISE = sorted(name for name, spec in REGISTRY.items() if spec.kind == "pointwise")
 ROWS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "row")
+PER_CLASS_TARGET = per_class_target_losses()
 
 
 @pytest.mark.parametrize("name", POINTWISE)
@@ -500,6 +505,8 @@ def test_empty_elementwise_inputs(name):
 def test_empty_and_all_ignored_rows(name):
     fn, grad = getattr(reference, name), getattr(reference, name + "_grad")
     x, t = np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
+    if name in PER_CLASS_TARGET:  # a target of the logits' shape
+        t = make_inputs(REGISTRY[name], {}, _rng("empty"), (0, 4), np.float64)[0][1]
     assert np.isnan(fn(x, t)) and fn(x, t, reduction="sum") == 0.0
     assert grad(x, t).shape == (0, 4)
     if REGISTRY[name].mean_count == "elements":  # no ignore_index
@@ -518,13 +525,20 @@ def test_axis_equals_moveaxis(name, axis):
     x = rng.normal(size=(3, 4, 5))  # classes last: (3, 4, 5)
     t = rng.integers(0, 5, size=(3, 4))
     kw = {"class_weight": np.arange(1.0, 6.0)} if name != "softmax_focal" else {"alpha": 0.5}
+    if "class_weight" not in inspect.signature(getattr(reference, name)).parameters:
+        kw = {}
+    t_moved = t
+    if name in PER_CLASS_TARGET:  # a target of the logits' shape moves with them
+        t = make_inputs(REGISTRY[name], {}, rng, x.shape, np.float64)[0][1]
+        t_moved = np.moveaxis(t, -1, axis)
     moved = np.moveaxis(x, -1, axis)
     for reduction in REDUCTIONS:
         np.testing.assert_array_equal(
-            getattr(reference, name)(moved, t, axis=axis, reduction=reduction, **kw),
+            getattr(reference, name)(moved, t_moved, axis=axis, reduction=reduction, **kw),
             getattr(reference, name)(x, t, reduction=reduction, **kw))
         np.testing.assert_array_equal(
-            getattr(reference, name + "_grad")(moved, t, axis=axis, reduction=reduction, **kw),
+            getattr(reference, name + "_grad")(moved, t_moved, axis=axis, reduction=reduction,
+                                               **kw),
             np.moveaxis(getattr(reference, name + "_grad")(x, t, reduction=reduction, **kw),
                         -1, axis))
     if name == "cross_entropy":  # probability targets move with the logits
@@ -603,6 +617,17 @@ ERRORS = [
     ("binary_cross_entropy_with_logits",
      lambda: reference.binary_cross_entropy_with_logits([1.0], [1.0], pos_weight=[1.0, 2.0]),
      "pos_weight"),
+    ("nll", lambda: reference.nll(np.zeros((2, 3)), [0, 3]),
+     "[fastloss.nll] label 3 out of range [0, 3)"),
+    ("nll", lambda: reference.nll_grad(np.zeros((2, 3)), [0, 1], argnums=1), "target"),
+    ("multilabel_soft_margin",
+     lambda: reference.multilabel_soft_margin(np.zeros((2, 3)), np.zeros((2, 2))), "target"),
+    ("multilabel_margin", lambda: reference.multilabel_margin(np.zeros((2, 3)), [[0, -1, 3],
+                                                                               [0, 1, 2]]),
+     "[fastloss.multilabel_margin] target label 3 out of range [-1, 3)"),
+    ("multilabel_margin", lambda: reference.multilabel_margin(np.zeros((2, 3)), [[0, -2, -1],
+                                                                               [0, 1, 2]]),
+     "label -2"),
     ("mse", lambda: reference.mse_grad([1.0], [2.0], argnums=2), "argnums 2"),
     ("hinge", lambda: reference.hinge_grad([1.0], [1.0], argnums=1), "target"),
 ]

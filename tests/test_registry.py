@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import fastloss
-from fastloss import (_autodiff, _build, _classification, _likelihood, _properties, _regression,
-                      reference)
+from fastloss import (_autodiff, _build, _classification, _likelihood, _multilabel, _properties,
+                      _regression, reference)
 from fastloss._registry import MEAN_COUNTS, REGISTRY, TOLERANCE, LossSpec, make_inputs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -264,8 +264,8 @@ def test_bench_row(spec):
     assert pattern.search(text) or registry_loop, f"no bench row for {spec.name!r}"
 
 
-@pytest.mark.parametrize("module", [_regression, _classification, _likelihood, _autodiff,
-                                    _build, _properties],
+@pytest.mark.parametrize("module", [_regression, _classification, _likelihood, _multilabel,
+                                    _autodiff, _build, _properties],
                          ids=lambda m: m.__name__)
 def test_doctests(module):
     # Failures are printed to stdout, which pytest shows with the failing test.

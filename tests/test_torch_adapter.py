@@ -150,6 +150,29 @@ def _log_probs(g, shape=(7, 5)):
     return x, torch.softmax(torch.randn(shape, generator=g, dtype=torch.float64) * 2, 1)
 
 
+def _log_probs_labels(g, shape=(7, 5)):
+    x, t = _class(g, shape)
+    return torch.log_softmax(x, 1), t
+
+
+def _multilabel(g, shape=(7, 5)):
+    x = torch.randn(shape, generator=g, dtype=torch.float64) * 2
+    return x, (torch.rand(shape, generator=g, dtype=torch.float64) < 0.4).double()
+
+
+def _index_lists(g, shape=(7, 5)):
+    # scores on a 1/8 grid plus offsets in [0.01, 0.05): every hinge term 1 - x_t + x_j is at
+    # least ~1e-2 from its kink, for finite differences too; per row a permutation's first k
+    # classes, then -1 (torch.randperm, as the sampler draws them)
+    x = torch.randint(-16, 17, shape, generator=g).double() / 8 \
+        + torch.rand(shape, generator=g, dtype=torch.float64) * 0.04 + 0.01
+    t = torch.full(shape, -1)
+    for r in range(shape[0]):
+        k = int(torch.randint(0, shape[1] + 1, (1,), generator=g))
+        t[r, :k] = torch.randperm(shape[1], generator=g)[:k]
+    return x, t
+
+
 def _soft_targets(x):
     return x, torch.softmax(torch.randn_like(x), 1)
 
@@ -222,6 +245,13 @@ CASES = [
     _case("multiclass_hinge", flt.multiclass_hinge_loss, ref_multiclass_hinge, _grid),
     _case("multiclass_hinge-cs", flt.multiclass_hinge_loss, ref_multiclass_hinge, _grid,
           kind="crammer_singer", squared=True, margin=0.5, weight=lambda g: _w(g, (5,))),
+    _case("nll", flt.nll_loss, F.nll_loss, _log_probs_labels),
+    _case("nll-weight-NCd", flt.nll_loss, F.nll_loss, lambda g: _log_probs_labels(g, (3, 5, 4)),
+          weight=lambda g: _w(g, (5,))),
+    _case("multilabel_soft_margin", flt.multilabel_soft_margin_loss,
+          F.multilabel_soft_margin_loss, _multilabel, weight=lambda g: _w(g, (5,))),
+    _case("multilabel_margin", flt.multilabel_margin_loss, F.multilabel_margin_loss,
+          _index_lists),
 ]
 
 
@@ -317,6 +347,11 @@ MODULES = [
     (flt.CrossEntropyLoss(label_smoothing=0.1), torch.nn.CrossEntropyLoss(label_smoothing=0.1),
      _class),
     (flt.MultiMarginLoss(p=2), torch.nn.MultiMarginLoss(p=2), _grid),
+    (flt.NLLLoss(weight=torch.linspace(0.5, 2.0, 5, dtype=torch.float64)),
+     torch.nn.NLLLoss(weight=torch.linspace(0.5, 2.0, 5, dtype=torch.float64)), _log_probs_labels),
+    (flt.MultiLabelSoftMarginLoss(reduction="sum"),
+     torch.nn.MultiLabelSoftMarginLoss(reduction="sum"), _multilabel),
+    (flt.MultiLabelMarginLoss(), torch.nn.MultiLabelMarginLoss(), _index_lists),
 ]
 
 
@@ -548,6 +583,9 @@ GRADCHECK = [
     (flt.cross_entropy, lambda g: _class(g, (4, 5, 3)), {"label_smoothing": 0.1}),
     (flt.multi_margin_loss, _grid, {"p": 2}), (flt.softmax_focal_loss, _class, {"gamma": 1.5}),
     (flt.multiclass_hinge_loss, _grid, {"squared": True}),
+    (flt.nll_loss, _log_probs_labels, {"weight": torch.linspace(0.5, 2.0, 5, dtype=torch.float64)}),
+    (flt.multilabel_soft_margin_loss, _multilabel, {}), (flt.multilabel_margin_loss,
+                                                         _index_lists, {}),
 ]
 
 
@@ -588,6 +626,11 @@ OPCHECK = [
     ("multi_margin_loss", _grid, ("none", True, 1, 1.0, None)),
     ("softmax_focal_loss", _class, ("mean", True, None, None, 2.0, -100, None)),
     ("multiclass_hinge_loss", _grid, ("none", True, 1.0, "weston_watkins", False, None, None)),
+    ("nll_loss", _log_probs_labels, ("mean", True, None, -100)),
+    ("multilabel_soft_margin_loss", _multilabel, ("none", True, None)),
+    # (classes last: the fake's loss shape drops the last dimension, not dimension 1)
+    ("multilabel_soft_margin_loss", lambda g: _multilabel(g, (3, 4, 5)), ("none", True, None)),
+    ("multilabel_margin_loss", _index_lists, ("sum", True)),
 ]
 
 
@@ -721,8 +764,8 @@ _ADAPTERS = set(flt.FOR_REGISTRY.values())
 # MODULES compare with torch.nn's modules, so they leave out the modules of the losses PyTorch
 # does not have (their functions are in CASES, against fastloss's own NumPy API).
 # (GaussianNLLLoss: its forward takes var, test_likelihood.py compares it with torch's.)
-_MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss", "HingeLoss", "SquaredHingeLoss",
-                                 "SigmoidFocalLoss", "SoftmaxFocalLoss", "MulticlassHingeLoss"}
+_MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss", "HingeLoss",
+                                 "SquaredHingeLoss", "SigmoidFocalLoss", "SoftmaxFocalLoss", "MulticlassHingeLoss"}
 
 
 def test_the_hand_lists_cover_every_adapter():

@@ -17,6 +17,13 @@ CALLS = {
     "softmax_focal_loss": lambda x, t, **k: flt.softmax_focal_loss(x, t, alpha=0.25, **k),
     "multiclass_hinge_loss": lambda x, t, **k: flt.multiclass_hinge_loss(
         x, t, kind="crammer_singer", **k),
+    "nll_loss": lambda x, t, **k: flt.nll_loss(
+        x, t, weight=torch.linspace(0.5, 2.0, C, dtype=x.dtype), **k),
+    # (the multi-label losses take a target per class, made from the class indices)
+    "multilabel_soft_margin_loss": lambda x, t, **k: flt.multilabel_soft_margin_loss(
+        x, torch.nn.functional.one_hot(t, C).to(x.dtype), **k),
+    "multilabel_margin_loss": lambda x, t, **k: flt.multilabel_margin_loss(
+        x, torch.stack([t, (t + 3) % C, torch.full_like(t, -1)] + [t] * (C - 3), 1), **k),
 }
 
 

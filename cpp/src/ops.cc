@@ -131,8 +131,12 @@ void check_rows(const LossRequest& req) {
   View rows = *x;  // the row shape: x without its class axis
   rows.ndim = x->ndim - 1;
   const int64_t classes = x->shape[x->ndim - 1];
-  const bool dense = kernel_info(req.kernel).target == TargetKind::dense;
-  FL_CHECK(same_shape(*req.target(), dense ? *x : rows), name, "target has the wrong shape");
+  const KernelInfo& info = kernel_info(req.kernel);
+  FL_CHECK(same_shape(*req.target(), info.target_per_class() ? *x : rows), name,
+           "target has the wrong shape");
+  FL_CHECK_TYPE(info.target != TargetKind::index_list ||
+                    (!is_floating(req.target()->dtype) && req.target()->dtype != DType::boolean),
+                name, "a target of class-index lists must hold integers");
   for (const View* v : {req.weight, req.upstream})
     if (v) FL_CHECK(same_shape(*v, rows), name, "operands must be broadcast to the row shape");
   for (const View* v : {req.aux[0], req.aux[1]})

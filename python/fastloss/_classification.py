@@ -27,6 +27,7 @@ __all__ = [
     "soft_margin",
     "cross_entropy",
     "multiclass_hinge",
+    "nll",
     "softmax_focal",
 ]
 
@@ -233,6 +234,41 @@ def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-1
 
 
 @any_array
+def nll(log_probs, target, *, axis=-1, class_weight=None, ignore_index=-100, reduction="mean",
+        sample_weight=None):
+    r"""Negative log-likelihood of log-probabilities (PyTorch's ``nll_loss``).
+
+    .. math:: \ell_i = -c_{t_i}\, x_{i t_i}, \qquad
+       \partial\ell_i/\partial x_{ij} = -c_{t_i} [j = t_i]
+
+    The second half of the cross-entropy (``cross_entropy(x) == nll(log_softmax(x))``): the
+    lecture's negative log-likelihood of the target class, for log-probabilities computed
+    elsewhere. ``x_t = -inf`` gives ``+inf`` with the finite gradient :math:`-c_t`; a NaN anywhere
+    in a row makes its loss and gradient row NaN (PyTorch reads only :math:`x_t`).
+
+    Args:
+      log_probs: float32/float64 log-probabilities with the classes along ``axis``.
+      target: integer class indices of the input's shape without ``axis`` (any integer dtype).
+      axis: the class axis (default -1; PyTorch's layout is ``axis=1``).
+      class_weight: optional non-negative weights :math:`c`, one per class.
+      ignore_index: targets equal to it contribute 0 and are left out of the mean.
+
+    ``mean`` divides by the summed (sample weight times) class weight of the non-ignored targets,
+    as ``torch.nn.functional.nll_loss`` (nan when that sum is 0: every target ignored).
+
+    >>> import numpy as np, fastloss
+    >>> float(fastloss.nll(np.log(np.array([[0.5, 0.25, 0.25]])), np.array([1])))
+    1.3862943611198906
+    """
+    fn = "nll"
+    x = float_input(fn, "log_probs", log_probs)
+    ignore = integer(fn, "ignore_index", ignore_index)
+    return rows(fn, "nll", x, target, axis=axis, class_weight=class_weight,
+                ignore_index=ignore, reduction=reduction, sample_weight=sample_weight,
+                x_name="log_probs")
+
+
+@any_array
 def multiclass_hinge(logits, target, *, margin=1.0, kind="weston_watkins", squared=False, axis=-1,
                      class_weight=None, reduction="mean", sample_weight=None):
     r"""Multi-class hinge loss.
@@ -343,6 +379,13 @@ register(LossSpec("multiclass_hinge", "classification", "row", multiclass_hinge,
                   differentiable=("logits",), kinks=S.multiclass_margin_kinks,
                   growth="quadratic",  # when squared
                   convex=True))
+register(LossSpec("nll", "classification", "row", nll, S.nll,
+                  variants=({}, {"class_weight": "per_class"}),
+                  differentiable=("log_probs",), mean_count="kept_rows_class_weighted",
+                  # log-probabilities are <= 0 (any value is computed; the tests draw from
+                  # [-2^100, 0], where sums of weighted losses stay far from float32's max)
+                  domain={"log_probs": (-2.0**100, 0.0)},
+                  convex=True))  # linear in the log-probabilities
 register(LossSpec("softmax_focal", "classification", "row", softmax_focal, S.softmax_focal,
                   variants=({}, {"gamma": 0.0}, {"gamma": 0.5, "alpha": 0.25},
                             {"alpha": "per_class"}),

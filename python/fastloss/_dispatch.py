@@ -330,11 +330,13 @@ def class_axis(fn: str, logits: np.ndarray, axis) -> int:
 
 def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok: bool = False,
          class_weight=None, alpha_array=None, params=(), ignore_index=None, reduction="mean",
-         sample_weight=None):
+         sample_weight=None, x_name: str = "logits"):
     """Runs a row loss over the class axis `axis` of `logits`. Integer targets are class
     indices of the logits' shape without that axis; with dense_ok, float targets of the logits'
-    shape are probabilities (kernel name + '_dense'). `params` are the kernel's hyper-parameters
-    in the order its header documents; `alpha_array` a per-class value of each row's label."""
+    shape are probabilities (kernel name + '_dense'). A kernel whose table entry takes a target
+    per class takes only that: probabilities (``dense``) or lists of class indices ended by -1
+    (``index_list``), of the logits' shape. `params` are the kernel's hyper-parameters in the
+    order its header documents; `alpha_array` a per-class value of each row's label."""
     code = reduction_code(fn, reduction)
     if ignore_index is not None and not -2**63 <= ignore_index < 2**63:
         fail(fn, f"ignore_index must be a 64-bit integer, got {ignore_index}")
@@ -344,16 +346,32 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     outer_shape = logits.shape[:ax] + logits.shape[ax + 1:]
     if not y.dtype.isnative:
         fail(fn, f"target must be in native byte order, got dtype {y.dtype.str}", TypeError)
-    if y.dtype.kind in "iu":
+    kind = "sparse" if dense_ok else KERNELS[kernel]["target"]
+    if kind == "index_list":
+        if y.dtype.kind not in "iu":
+            fail(fn, f"target must hold integer class indices (each row's listed classes, then "
+                     f"-1), got dtype {y.dtype}", TypeError)
+        _same_shape(fn, x_name, logits, "target", y)
+        dense = False
+    elif kind == "dense":
+        if y.dtype.kind != "f":
+            fail(fn, f"target must hold float targets of {x_name}' shape, got dtype {y.dtype}",
+                 TypeError)
+        _same_shape(fn, x_name, logits, "target", y)
+        if y.dtype != logits.dtype or _passed_dtype(y) != _passed_dtype(logits):
+            fail(fn, f"target must have the dtype of {x_name} ({_passed_dtype(logits)}), got "
+                     f"{_passed_dtype(y)}", TypeError)
+        dense = True
+    elif y.dtype.kind in "iu":
         dense = False
         if y.shape != outer_shape:
-            fail(fn, f"class-index target must have the logits' shape without axis {ax}, "
+            fail(fn, f"class-index target must have the {x_name}' shape without axis {ax}, "
                      f"{outer_shape}, got {y.shape}")
     elif dense_ok and y.dtype.kind == "f":
         dense = True
-        _same_shape(fn, "logits", logits, "target", y)
+        _same_shape(fn, x_name, logits, "target", y)
         if y.dtype != logits.dtype or _passed_dtype(y) != _passed_dtype(logits):
-            fail(fn, f"probability target must have the dtype of logits "
+            fail(fn, f"probability target must have the dtype of {x_name} "
                      f"({_passed_dtype(logits)}), got {_passed_dtype(y)}", TypeError)
     else:
         wanted = "integer class indices or float probabilities" if dense_ok else "integer class indices"
@@ -361,7 +379,8 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     if class_weight is not None:
         class_weight = checked_weights(fn, "class_weight", class_weight, length=classes)
     x = _class_axis_last(logits, ax)
-    y_view = _class_axis_last(y, ax) if dense else y
+    per_class = dense or kind == "index_list"
+    y_view = _class_axis_last(y, ax) if per_class else y
     w, _ = _sample_weight(fn, sample_weight, outer_shape)
     request = _take_request(fn)
     name = kernel + ("_dense" if dense else "_sparse") if dense_ok else kernel
@@ -369,7 +388,7 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     grad_out = grad_view = None
     if request is not None:
         upstream, upstream_scalar = _upstream(fn, request, code, outer_shape, logits)
-        grad_out, _ = _gradient_buffers(fn, name, request, (logits, y), ("logits", "target"), {
+        grad_out, _ = _gradient_buffers(fn, name, request, (logits, y), (x_name, "target"), {
             "class_weight": class_weight, "alpha": alpha_array, "sample_weight": w,
             "grad_output": upstream}, in_place_ok=True)
         grad_view = _class_axis_last(grad_out, ax)
@@ -379,6 +398,8 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         list(params), w, 0.0, upstream, upstream_scalar, code, ignore_index, loss_out)
     if bad_row >= 0:
         index = tuple(int(i) for i in np.unravel_index(bad_row, outer_shape)) if outer_shape else ()
+        if kind == "index_list":
+            _bad_index_list(fn, y, y_view, index, ax, classes, bad_label)
         if isinstance(y, np.ndarray):  # the driver reads uint64 labels above 2^63 as 2^63 - 1
             bad_label = int(y[index])
         fail(fn, f"target label {bad_label} out of range [0, {classes}) at index {index}")
@@ -386,3 +407,14 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         request.grads = (grad_out,)
     return _result(value, loss_out, logits, code)
 
+
+def _bad_index_list(fn: str, y, y_view, row: tuple, ax: int, classes: int, bad_label: int):
+    """Raises the error of an index-list row with an entry outside [-1, C): the first such
+    entry, at its index in the caller's layout (on the host; a device array gives the row)."""
+    index = row
+    if isinstance(y, np.ndarray):
+        entries = y_view[row]
+        j = int(np.flatnonzero((entries < -1) | (entries >= classes))[0])
+        bad_label = int(entries[j])
+        index = row[:ax] + (j,) + row[ax:]
+    fail(fn, f"target label {bad_label} out of range [-1, {classes}) at index {index}")

@@ -175,5 +175,49 @@ def softmax_focal(rng, shape, dtype):
     return (class_logits(rng, shape, dtype), labels(rng, shape, shape[-1], ignore=True)), {}
 
 
+def nll(rng, shape, dtype):
+    """Log-probabilities in [log 0.05, log 0.95] (nll reads one per row, so rows need not sum
+    to 1; every value stays clear of 0, the end of their domain) and class indices, some
+    ignored."""
+    log_p = np.log(rng.uniform(0.05, 0.95, shape)).astype(dtype)
+    return (log_p, labels(rng, shape, shape[-1] if shape else 1, ignore=True)), {}
+
+
+def multilabel_soft_margin(rng, shape, dtype):
+    """Logits and per-class targets: mostly 0/1, some soft."""
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    y = rng.random(shape)
+    y = np.where(rng.random(shape) < 0.8, np.round(y), y).astype(dtype)
+    return (x, y), {}
+
+
+def index_lists(rng, shape):
+    """Per row, a random number (0 to C) of distinct classes in random order, then -1s."""
+    classes = shape[-1] if shape else 0
+    rows = int(np.prod(shape[:-1], dtype=np.int64)) if shape else 0
+    t = np.full((rows, classes), -1, dtype=np.int64)
+    for r in range(rows):
+        k = int(rng.integers(0, classes + 1))
+        t[r, :k] = rng.permutation(classes)[:k]
+    return t.reshape(shape)
+
+
+def multilabel_margin(rng, shape, dtype):
+    # Scores on a 1/8 grid: 1 - x_t + x_j is exact, as for the other hinges.
+    return (grid_logits(rng, shape, dtype), index_lists(rng, shape)), {}
+
+
+def multilabel_margin_kinks(args, kwargs):
+    """z = 1 - x_t + x_j at 0, for every listed t and unlisted j (the classes last)."""
+    x = np.moveaxis(np.asarray(args[0], np.float64), kwargs["axis"], -1)
+    t = np.moveaxis(np.asarray(args[1]), kwargs["axis"], -1)
+    valid = np.cumprod(t != -1, axis=-1).astype(bool)
+    safe = np.where(valid, t, 0)
+    listed = ((safe[..., :, None] == np.arange(x.shape[-1])) & valid[..., None]).any(-2)
+    z = 1.0 - np.take_along_axis(x, safe, -1)[..., :, None] + x[..., None, :]
+    counts = valid[..., :, None] & ~listed[..., None, :]
+    return np.min(np.where(counts, np.abs(z), np.inf), axis=(-2, -1), initial=np.inf)
+
+
 def per_class(rng, classes):
     return rng.uniform(0.2, 2.0, classes)

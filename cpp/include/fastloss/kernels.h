@@ -19,7 +19,8 @@ namespace fastloss {
 
 #define FL_FAMILIES(X) X(pointwise) X(row)
 // What a kernel's second input holds (see losses.def).
-#define FL_TARGET_KINDS(X) X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable)
+#define FL_TARGET_KINDS(X) \
+  X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable) X(index_list)
 #define FL_AUX_KINDS(X) X(none) X(per_element) X(per_class) X(differentiable)
 #define FL_CLASS_WEIGHTS(X) X(none) X(in_row) X(in_row_and_mean) X(factor)
 
@@ -59,6 +60,11 @@ struct KernelInfo {
   // The functor writes gradients besides d/dx (kOperandGrads, losses.def).
   constexpr bool functor_grads() const {
     return target == TargetKind::differentiable || aux == AuxKind::differentiable;
+  }
+  // A row kernel's target has one entry per logit (x's shape, the class axis moved with x's):
+  // probabilities, or a list of class indices.
+  constexpr bool target_per_class() const {
+    return target == TargetKind::dense || target == TargetKind::index_list;
   }
 };
 

@@ -5,7 +5,8 @@
 //   template <class Ops> FL_HOST_DEVICE double operator()(const RowArgs<T>& a, Ops& ops) const;
 //
 // returns the row's loss (before sample weights) and writes its gradient times a.grad_scale
-// into a.grad (when given), using only the primitives below for the passes over the row. The
+// into a.grad (when given), using only the primitives below for the passes over the row (and
+// single reads of entries it knows: x at the label, the labels of an index list). The
 // CPU backend implements them with fixed 8-lane double accumulators (cpu/row_ops.h): their sums
 // are in a fixed order, so the bits do not depend on threads or layout.
 //
@@ -52,7 +53,10 @@ struct RowArgs {
   const T* x = nullptr;                // C logits
   int64_t classes = 0;                 // C
   int64_t label = -1;                  // class index for sparse targets (validated), else -1
-  const T* probs = nullptr;            // dense target row (C values), else nullptr
+  const T* probs = nullptr;            // dense target row (C values), or the indicator row of
+                                       // an index list (1 at a listed class, else 0), else nullptr
+  const int64_t* labels = nullptr;     // index-list targets: the row's valid class indices, in
+  int64_t label_count = 0;             // order (duplicates kept), and how many
   const T* class_weight = nullptr;     // C weights the row reads (ClassWeight::in_row*)
   double class_weight_sum = 0.0;       // sum of class_weight (C when none)
   const double* params = nullptr;      // hyper-parameters, in the order the header documents

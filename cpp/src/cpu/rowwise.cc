@@ -105,6 +105,9 @@ LossResult run(const LossRequest& req) {
   int64_t rows = 1;
   for (int d = 0; d < outer_ndim; ++d) rows *= outer_shape[d];
   const bool sparse = info.target == TargetKind::sparse;
+  // Index lists: each target row lists class indices up to its first -1 (losses.def).
+  const bool index_list = info.target == TargetKind::index_list;
+  const int64_t target_class_stride = info.target_per_class() ? target->strides[x->ndim - 1] : 0;
   // Per-class weights enter the row kernel, the mean's denominator, or only a per-row factor.
   const bool weights_in_row = info.class_weight == ClassWeight::in_row ||
                               info.class_weight == ClassWeight::in_row_and_mean;
@@ -159,6 +162,17 @@ LossResult run(const LossRequest& req) {
     double w = req.weight ? read_as<double>(at(req.weight, weight_row_at(r)),
                                             req.weight->dtype)
                           : 1.0;
+    if (index_list) {
+      const char* row = at(target, target_row_at(r));
+      for (int64_t j = 0; j < classes; ++j) {
+        const int64_t label = read_label(row + j * target_class_stride, target->dtype);
+        if (label < -1 || label >= classes) {
+          result.bad_index = r;
+          result.bad_label = label;
+          return result;
+        }
+      }
+    }
     if (sparse) {
       int64_t label = read_label(at(target, target_row_at(r)), target->dtype);
       if (req.has_ignore_index && label == req.ignore_index) continue;
@@ -197,7 +211,7 @@ LossResult run(const LossRequest& req) {
   const bool x_in_place = class_stride == int64_t(sizeof(T)) && x->dtype == dtype_of<T>();
   const int64_t grad_stride = wants_grad ? grad_out->strides[x->ndim - 1] : 0;
   const bool probs_in_place =
-      !sparse && target->dtype == dtype_of<T>() &&
+      info.target == TargetKind::dense && target->dtype == dtype_of<T>() &&
       target->strides[x->ndim - 1] == int64_t(sizeof(T));
 
   // What the driver reads for row r besides its logits: weights, the label (checked again where
@@ -259,7 +273,8 @@ LossResult run(const LossRequest& req) {
     if constexpr (std::is_same_v<T, float>) return t.tile_f32[int(req.kernel)];
     else return t.tile_f64[int(req.kernel)];
   }();
-  const bool tiled = tile_fn != nullptr && classes > 0 && classes <= kTileMaxClasses;
+  const bool tiled =
+      tile_fn != nullptr && !index_list && classes > 0 && classes <= kTileMaxClasses;
   auto new_tile = [&](const T* x_tile, const T* p_tile, T* g_tile) {
     RowTile<T> tile;
     tile.classes = classes;
@@ -401,12 +416,40 @@ LossResult run(const LossRequest& req) {
     partial[b] = block_sum;
   };
 
+  // An index-list row: its valid class indices into `labels` and their indicator row into `listed`
+  // (every entry checked again, as labels are: the caller's memory may have changed since the
+  // pass over the targets). Returns whether every entry is in range.
+  auto read_index_list = [&](int64_t r, int64_t b, std::vector<int64_t>& labels,
+                             std::vector<T>& listed) {
+    const char* row = at(target, target_row_at(r));
+    labels.clear();
+    listed.assign(classes, T(0));
+    bool ended = false;
+    for (int64_t j = 0; j < classes; ++j) {
+      const int64_t label = read_label(row + j * target_class_stride, target->dtype);
+      if (label < -1 || label >= classes) {
+        if (bad_row[b] < 0) {
+          bad_row[b] = r;
+          bad_label[b] = label;
+        }
+        return false;
+      }
+      ended = ended || label == -1;
+      if (ended) continue;
+      labels.push_back(label);
+      listed[label] = T(1);
+    }
+    return true;
+  };
+
   // Rows one at a time, in place where the layout allows it, else through contiguous scratch rows.
   auto row_block = [&](int64_t b, int64_t r_begin, int64_t r_end, std::vector<T>& x_row,
-                       std::vector<T>& g_row, std::vector<T>& p_row) {
+                       std::vector<T>& g_row, std::vector<T>& p_row,
+                       std::vector<int64_t>& l_row) {
     double block_sum = 0.0;
     for (int64_t r = r_begin; r < r_end; ++r) {
-      const RowMeta meta = row_meta(r, b);
+      RowMeta meta = row_meta(r, b);
+      if (index_list && !meta.ignored) meta.ignored = !read_index_list(r, b, l_row, p_row);
       char* g_ptr = grad_row(r);
       const bool g_in_place = wants_grad && grad_stride == int64_t(sizeof(T)) &&
                               reinterpret_cast<uintptr_t>(g_ptr) % alignof(T) == 0;
@@ -421,7 +464,10 @@ LossResult run(const LossRequest& req) {
       double loss = 0.0;  // also the loss of a row with no classes (an empty sum, as PyTorch)
       if (!meta.ignored && classes > 0) {
         const char* x_ptr = at(x, x_row_at(r));
-        if (const T* row = contiguous_row(x_ptr, x_in_place)) {
+        // An index-list kernel reads the logits after writing its gradient: in place, it gets
+        // a copy (losses.def).
+        const bool shared = index_list && g_in_place && g_ptr == x_ptr;
+        if (const T* row = contiguous_row(x_ptr, x_in_place && !shared)) {
           a.x = row;
         } else {
           x_row.resize(classes);
@@ -429,7 +475,11 @@ LossResult run(const LossRequest& req) {
             x_row[j] = read_as<T>(x_ptr + j * class_stride, x->dtype);
           a.x = x_row.data();
         }
-        if (!sparse) {
+        if (index_list) {
+          a.probs = p_row.data();
+          a.labels = l_row.data();
+          a.label_count = int64_t(l_row.size());
+        } else if (!sparse) {
           const char* p_ptr = at(target, target_row_at(r));
           if (const T* row = contiguous_row(p_ptr, probs_in_place)) {
             a.probs = row;
@@ -465,11 +515,12 @@ LossResult run(const LossRequest& req) {
 
   parallel_for(n_blocks, rows * classes, [&](int64_t block_begin, int64_t block_end) {
     std::vector<T> x_row, g_row, p_row;
+    std::vector<int64_t> l_row;
     for (int64_t b = block_begin; b < block_end; ++b) {
       const int64_t r_begin = b * rows_per_block, r_end = std::min(rows, r_begin + rows_per_block);
       if (plain_tiles) plain_tiled_block(b, r_begin, r_end);
       else if (tiled) tiled_block(b, r_begin, r_end);
-      else row_block(b, r_begin, r_end, x_row, g_row, p_row);
+      else row_block(b, r_begin, r_end, x_row, g_row, p_row, l_row);
     }
   });
 

@@ -37,6 +37,9 @@ ROW_SHAPES = {
     "cross_entropy": ((4096, 32000), (64, 1000)),
     "softmax_focal": ((16384, 1000), (64, 1000)),
     "multiclass_hinge": ((16384, 1000), (64, 1000)),
+    # A row costs (1 + 1) * K * C terms for K listed classes (the sampler lists C / 2 on
+    # average): 64 classes, as multi-label tasks have tens of labels, not thousands.
+    "multilabel_margin": ((4096, 64), (64, 64)),
 }
 DEFAULT_ROW_SHAPE = ((16384, 1000), (64, 1000))
 

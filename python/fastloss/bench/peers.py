@@ -79,6 +79,13 @@ def _torch_loss(case: Case, kw: dict):
         m = kw["margin"]
         return ((lambda x, t: F.multi_margin_loss(x, t, margin=m)),
                 "F.multi_margin_loss (divides by C; same work)")
+    if name == "nll":
+        ig = kw["ignore_index"]
+        return (lambda x, t: F.nll_loss(x, t, ignore_index=ig)), "F.nll_loss"
+    if name == "multilabel_soft_margin":
+        return F.multilabel_soft_margin_loss, "F.multilabel_soft_margin_loss"
+    if name == "multilabel_margin":
+        return F.multilabel_margin_loss, "F.multilabel_margin_loss"
     if name == "quantile":
         tau = kw["tau"]
 

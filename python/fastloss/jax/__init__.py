@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._dispatch import KERNELS
 from .._registry import REGISTRY
 from .._validate import (choice, fail, in_open_unit_interval, in_unit_interval, non_negative,
                          positive, weights)
@@ -100,7 +101,11 @@ def _rows(name: str, kernel: str, logits, target, *, axis, reduction, sample_wei
     code = P.reduction(fn, reduction)
     x = P.float_input(fn, "logits", logits)
     ax = P.class_axis(fn, x, axis)
-    y, dense = P.sparse_or_dense_target(fn, x, target, ax, dense_ok)
+    kind = _dispatch_kind(kernel, dense_ok)
+    if kind in ("dense", "index_list"):
+        y, dense = P.per_class_target(fn, x, target, kind), kind == "dense"
+    else:
+        y, dense = P.sparse_or_dense_target(fn, x, target, ax, dense_ok)
     classes = x.shape[ax]
     outer = tuple(s for d, s in enumerate(x.shape) if d != ax % x.ndim)
     operands = {}
@@ -117,6 +122,11 @@ def _rows(name: str, kernel: str, logits, target, *, axis, reduction, sample_wei
                 aux_names=("class_weight" if class_weight is not None else "",
                            "alpha" if alpha is not None else ""))
     return apply(plan, x, y, operands)
+
+
+def _dispatch_kind(kernel: str, dense_ok: bool) -> str:
+    """The target kind of a row kernel's table entry (``sparse`` for the sparse/dense pairs)."""
+    return "sparse" if dense_ok else KERNELS[kernel]["target"]
 
 
 def _number(fn: str, name: str, value, check):
@@ -311,3 +321,26 @@ def softmax_focal(logits, target, *, alpha=None, gamma=2.0, axis=-1, ignore_inde
     return _rows("softmax_focal", "softmax_focal", logits, target, axis=axis,
                  reduction=reduction, sample_weight=sample_weight, params=(g, alpha_scalar),
                  alpha=alpha_array, ignore_index=P.ignore_index_value(fn, ignore_index))
+
+
+def nll(log_probs, target, *, axis=-1, class_weight=None, ignore_index=-100, reduction="mean",
+        sample_weight=None):
+    """:func:`fastloss.nll` for JAX arrays (a class index out of range is a run-time error)."""
+    fn = "jax.nll"
+    return _rows("nll", "nll", log_probs, target, axis=axis, reduction=reduction,
+                 sample_weight=sample_weight, class_weight=class_weight,
+                 ignore_index=P.ignore_index_value(fn, ignore_index))
+
+
+def multilabel_soft_margin(logits, target, *, axis=-1, class_weight=None, reduction="mean",
+                           sample_weight=None):
+    """:func:`fastloss.multilabel_soft_margin` for JAX arrays (target of the logits' shape)."""
+    return _rows("multilabel_soft_margin", "multilabel_soft_margin", logits, target, axis=axis,
+                 reduction=reduction, sample_weight=sample_weight, class_weight=class_weight)
+
+
+def multilabel_margin(logits, target, *, axis=-1, reduction="mean", sample_weight=None):
+    """:func:`fastloss.multilabel_margin` for JAX arrays (an entry of ``target`` outside
+    [-1, C) is a run-time error)."""
+    return _rows("multilabel_margin", "multilabel_margin", logits, target, axis=axis,
+                 reduction=reduction, sample_weight=sample_weight)

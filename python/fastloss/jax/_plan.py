@@ -166,6 +166,19 @@ def sparse_or_dense_target(fn: str, x, target, axis: int, dense_ok: bool):
     fail(fn, f"target must hold {wanted}, got dtype {y.dtype}", TypeError)
 
 
+def per_class_target(fn: str, x, target, kind: str):
+    """A target of x's shape: float targets in x's dtype (``dense``) or integer class-index
+    lists (``index_list``), as the NumPy API takes them."""
+    y = jnp.asarray(target)
+    if kind == "index_list":
+        if not jnp.issubdtype(y.dtype, jnp.integer):
+            fail(fn, f"target must hold integer class indices (each row's listed classes, then "
+                     f"-1), got dtype {y.dtype}", TypeError)
+        _dispatch._same_shape(fn, "logits", standin(x), "target", standin(y))
+        return y
+    return float_target(fn, "logits", x, y)
+
+
 def ignore_index_value(fn: str, value) -> int:
     ignore = integer(fn, "ignore_index", hyper_parameter(fn, "ignore_index", value))
     if not -2**63 <= ignore < 2**63:

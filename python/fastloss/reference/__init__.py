@@ -7,9 +7,10 @@ zero).  Every loss ``NAME`` has an analytic gradient ``NAME_grad``.  This packag
 NumPy only and imports nothing from the rest of ``fastloss``, so it stays an independent oracle.
 
 Layout: ``regression`` (functions of pred - target), ``binary`` (one score or probability per
-element), ``multiclass`` (rows of logits), ``likelihood`` (negative log-likelihoods and
-divergences of given probabilities); the shared argument checks, reductions and the ``argnums``
-selection live in the private modules next to them.
+element), ``multiclass`` (rows of logits, one class each), ``multilabel`` (rows of scores, several
+classes each), ``likelihood`` (negative log-likelihoods and divergences of given probabilities);
+the shared argument checks, reductions and the ``argnums`` selection live in the private modules
+next to them.
 
 Common contract
 ---------------
@@ -35,10 +36,12 @@ Common contract
 
 from __future__ import annotations
 
-from . import binary, likelihood, multiclass, regression
+from . import binary, likelihood, multiclass, multilabel, regression
 from .binary import *  # noqa: F401,F403 (each module's __all__: a new loss is listed once, beside it)
 from .likelihood import *  # noqa: F401,F403
 from .multiclass import *  # noqa: F401,F403
+from .multilabel import *  # noqa: F401,F403
 from .regression import *  # noqa: F401,F403
 
-__all__ = [*regression.__all__, *binary.__all__, *multiclass.__all__, *likelihood.__all__]
+__all__ = [*regression.__all__, *binary.__all__, *multiclass.__all__, *multilabel.__all__,
+           *likelihood.__all__]

@@ -23,6 +23,8 @@ __all__ = [
     "cross_entropy_grad",
     "multiclass_hinge",
     "multiclass_hinge_grad",
+    "nll",
+    "nll_grad",
     "softmax_focal",
     "softmax_focal_grad",
 ]
@@ -121,6 +123,50 @@ def cross_entropy_grad(logits, target, *, grad_output=None, argnums=0, axis=-1,
     if kept is not None:
         up = np.where(kept, up, 0.0)  # 0, not 0 * nan, when the mean's denominator is 0
     return _gradient("cross_entropy", grad, axis, up, argnums)
+
+
+def _nll_parts(log_probs, target, axis, class_weight, ignore_index):
+    """Unreduced loss -c[t] x_t (0 for ignored rows), the mean normaliser c[t] (0 ignored), the
+    kept-row mask, the one-hot of the targets and the rows holding a NaN (classes last)."""
+    name = "nll"
+    ignore_index = _ignore_index(name, ignore_index)
+    x, axis, C = _classes_last(name, log_probs, axis)
+    c = _class_weight(name, class_weight, C)
+    t, kept, safe = _index_targets(name, x, target, C, ignore_index)
+    c_t = c[safe]
+    nan_row = np.isnan(x).any(axis=-1)  # NaN anywhere makes the row NaN (the README's rule)
+    loss = np.where(kept, np.where(nan_row, np.nan, -(c_t * _gather(x, safe))), 0.0)
+    return loss, np.where(kept, c_t, 0.0), kept, _one_hot(safe, C), c_t, nan_row, axis
+
+
+def nll(log_probs, target, *, axis=-1, class_weight=None, ignore_index=-100, reduction="mean",
+        sample_weight=None):
+    """Negative log-likelihood of log-probabilities (PyTorch ``nll_loss``), the lecture's
+    maximum-likelihood view of classification: with ``x = log p`` over the class axis and
+    ``c = class_weight`` (ones)::
+
+        l_i = -c[t_i] x_{i,t_i}
+
+    Rows with ``t_i == ignore_index`` give 0; mean = sum_i s_i l_i / sum_{kept i} s_i c[t_i] (as
+    cross_entropy's, of which this is the second half: cross_entropy(x) == nll(log_softmax(x))).
+    A NaN anywhere in a row makes its loss NaN.
+    """
+    loss, norm, _, _, _, _, _ = _nll_parts(log_probs, target, axis, class_weight, ignore_index)
+    return _reduce("nll", loss, reduction, sample_weight, norm)
+
+
+def nll_grad(log_probs, target, *, grad_output=None, argnums=0, axis=-1, class_weight=None,
+             ignore_index=-100, reduction="mean", sample_weight=None):
+    """``dl_i/dx_ij = -c[t_i] [j == t_i]``, 0 for ignored rows and NaN for rows holding a NaN."""
+    loss, norm, kept, onehot, c_t, nan_row, axis = _nll_parts(log_probs, target, axis,
+                                                              class_weight, ignore_index)
+    grad = np.where(onehot, -c_t[..., None], 0.0)
+    grad = np.where(nan_row[..., None], np.nan, grad)
+    grad = np.where(kept[..., None], grad, 0.0)
+    up = _upstream("nll", loss.shape, reduction, sample_weight, grad_output, norm)
+    up = np.where(kept, up, 0.0)  # 0, not 0 * nan, when the mean's denominator is 0
+    return _select("nll", ("log_probs", "target"), argnums,
+                   {"log_probs": np.moveaxis(grad * up[..., None], -1, axis)})
 
 
 def _multiclass_hinge_parts(logits, target, margin, kind, squared, axis, class_weight):

@@ -15,7 +15,8 @@ at 1) and ``torch.nn`` modules mirroring theirs::
 |---|---|
 | ``mse_loss``, ``l1_loss``, ``huber_loss``, ``smooth_l1_loss`` | as ``torch.nn.functional`` |
 | ``binary_cross_entropy``, ``binary_cross_entropy_with_logits`` | as ``torch.nn.functional`` |
-| ``cross_entropy``, ``multi_margin_loss`` | as ``torch.nn.functional`` (class dim 1) |
+| ``cross_entropy``, ``multi_margin_loss``, ``nll_loss`` | as ``torch.nn.functional`` (class dim 1) |
+| ``multilabel_soft_margin_loss``, ``multilabel_margin_loss`` | as ``torch.nn.functional`` |
 | ``quantile_loss``, ``log_cosh_loss``, ``hinge_loss``, ``squared_hinge_loss`` | fastloss |
 | ``sigmoid_focal_loss`` | ``torchvision.ops.sigmoid_focal_loss``'s signature |
 | ``softmax_focal_loss``, ``multiclass_hinge_loss`` | fastloss, class dim 1 |
@@ -61,7 +62,8 @@ cost.
   silently give a wrong one.
 * The gradient is written into fresh memory, never into the caller's input, unless the user
   opts in: the row losses (``cross_entropy``, ``multi_margin_loss``, ``softmax_focal_loss``,
-  ``multiclass_hinge_loss``, and ``CrossEntropyLoss``) take ``inplace_backward=True``, which
+  ``multiclass_hinge_loss``, ``nll_loss``, the multi-label losses, and ``CrossEntropyLoss``)
+  take ``inplace_backward=True``, which
   overwrites ``input`` (an intermediate float32/float64 result such as the logits of the last
   layer, not a leaf) with its gradient and saves a logits-sized buffer. The row kernels read
   each row before writing its gradient, so this is exact (tested bit for bit against the

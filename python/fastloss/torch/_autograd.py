@@ -18,12 +18,13 @@ from ._tensors import HALF, class_dim
 # Every op takes (input, target, reduction, need_grad, <loss-specific arguments>) and returns
 # (loss, grad); grad is empty when need_grad is False.
 
-def fake(row: bool):
+def fake(row: bool, classes_last: bool = False):
     def fake(input, target, reduction, need_grad, *rest):
         if reduction != "none":
             shape = ()
         elif row:
-            shape = tuple(s for d, s in enumerate(input.shape) if d != class_dim(input))
+            dim = class_dim(input, classes_last)
+            shape = tuple(s for d, s in enumerate(input.shape) if d != dim)
         else:
             shape = tuple(input.shape)
         dtype = torch.float32 if input.dtype in HALF else input.dtype
@@ -33,7 +34,7 @@ def fake(row: bool):
     return fake
 
 
-def setup_context(row: bool, target_grad: bool):
+def setup_context(row: bool, target_grad: bool, classes_last: bool = False):
     def setup_context(ctx, inputs, output):
         input, target, reduction, need_grad = inputs[:4]
         ctx.save_for_backward(output[1])
@@ -41,7 +42,7 @@ def setup_context(row: bool, target_grad: bool):
         ctx.set_materialize_grads(False)
         ctx.reduction = reduction
         ctx.need_grad = need_grad
-        ctx.class_dim = class_dim(input) if row else None
+        ctx.class_dim = class_dim(input, classes_last) if row else None
         ctx.target_grad = target_grad
         ctx.target_dtype = target.dtype
         ctx.n_inputs = len(inputs)

@@ -15,7 +15,7 @@ from ._losses import LOSSES
 from . import _all_grads
 from ._ops import OPS, kernel_kwargs as _kernel_kwargs
 from ._spec import TorchLoss
-from ._tensors import FLOATS, check_device, optional_tensor
+from ._tensors import FLOATS, check_device, class_dim, optional_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -127,6 +127,8 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
     if input.dtype not in FLOATS:
         fail(fn, f"input must be float16, bfloat16, float32 or float64, got {input.dtype}",
              TypeError)
+    if loss.float_target and not target.is_floating_point() and not target.is_complex():
+        target = target.to(input.dtype)
     if reduction not in _REDUCTIONS and not (loss.batchmean and reduction == "batchmean"):
         choices = "'mean', 'sum', 'none' or 'batchmean'" if loss.batchmean else \
             "'mean', 'sum' or 'none'"
@@ -171,7 +173,7 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
         return op.custom_op(input, target, reduction, need_grad, *args)[0]
     if not need_grad:
         return op.body(input, target, reduction, False, *args)[0]
-    dim = (1 if input.dim() >= 2 else 0) if loss.row else None
+    dim = class_dim(input, loss.classes_last) if loss.row else None
     if inplace_backward:
         return _InPlaceRowLoss.apply(input, target, op.body, reduction, dim, args)
     return eager_loss(input, target, op.body, reduction, dim, target_grad, args)

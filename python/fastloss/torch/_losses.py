@@ -13,7 +13,9 @@ from typing import Optional
 
 from torch import Tensor
 
-from ._prepare import multi_margin_arguments, quantile_arguments, softmax_focal_arguments
+from ._prepare import (multi_margin_arguments, multilabel_margin_arguments,
+                       multilabel_soft_margin_arguments, quantile_arguments,
+                       softmax_focal_arguments)
 from ._spec import Arg, TorchLoss
 
 _TENSOR = Optional[Tensor]
@@ -199,6 +201,42 @@ LOSSES = (
         "MultiMarginLoss", mirrors_torch=True, row=True, divide_by_classes=True,
         prepare=multi_margin_arguments,
         registry_adapter=False),  # PyTorch's variant; multiclass_hinge_loss is fastloss's
+    TorchLoss(
+        "nll_loss", "nll", (_CLASS_WEIGHT, Arg("ignore_index", int)),
+        "input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, "
+        "reduction='mean', *, inplace_backward=False",
+        r"""Negative log-likelihood, as ``torch.nn.functional.nll_loss``: :math:`-w_y x_y` for
+    log-probabilities ``input`` (``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``, classes at dimension
+    1) and class indices ``target``. ``weight`` (``(C,)``, >= 0) and ``ignore_index`` follow
+    PyTorch, including its ``mean`` (divided by the summed weights of the non-ignored targets).
+    The gradient is :math:`-w_y` at the target class. (Deviation: a NaN anywhere in a row makes
+    the row's loss and gradient NaN; PyTorch reads only the target's entry.)""",
+        "NLLLoss",
+        "weight=None, size_average=None, ignore_index=-100, reduce=None, reduction='mean', *, "
+        "inplace_backward=False", mirrors_torch=True, row=True),
+    TorchLoss(
+        "multilabel_soft_margin_loss", "multilabel_soft_margin", (_CLASS_WEIGHT,),
+        f"input, target, weight=None, {_LEGACY}, *, inplace_backward=False",
+        r"""Multi-label soft margin loss, as ``torch.nn.functional.multilabel_soft_margin_loss``:
+    :math:`-\frac{1}{C}\sum_j w_j [y_j \log\sigma(x_j) + (1 - y_j)\log\sigma(-x_j)]` over the
+    classes, the last dimension of ``input`` (``(C,)``, ``(N, C)``, ``(N, d1, ..., C)``, as
+    PyTorch), ``target`` of the input's shape, ``weight`` one per class (>= 0); ``mean`` over the
+    rows. Stable for any logit (infinite logits give the finite limits where PyTorch gives nan);
+    ``target`` may also hold integers (cast to the input's dtype).""",
+        "MultiLabelSoftMarginLoss", f"weight=None, {_LEGACY}, *, inplace_backward=False",
+        mirrors_torch=True, row=True, classes_last=True, float_target=True,
+        prepare=multilabel_soft_margin_arguments),
+    TorchLoss(
+        "multilabel_margin_loss", "multilabel_margin", (),
+        f"input, target, {_LEGACY}, *, inplace_backward=False",
+        r"""Multi-label margin loss, as ``torch.nn.functional.multilabel_margin_loss``:
+    :math:`\frac{1}{C}\sum_{j \in y}\sum_{i \notin y}\max(0, 1 - (x_j - x_i))` per row of ``(C,)``
+    or ``(N, C)`` input, ``target`` of the input's shape listing each row's classes before its
+    first -1 (every entry in [-1, C); a duplicate counts twice). Any integer dtype of ``target``
+    (PyTorch: int64 only). (Deviation: a NaN in a row makes its loss and gradient NaN; PyTorch
+    drops the NaN terms.)""",
+        "MultiLabelMarginLoss", f"{_LEGACY}, *, inplace_backward=False", mirrors_torch=True,
+        row=True, prepare=multilabel_margin_arguments),
     TorchLoss(
         "softmax_focal_loss", "softmax_focal",
         (Arg("alpha", Optional[float]), Arg("alpha_per_class", _TENSOR, kernel="alpha",

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ._tensors import class_dim
+
 from .. import _core
 from .._dispatch import KERNELS
 
@@ -170,6 +172,22 @@ def _multiclass_hinge(x, margin, kind, squared, weight, sample_weight, dense):
     return Call(kid, (margin, float(squared)), aux0=weight, weight=sample_weight)
 
 
+def _nll(x, weight, ignore_index, dense):
+    if dense or not _integer(ignore_index):
+        return None
+    return Call(_NLL, ignore_index=ignore_index, aux0=weight)
+
+
+def _multilabel_soft_margin(x, weight, dense):
+    return Call(_MULTILABEL_SOFT_MARGIN, aux0=weight) if dense else None
+
+
+def _multilabel_margin(x, dense):
+    return None if dense else Call(_MULTILABEL_MARGIN)
+
+
+(_NLL, _MULTILABEL_SOFT_MARGIN, _MULTILABEL_MARGIN) = _ids(
+    "nll", "multilabel_soft_margin", "multilabel_margin")
 (_HUBER, _SMOOTH_L1, _QUANTILE, _BCE_LOGITS, _SIGMOID_FOCAL, _POISSON_NLL, _KL_DIV, _CE_SPARSE,
  _CE_DENSE, _WESTON_WATKINS, _SOFTMAX_FOCAL) = _ids(
     "huber", "smooth_l1", "quantile", "binary_cross_entropy_with_logits", "sigmoid_focal",
@@ -189,16 +207,20 @@ CALLS = {
     "poisson_nll_loss": _poisson_nll, "kl_div": _kl_div, "gaussian_nll_loss": _gaussian_nll,
     "cross_entropy": _cross_entropy,
     "multi_margin_loss": _multi_margin, "softmax_focal_loss": _softmax_focal,
-    "multiclass_hinge_loss": _multiclass_hinge,
+    "multiclass_hinge_loss": _multiclass_hinge, "nll_loss": _nll,
+    "multilabel_soft_margin_loss": _multilabel_soft_margin,
+    "multilabel_margin_loss": _multilabel_margin,
 }
 
 
 # ---- the call ----------------------------------------------------------------------------------
 
 def evaluate(make_call: Callable, row: bool, input: Tensor, target: Tensor, reduction: str,
-             need_grad: bool, args: tuple, grad_into: Optional[Tensor]):
+             need_grad: bool, args: tuple, grad_into: Optional[Tensor], *,
+             classes_last: bool = False):
     """(loss, grad) tensors of the loss ``make_call`` describes, computed natively, or None when
-    this path declines the call. ``grad_into`` receives the gradient (inplace_backward)."""
+    this path declines the call. ``grad_into`` receives the gradient (inplace_backward); a row
+    loss's classes are at dimension 1, or the last with ``classes_last``."""
     if input.dtype not in _FLOATS:
         return None
     dense = False
@@ -231,7 +253,7 @@ def evaluate(make_call: Callable, row: bool, input: Tensor, target: Tensor, redu
                      None if grad_into is None else describe(grad_into))
     except KeyError:  # a dtype the native entry does not read
         return None
-    axis = (1 if input.dim() >= 2 else 0) if row else -1
+    axis = class_dim(input, classes_last) if row else -1
     out = _package._run_tensors(call.kernel, code, call.params, call.ignore_index, scale,
                                 weight_total, axis, call.aux0_constant,
                                 need_grad and grad_into is None, *described)

@@ -8,7 +8,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from .. import _classification, _likelihood, _regression
+from .. import _classification, _likelihood, _multilabel, _regression
 from ._autograd import backward, fake, setup_context
 from . import _native
 from ._kernel import evaluate, grad_into
@@ -42,7 +42,7 @@ def kernel_kwargs(loss: TorchLoss, args: tuple) -> dict:
 
 def _kernel_function(loss: TorchLoss) -> Callable:
     return (getattr(_regression, loss.kernel, None) or getattr(_likelihood, loss.kernel, None)
-            or getattr(_classification, loss.kernel))
+            or getattr(_multilabel, loss.kernel, None) or getattr(_classification, loss.kernel))
 
 
 def _body(loss: TorchLoss) -> Callable:
@@ -56,7 +56,7 @@ def _body(loss: TorchLoss) -> Callable:
     def body(input, target, reduction, need_grad, *args):
         if not _package._through_device_path(input):  # CPU: one native call, unless it declines
             out = _native.evaluate(native, row, input, target, reduction, need_grad, args,
-                                   grad_into.get())
+                                   grad_into.get(), classes_last=loss.classes_last)
             if out is not None:
                 return out
         kwargs = {}
@@ -67,7 +67,7 @@ def _body(loss: TorchLoss) -> Callable:
                 kwargs[keyword] = value
         options = {}
         if loss.row:
-            kwargs["axis"] = axis = class_dim(input)
+            kwargs["axis"] = axis = class_dim(input, loss.classes_last)
             if loss.divide_by_classes:
                 options["divisor"] = input.shape[axis]
         if loss.mean_by_count:  # only where there are weights: unweighted, the means agree
@@ -88,8 +88,9 @@ def _body(loss: TorchLoss) -> Callable:
 def _register(loss: TorchLoss) -> Op:
     body = _body(loss)
     op = torch.library.custom_op(_LIB + loss.name, mutates_args=())(body)
-    op.register_fake(fake(loss.row))
-    op.register_autograd(backward, setup_context=setup_context(loss.row, loss.target_grad))
+    op.register_fake(fake(loss.row, loss.classes_last))
+    op.register_autograd(backward, setup_context=setup_context(loss.row, loss.target_grad,
+                                                               loss.classes_last))
     return Op(op, body, _kernel_function(loss))
 
 

@@ -33,3 +33,25 @@ def multi_margin_arguments(input, p, margin, weight):
     if isinstance(input, Tensor) and input.dim() not in (1, 2):
         fail("multi_margin_loss", f"input must be 1-D or 2-D, got {input.dim()}-D")
     return int(p), margin, weight
+
+
+def _vector_or_matrix(fn: str, input):
+    """PyTorch's multi-label losses take (C,) or (N, C) input, with C > 0."""
+    if isinstance(input, Tensor) and (input.dim() not in (1, 2) or input.shape[-1] == 0):
+        fail(fn, f"input must be a non-empty vector (C,) or matrix (N, C), got shape "
+                 f"{tuple(input.shape)}")
+
+
+def multilabel_soft_margin_arguments(input, weight):
+    """The classes are the last dimension of any input, as PyTorch's (which sums over it); at
+    least one class (PyTorch's 0 / 0 would be nan)."""
+    if isinstance(input, Tensor) and input.dim() >= 1 and input.shape[-1] == 0:
+        fail("multilabel_soft_margin_loss", f"input must have at least one class (its last "
+                                            f"dimension), got shape {tuple(input.shape)}")
+    return (weight,)
+
+
+def multilabel_margin_arguments(input):
+    """The layouts PyTorch's multilabel_margin_loss accepts: (C,) or (N, C)."""
+    _vector_or_matrix("multilabel_margin_loss", input)
+    return ()

@@ -53,6 +53,10 @@ class TorchLoss:
     divide_by_classes: bool = False  # loss and gradient divided by C (multi_margin_loss)
     batchmean: bool = False      # also reduction='batchmean': sum / input.shape[0] (kl_div)
     all_gradients: bool = False  # eager calls also differentiate target and tensor arguments
+    classes_last: bool = False  # a row loss's classes are the last dimension, not dimension 1
+    #                             (multilabel_soft_margin_loss, as PyTorch sums over dim -1)
+    float_target: bool = False  # an integer target is cast to the input's dtype (PyTorch's
+    #                             arithmetic promotes it: multilabel_soft_margin_loss)
     prepare: Optional[Callable] = None  # (input, **parameters) -> op args, where they are not
     #                                     the parameters of the same names
     registry_adapter: bool = True  # the adapter FOR_REGISTRY names for `kernel` (one per kernel)

@@ -65,7 +65,11 @@ def check_device(fn: str, name: str, t, input: Tensor) -> None:
         fail(fn, f"{name} is on {t.device} but input is on {input.device}", RuntimeError)
 
 
-def class_dim(x: Tensor) -> int:
+def class_dim(x: Tensor, classes_last: bool = False) -> int:
+    """The class dimension of a row loss's input: 1 (0 for a single row), as PyTorch's losses
+    over classes, or the last one (multilabel_soft_margin_loss)."""
+    if classes_last:
+        return x.dim() - 1
     return 1 if x.dim() >= 2 else 0
 
 
