@@ -8,9 +8,11 @@
 //
 // The call's contract (_ffi.py builds it):
 //   operands  x, target, then per the `operands` bitmask: aux 0 (1), aux 1 (2), sample weight
-//             (4); dense row-major buffers of their own shapes (aux and weights broadcast here)
+//             (4), class-index labels of the loss shape (8: a target of logits, distillation);
+//             dense row-major buffers of their own shapes (aux and weights broadcast here)
 //   results   the loss (0-d for mean/sum, the unreduced shape for none), then d loss / d x when
-//             asked for (a second result)
+//             asked for (a second result), and for a target of logits d loss / d target (a
+//             third)
 //   attrs     name (for messages), kernel (ops.h id), reduction, params (f64 array), axis (row
 //             losses: the class axis of x), ignore_index + has_ignore_index, operands,
 //             aux0_name / aux1_name / aux0_open_unit (for the weight checks), aux0_value (a
@@ -35,7 +37,8 @@ namespace {
 
 namespace ffi = xla_ffi;
 
-constexpr int64_t kAux0 = 1, kAux1 = 2, kWeight = 4;  // the `operands` bits (_ffi.py's too)
+constexpr int64_t kAux0 = 1, kAux1 = 2, kWeight = 4, kLabels = 8;  // the `operands` bits
+                                                                    // (_ffi.py's too)
 
 // A problem in the call itself, reported as an FFI error rather than a crash.
 struct CallError {
@@ -261,8 +264,9 @@ void execute(const ffi::CallFrame& frame) {
   View loss_shape = x;
   if (row) loss_shape.ndim = x.ndim - 1;
   const bool dense = info.target == TargetKind::dense;
-  const View target =
-      buffer_view(arg(frame, 1), "[fastloss." + fn + "] target", row && dense ? order : nullptr);
+  const bool pair = info.target == TargetKind::logits;  // a second logits array: x's layout
+  const View target = buffer_view(arg(frame, 1), "[fastloss." + fn + "] target",
+                                  row && (dense || pair) ? order : nullptr);
 
   int64_t next = 2;
   View aux[kMaxAux], weight;
@@ -297,12 +301,17 @@ void execute(const ffi::CallFrame& frame) {
     const int64_t n = loss_shape.numel(), own = w.numel();
     req.weight_total = own ? pairwise_sum(w, 0, own) * (double(n) / double(own)) : 0.0;
   }
+  View labels;
+  if (operands & kLabels) {
+    labels = buffer_view(arg(frame, next++), "[fastloss." + fn + "] labels");
+    req.inputs[2] = &labels;
+  }
   req.inputs[0] = &x;
   req.inputs[1] = &target;
 
   // Results: the loss, then the gradient of x (in x's layout, so through the same order).
   const ffi::Buffer& loss_b = ret(frame, 0);
-  View loss_out, grad;
+  View loss_out, grad, grad_target;
   if (req.reduction == Reduction::none) {
     loss_out = buffer_view(loss_b, "[fastloss." + fn + "] the loss");
     req.loss_out = &loss_out;
@@ -313,11 +322,17 @@ void execute(const ffi::CallFrame& frame) {
     grad = buffer_view(ret(frame, 1), "[fastloss." + fn + "] the gradient", row ? order : nullptr);
     req.grads[0] = &grad;
   }
+  if (frame.rets.size > 2) {
+    grad_target = buffer_view(ret(frame, 2), "[fastloss." + fn + "] the target's gradient",
+                              row ? order : nullptr);
+    req.grads[1] = &grad_target;
+  }
 
   const LossResult r = run(req);  // checks the request's structure once more (ops.cc)
   if (r.bad_index >= 0) {
     if (row)
-      invalid("[fastloss." + fn + "] target label " + std::to_string(r.bad_label) +
+      invalid("[fastloss." + fn + (pair ? "] labels label " : "] target label ") +
+              std::to_string(r.bad_label) +
               " out of range [0, " + std::to_string(x.shape[x.ndim - 1]) + ") at index " +
               index_text(r.bad_index, loss_shape));
     std::string message = replace_all(std::string(attrs.string("domain")), "{x}",

@@ -63,7 +63,7 @@ def test_all_names_exist():
 def test_spec_fields(spec):
     assert getattr(fastloss, spec.name) is spec.fn
     assert spec.fn.__name__ == spec.name
-    assert spec.family in ("regression", "classification")
+    assert spec.family in ("regression", "classification", "divergence")
     assert spec.kind in ("pointwise", "row")
     assert isinstance(spec.variants, tuple) and spec.variants
     for dtype in (np.float32, np.float64):
@@ -77,10 +77,12 @@ def test_spec_fields(spec):
 @pytest.mark.parametrize("spec", SPECS, ids=NAMES)
 def test_loss_facts_are_well_formed(spec):
     assert spec.arrays == tuple(inspect.signature(spec.reference).parameters)[:len(spec.arrays)]
-    # regression losses are functions of pred - target; the others differentiate the first input
-    expected = ("pred", "target") if spec.family == "regression" else spec.arrays[:1]
+    # regression losses are functions of pred - target, the divergences differentiate both
+    # logits arrays; the others differentiate the first input
+    expected = (("pred", "target") if spec.family == "regression"
+                else spec.arrays[:2] if spec.family == "divergence" else spec.arrays[:1])
     assert spec.differentiable == expected
-    assert spec.target_differentiable == (spec.family == "regression")
+    assert spec.target_differentiable == (spec.family in ("regression", "divergence"))
     assert set(spec.domain) <= set(spec.arrays)
     assert all(lo < hi for lo, hi in spec.domain.values())
     assert spec.mean_count in MEAN_COUNTS

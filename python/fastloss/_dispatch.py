@@ -355,3 +355,4 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         request.grads = (grad_out,)
     return _result(value, loss_out, logits, code)
 
+

@@ -19,7 +19,7 @@ namespace fastloss {
 
 #define FL_FAMILIES(X) X(pointwise) X(row)
 // What a kernel's second input holds (see losses.def).
-#define FL_TARGET_KINDS(X) X(difference) X(soft) X(label) X(sparse) X(dense)
+#define FL_TARGET_KINDS(X) X(difference) X(soft) X(label) X(sparse) X(dense) X(logits)
 #define FL_AUX_KINDS(X) X(none) X(per_element) X(per_class)
 #define FL_CLASS_WEIGHTS(X) X(none) X(in_row) X(in_row_and_mean) X(factor)
 
@@ -44,8 +44,11 @@ struct KernelInfo {
   AuxKind aux;            // pointwise: the per-element operand; rows: the label's per-class value
   ClassWeight class_weight;
 
-  // The target gets a gradient from the same pass (d/dy = -d/dx).
-  constexpr bool target_differentiable() const { return target == TargetKind::difference; }
+  // The target gets a gradient from the same pass: d/dy = -d/dx for a difference, the row
+  // functor's second gradient row for a second logits array.
+  constexpr bool target_differentiable() const {
+    return target == TargetKind::difference || target == TargetKind::logits;
+  }
 };
 
 inline constexpr KernelInfo kKernels[kNumKernels] = {

@@ -39,6 +39,10 @@ def differentiable(plan: Plan, operand_names: tuple):
                 name = plan.aux_names[int(key[-1])] if key.startswith("aux") else key
                 fail(fn, f"cannot differentiate with respect to {name}; wrap it in "
                          "jax.lax.stop_gradient", TypeError)
+        if plan.pair:  # (loss, d x, d target): the last two are the residual
+            loss, grad_x, grad_target = call(True, x.value, target.value,
+                                             tuple(a.value for a in operands))
+            return loss, (grad_x, grad_target)
         return call(True, x.value, target.value, tuple(a.value for a in operands))
 
     def bwd(grad, cotangent):
@@ -47,6 +51,8 @@ def differentiable(plan: Plan, operand_names: tuple):
             return None, None, nothing
         if plan.row and plan.reduction == 0:
             cotangent = jnp.expand_dims(cotangent, plan.axis)
+        if plan.pair:
+            return tuple((g * cotangent).astype(g.dtype) for g in grad) + (nothing,)
         grad_x = (grad * cotangent).astype(grad.dtype)
         return grad_x, (-grad_x if target_grad else None), nothing
 
@@ -56,5 +62,5 @@ def differentiable(plan: Plan, operand_names: tuple):
 
 def apply(plan: Plan, x, target, operands: dict):
     """The loss of a validated call; `operands` maps aux0/aux1/sample_weight to arrays."""
-    names = tuple(k for k in ("aux0", "aux1", "sample_weight") if k in operands)
+    names = tuple(k for k in _ffi._OPTIONAL if k in operands)
     return differentiable(plan, names)(x, target, tuple(operands[k] for k in names))

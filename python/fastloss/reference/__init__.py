@@ -7,7 +7,7 @@ zero).  Every loss ``NAME`` has an analytic gradient ``NAME_grad``.  This packag
 NumPy only and imports nothing from the rest of ``fastloss``, so it stays an independent oracle.
 
 Layout: ``regression`` (functions of pred - target), ``binary`` (one score or probability per
-element), ``multiclass`` (rows of logits); the shared argument checks, reductions and the
+element), ``multiclass`` (rows of logits), ``divergence`` (two rows of logits); the shared argument checks, reductions and the
 ``argnums`` selection live in the private modules next to them.
 
 Common contract
@@ -34,9 +34,10 @@ Common contract
 
 from __future__ import annotations
 
-from . import binary, multiclass, regression
+from . import binary, divergence, multiclass, regression
 from .binary import *  # noqa: F401,F403 (each module's __all__: a new loss is listed once, beside it)
+from .divergence import *  # noqa: F401,F403
 from .multiclass import *  # noqa: F401,F403
 from .regression import *  # noqa: F401,F403
 
-__all__ = [*regression.__all__, *binary.__all__, *multiclass.__all__]
+__all__ = [*regression.__all__, *binary.__all__, *multiclass.__all__, *divergence.__all__]

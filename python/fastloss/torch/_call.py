@@ -146,7 +146,7 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
             if grad_mode and value.requires_grad:
                 fail(fn, f"{name} requires grad, but fastloss differentiates input only; pass "
                          f"{name}.detach()", RuntimeError)
-    target_grad = loss.target_grad
+    target_grad = loss.target_gradient
     if grad_mode and not target_grad and target.requires_grad:
         fail(fn, "target requires grad, but this loss is differentiated with respect to input "
                  "only; pass target.detach()", RuntimeError)

@@ -8,7 +8,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from .. import _classification, _regression
+from .. import _classification, _divergence, _regression
 from ._autograd import backward, fake, setup_context
 from . import _native
 from ._kernel import evaluate, grad_into
@@ -31,7 +31,8 @@ class Op(NamedTuple):
 def _body(loss: TorchLoss) -> Callable:
     """(input, target, reduction, need_grad, *args) -> (loss, grad), with the op's schema as its
     signature: the fastloss call with the entry's keywords, class axis, divisor and mean."""
-    kernel = getattr(_regression, loss.kernel, None) or getattr(_classification, loss.kernel)
+    kernel = (getattr(_regression, loss.kernel, None) or getattr(_divergence, loss.kernel, None)
+              or getattr(_classification, loss.kernel))
     # (keyword, op value -> fastloss value) per arg, worked out once rather than per call
     plan = [(arg.keyword, arg.to_kernel) for arg in loss.args]
     native, row = _native.CALLS[loss.name], loss.row
@@ -55,6 +56,8 @@ def _body(loss: TorchLoss) -> Callable:
                 options["divisor"] = input.shape[axis]
         if loss.mean_by_count:  # only where there are weights: unweighted, the means agree
             options["mean_by_count"] = kwargs["sample_weight"] is not None
+        if loss.logits_target:
+            options["both_gradients"] = True
         return evaluate(kernel, input, target, reduction, need_grad, **options, **kwargs)
 
     positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -71,8 +74,8 @@ def _body(loss: TorchLoss) -> Callable:
 def _register(loss: TorchLoss) -> Op:
     body = _body(loss)
     op = torch.library.custom_op(_LIB + loss.name, mutates_args=())(body)
-    op.register_fake(fake(loss.row))
-    op.register_autograd(backward, setup_context=setup_context(loss.row, loss.target_grad))
+    op.register_fake(fake(loss.row, loss.logits_target))
+    op.register_autograd(backward, setup_context=setup_context(loss.row, loss.target_gradient))
     return Op(op, body)
 
 
