@@ -100,7 +100,8 @@ struct Distillation {
       ops.pair_map_sums(a.x, a.y, n, nullptr, a.grad_y,
                         [=](T x, T y, T&, T& gy, T& v0, T& v1, T& v2) {
                           const T u = gy * inv_su;
-                          const T d = T(sp.log_ratio(y, x) - kl_value);
+                          // rounded as in the value's pass: a one-hot teacher gets exactly 0
+                          const T d = T(sp.log_ratio(y, x)) - T(kl_value);
                           gy = u == T(0) ? T(0) : g_kl * (u * d);
                           v0 = v1 = v2 = T(0);
                         });

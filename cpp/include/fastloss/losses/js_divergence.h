@@ -73,13 +73,14 @@ struct JsDivergence {
                         [=](T x, T y, T& gx, T& gy, T& v0, T& v1, T& v2) {
                           double a_j, b_j;
                           log_ratios_to_mixture(sp.log_ratio(x, y), beta, a_j, b_j);
+                          // a_j, b_j rounded as in the value's pass (a one-hot row: exactly 0)
                           if (kGx) {
                             const T p = gx * inv_s_x;
-                            gx = p == T(0) ? T(0) : gx_scale * (p * T(a_j - k_p));
+                            gx = p == T(0) ? T(0) : gx_scale * (p * (T(a_j) - T(k_p)));
                           }
                           if (kGy) {
                             const T q = gy * inv_s_y;
-                            gy = q == T(0) ? T(0) : gy_scale * (q * T(b_j - k_q));
+                            gy = q == T(0) ? T(0) : gy_scale * (q * (T(b_j) - T(k_q)));
                           }
                           v0 = v1 = v2 = T(0);
                         });

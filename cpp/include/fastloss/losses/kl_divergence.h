@@ -102,7 +102,9 @@ struct KlDivergence {
       ops.pair_map_sums(a.x, a.y, a.classes, a.grad, nullptr,
                         [=](T x, T y, T& gx, T&, T& v0, T& v1, T& v2) {
                           const T p = gx * inv_s_x;
-                          const T d = T(sp.log_ratio(x, y) - value_d);
+                          // lp - lq rounded as in the value's pass, so that a one-hot p (one
+                          // term, KL = its log ratio) gets exactly 0
+                          const T d = T(sp.log_ratio(x, y)) - T(value_d);
                           gx = p == T(0) ? T(0) : g * (p * d);
                           v0 = v1 = v2 = T(0);
                         });
