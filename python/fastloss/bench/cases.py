@@ -37,6 +37,10 @@ ROW_SHAPES = {
     "cross_entropy": ((4096, 32000), (64, 1000)),
     "softmax_focal": ((16384, 1000), (64, 1000)),
     "multiclass_hinge": ((16384, 1000), (64, 1000)),
+    # the distillation shape of a language model's vocabulary (the 4096 x 32000)
+    "kl_divergence": ((4096, 32000), (64, 1000)),
+    "js_divergence": ((4096, 32000), (64, 1000)),
+    "distillation": ((4096, 32000), (64, 1000)),
 }
 DEFAULT_ROW_SHAPE = ((16384, 1000), (64, 1000))
 
