@@ -25,7 +25,8 @@ Common contract
   ones).  ``argnums`` (as in ``jax.grad``) indexes the array arguments: an int returns that
   argument's gradient, a tuple of ints a tuple of them in that order; asking for an argument
   without a gradient (class labels, binary targets) raises ``ValueError``.  The regression
-  losses are differentiable in pred and target, every other loss in its first argument only.
+  losses are differentiable in pred and target, the divergences in both logits arrays, every
+  other loss in its first argument only.
   Each gradient has its argument's shape, float64.  Where the loss has a kink the gradient is
   the subgradient documented on each function.
 * Invalid hyperparameters, reductions, shapes, labels or argnums raise ``ValueError`` with a

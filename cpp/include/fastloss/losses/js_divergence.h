@@ -30,12 +30,14 @@ struct JsDivergence {
     return a.grad_y ? row<false, true>(a, ops) : row<false, false>(a, ops);
   }
 
-  // (a_j, b_j) from the log ratio delta_j.
-  FL_HOST_DEVICE static void log_ratios_to_mixture(double delta, double beta, double& a_j,
-                                                   double& b_j) {
-    const bool p_larger = delta >= 0;
-    const double e = fl_expm1(-fl_abs(delta));
-    const double l = -fl_log1p((p_larger ? 1.0 - beta : beta) * e);
+  // (a_j, b_j) from the log ratio delta_j (taken in double), in the rows' precision: the
+  // expm1 and log1p keep their relative accuracy near delta = 0 in float32 too, and float32
+  // rows run them at twice the vector width.
+  FL_HOST_DEVICE static void log_ratios_to_mixture(double delta_d, double beta, T& a_j, T& b_j) {
+    const T delta = T(delta_d);
+    const bool p_larger = delta >= T(0);
+    const T e = fl_expm1(-fl_abs(delta));
+    const T l = -fl_log1p(T(p_larger ? 1.0 - beta : beta) * e);
     a_j = p_larger ? l : l + delta;
     b_j = p_larger ? l - delta : l;
   }
@@ -59,10 +61,10 @@ struct JsDivergence {
         a.x, a.y, a.classes, a.grad, a.grad_y, [=](T x, T y, T& gx, T& gy, T& v0, T& v1, T& v2) {
           const T p = kGx ? gx * inv_s_x : sp.p(x);
           const T q = kGy ? gy * inv_s_y : sp.q(y);
-          double a_j, b_j;
+          T a_j, b_j;
           log_ratios_to_mixture(sp.log_ratio(x, y), beta, a_j, b_j);
-          v0 = p == T(0) ? T(0) : p * T(a_j);
-          v1 = q == T(0) ? T(0) : q * T(b_j);
+          v0 = p == T(0) ? T(0) : p * a_j;
+          v1 = q == T(0) ? T(0) : q * b_j;
           v2 = T(0);
         });
     if (kGx || kGy) {
@@ -71,16 +73,16 @@ struct JsDivergence {
       const T gy_scale = T(a.grad_scale * (1.0 - beta) * double(sp.tau));
       ops.pair_map_sums(a.x, a.y, a.classes, a.grad, a.grad_y,
                         [=](T x, T y, T& gx, T& gy, T& v0, T& v1, T& v2) {
-                          double a_j, b_j;
+                          T a_j, b_j;
                           log_ratios_to_mixture(sp.log_ratio(x, y), beta, a_j, b_j);
                           // a_j, b_j rounded as in the value's pass (a one-hot row: exactly 0)
                           if (kGx) {
                             const T p = gx * inv_s_x;
-                            gx = p == T(0) ? T(0) : gx_scale * (p * (T(a_j) - T(k_p)));
+                            gx = p == T(0) ? T(0) : gx_scale * (p * (a_j - T(k_p)));
                           }
                           if (kGy) {
                             const T q = gy * inv_s_y;
-                            gy = q == T(0) ? T(0) : gy_scale * (q * (T(b_j) - T(k_q)));
+                            gy = q == T(0) ? T(0) : gy_scale * (q * (b_j - T(k_q)));
                           }
                           v0 = v1 = v2 = T(0);
                         });
