@@ -8,9 +8,11 @@
 //
 // The call's contract (_ffi.py builds it):
 //   operands  x, target, then per the `operands` bitmask: aux 0 (1), aux 1 (2), sample weight
-//             (4); dense row-major buffers of their own shapes (aux and weights broadcast here)
+//             (4), class-index labels of the loss shape (8: a target of logits, distillation);
+//             dense row-major buffers of their own shapes (aux and weights broadcast here)
 //   results   the loss (0-d for mean/sum, the unreduced shape for none), then d loss / d x when
-//             asked for (a second result)
+//             asked for (a second result), and for a target of logits d loss / d target (a
+//             third)
 //   attrs     name (for messages), kernel (ops.h id), reduction, params (f64 array), axis (row
 //             losses: the class axis of x), ignore_index + has_ignore_index, operands,
 //             aux0_name / aux1_name / aux0_open_unit (for the weight checks), aux0_value (a
@@ -35,7 +37,8 @@ namespace {
 
 namespace ffi = xla_ffi;
 
-constexpr int64_t kAux0 = 1, kAux1 = 2, kWeight = 4;  // the `operands` bits (_ffi.py's too)
+constexpr int64_t kAux0 = 1, kAux1 = 2, kWeight = 4, kLabels = 8;  // the `operands` bits
+                                                                    // (_ffi.py's too)
 
 // A problem in the call itself, reported as an FFI error rather than a crash.
 struct CallError {
@@ -260,6 +263,7 @@ void execute(const ffi::CallFrame& frame) {
   const View x = buffer_view(xb, "[fastloss." + fn + "] the input", row ? order : nullptr);
   View loss_shape = x;
   if (row) loss_shape.ndim = x.ndim - 1;
+  const bool pair = info.target == TargetKind::logits;  // a second logits array: x's layout
   const View target = buffer_view(arg(frame, 1), "[fastloss." + fn + "] target",
                                   row && info.target_per_class() ? order : nullptr);
 
@@ -296,6 +300,11 @@ void execute(const ffi::CallFrame& frame) {
     const int64_t n = loss_shape.numel(), own = w.numel();
     req.weight_total = own ? pairwise_sum(w, 0, own) * (double(n) / double(own)) : 0.0;
   }
+  View labels;
+  if (operands & kLabels) {
+    labels = buffer_view(arg(frame, next++), "[fastloss." + fn + "] labels");
+    req.inputs[2] = &labels;
+  }
   req.inputs[0] = &x;
   req.inputs[1] = &target;
 
@@ -315,9 +324,11 @@ void execute(const ffi::CallFrame& frame) {
     req.grads[0] = &grad;
   }
   if (frame.rets.size > 2) {
-    if (row || !info.functor_grads())
+    // A second logits array's gradient (rows, in x's layout), or the functor's d/dtarget.
+    if (!pair && (row || !info.functor_grads()))
       invalid("[fastloss." + fn + "] only d/dx is a result of this loss");
-    grad_y = buffer_view(ret(frame, 2), "[fastloss." + fn + "] the target's gradient");
+    grad_y = buffer_view(ret(frame, 2), "[fastloss." + fn + "] the target's gradient",
+                         row ? order : nullptr);
     req.grads[1] = &grad_y;
   }
   if (frame.rets.size > 3) {
@@ -328,8 +339,9 @@ void execute(const ffi::CallFrame& frame) {
   const LossResult r = run(req);  // checks the request's structure once more (ops.cc)
   if (r.bad_index >= 0) {
     if (row)  // (an index list's row may also end with -1: its range starts there)
-      invalid("[fastloss." + fn + "] target label " + std::to_string(r.bad_label) +
-              " out of range [" + (info.target == TargetKind::index_list ? "-1" : "0") + ", " +
+      invalid("[fastloss." + fn + (pair ? "] labels label " : "] target label ") +
+              std::to_string(r.bad_label) + " out of range [" +
+              (info.target == TargetKind::index_list ? "-1" : "0") + ", " +
               std::to_string(x.shape[x.ndim - 1]) + ") at index " +
               index_text(r.bad_index, loss_shape));
     std::string message = replace_all(std::string(attrs.string("domain")), "{x}",

@@ -135,6 +135,19 @@ struct SerialRowOps {
     }
     return s;
   }
+  template <class Term>
+  __device__ PairSums pair_map_sums(const T* x, const T* y, int64_t n, T* gx, T* gy,
+                                    Term term) const {
+    PairSums s;
+    for (int64_t j = 0; j < n; ++j) {
+      T scratch_x = T(0), scratch_y = T(0), v0, v1, v2;
+      term(x[j], y[j], gx ? gx[j] : scratch_x, gy ? gy[j] : scratch_y, v0, v1, v2);
+      s.v0 += double(v0);
+      s.v1 += double(v1);
+      s.v2 += double(v2);
+    }
+    return s;
+  }
 };
 
 template <class Loss, class T>
@@ -145,6 +158,8 @@ __global__ void row_check(RowArgs<T> a, int64_t rows, double* loss) {
   RowArgs<T> row = a;
   row.x += r * a.classes;
   if (row.grad) row.grad += r * a.classes;
+  if (row.y) row.y += r * a.classes;
+  if (row.grad_y) row.grad_y += r * a.classes;
   loss[r] = Loss{}(row, ops);
 }
 

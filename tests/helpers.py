@@ -120,9 +120,11 @@ def subnormal_floor(*dtypes) -> float:
     return max(tiny) if tiny else 0.0
 
 
-def assert_close(actual, expected, rtol: float, atol: float, *, what: str = "") -> None:
+def assert_close(actual, expected, rtol: float, atol: float, *, what: str = "",
+                 abs_floor: float = 0.0) -> None:
     """|actual - expected| <= rtol * |expected| + atol * max|expected| + floor elementwise, floor
-    the smallest normal number of the compared dtype (:func:`subnormal_floor`).
+    the smallest normal number of the compared dtype (:func:`subnormal_floor`) plus `abs_floor`
+    (a loss's absolute accuracy, where its tolerance entry has one: the divergences).
 
     Shapes must be equal (no broadcasting), NaN must sit exactly where the expected NaN is, and
     infinities must match exactly. The failure message names the worst element, its index, both
@@ -154,7 +156,7 @@ def assert_close(actual, expected, rtol: float, atol: float, *, what: str = "") 
     scale = float(np.max(np.abs(e64[finite])))
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where both are inf
         err = np.where(finite, np.abs(a64 - e64), 0.0)
-    bound = rtol * np.abs(e64) + atol * scale + subnormal_floor(a.dtype, e.dtype)
+    bound = rtol * np.abs(e64) + atol * scale + subnormal_floor(a.dtype, e.dtype) + abs_floor
     excess = np.where(finite, err - bound, -np.inf)
     i = int(np.argmax(excess))
     if excess.flat[i] > 0:

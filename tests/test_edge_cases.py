@@ -30,10 +30,15 @@ CLASSIFICATION = {n for n, s in REGISTRY.items() if s.family == "classification"
 LIKELIHOOD = {n for n, s in REGISTRY.items() if s.family == "likelihood"}
 POINTWISE = {n for n, s in REGISTRY.items() if s.kind == "pointwise"}
 # losses of scores, margins or log-probabilities, not of a softmax
-NO_SOFTMAX = POINTWISE | {"multiclass_hinge", "nll", "multilabel_soft_margin", "multilabel_margin"}
+NO_SOFTMAX = POINTWISE | {"multiclass_hinge", "nll", "multilabel_soft_margin",
+                          "multilabel_margin"}
 # row losses whose target has one entry per class (x's shape), not one class index per row
 PER_CLASS_TARGET = per_class_target_losses()
 NOT_IGNORABLE = {n for n, s in REGISTRY.items() if s.mean_count == "elements"}  # no ignore_index
+# The divergences take two logits arrays (and distillation its labels as a keyword), not the
+# (logits, class index) calls of the hand-made cases below: their own cases (a one-hot teacher's
+# -inf logits, +inf logits, ignored and all-ignored rows) are in tests/test_divergence.py.
+DIVERGENCE = {n for n, s in REGISTRY.items() if s.family == "divergence"}
 
 
 def _covers(cases, excluded):
@@ -49,6 +54,10 @@ def _vg(fn, *args, **kwargs):
 def _no_ignored(spec, args, kwargs):
     """Targets with ignored entries replaced by a valid class (so every row counts)."""
     args = list(args)
+    if spec.labels_arg is not None and kwargs.get(spec.labels_arg) is not None:
+        t = kwargs[spec.labels_arg]
+        kwargs[spec.labels_arg] = np.where(t == kwargs.get("ignore_index", -100), 0, t)
+        return tuple(args)
     t = args[1]
     if spec.kind == "row" and t.dtype.kind in "iu":
         ignore = kwargs.get("ignore_index", -100)
@@ -212,7 +221,7 @@ INFINITE_ERRORS = [
     ("smooth_l1", {}, 1.0), ("smooth_l1", {"beta": 0.0}, 1.0), ("mae", {}, 1.0),
     ("quantile", {"tau": 0.3}, 0.7), ("log_cosh", {}, 1.0)]
 # an infinite error is a regression notion (the likelihoods' own infinities: test_likelihood.py)
-_covers(INFINITE_ERRORS, CLASSIFICATION | LIKELIHOOD)
+_covers(INFINITE_ERRORS, CLASSIFICATION | LIKELIHOOD | DIVERGENCE)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -285,7 +294,7 @@ def test_cross_entropy_huge_logits_exact_values():
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("name", sorted(set(REGISTRY) - NO_SOFTMAX))
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - NO_SOFTMAX - DIVERGENCE))
 @pytest.mark.parametrize("t", [0, 1], ids=["target-is-inf", "target-is-finite"])
 def test_plus_infinite_logit_gives_nan_like_pytorch(dtype, name, t):
     """+inf logit: PyTorch's log_softmax is inf - inf = nan for the whole row, whatever the
@@ -303,8 +312,9 @@ MASKED_CLASSES = [("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0
                   ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5}),
                   ("multiclass_hinge", {}), ("nll", {})]
 # Masking classes needs a class axis and a class-index target: for the multi-label losses a
-# -inf score is not a masked class but a confident "absent" (their own tests cover it).
-_covers(MASKED_CLASSES, POINTWISE | PER_CLASS_TARGET)
+# -inf score is not a masked class but a confident "absent" (their own tests cover it); the
+# divergences (per-class targets too) have theirs in test_divergence.py.
+_covers(MASKED_CLASSES, POINTWISE | PER_CLASS_TARGET | DIVERGENCE)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -330,7 +340,7 @@ def test_minus_infinite_logits_mask_classes(dtype, name, kw):
 MINUS_INFINITE_TARGET = [("cross_entropy", {}), ("softmax_focal", {}),
                          ("softmax_focal", {"gamma": 0.5}),
                          ("softmax_focal", {"gamma": 1.0, "alpha": 0.5})]
-_covers(MINUS_INFINITE_TARGET, NO_SOFTMAX)  # p_t = 0 needs a softmax
+_covers(MINUS_INFINITE_TARGET, NO_SOFTMAX | DIVERGENCE)  # p_t = 0 needs a softmax
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -408,7 +418,7 @@ ALL_IGNORED = [
     ("softmax_focal", {}), ("softmax_focal", {"alpha": np.array([1.0, 2.0, 0.5, 3.0])}),
     ("softmax_focal", {"gamma": 0.0, "alpha": 0.25}),
     ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
-_covers(ALL_IGNORED, NOT_IGNORABLE)
+_covers(ALL_IGNORED, NOT_IGNORABLE | DIVERGENCE)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -435,7 +445,7 @@ IGNORED_ROWS = [
     ("cross_entropy", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0]), "label_smoothing": 0.1}),
     ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5, "alpha": 0.25}),
     ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
-_covers(IGNORED_ROWS, NOT_IGNORABLE)
+_covers(IGNORED_ROWS, NOT_IGNORABLE | DIVERGENCE)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -497,7 +507,7 @@ def test_zero_d_inputs(spec, variant, dtype):
         assert loss.shape == () and float(loss) == float(spec.fn(*args, **kw))
 
 
-@pytest.mark.parametrize("name", sorted(set(REGISTRY) - POINTWISE))  # every row loss
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - POINTWISE - DIVERGENCE))  # see DIVERGENCE
 def test_one_d_logits_give_a_0d_loss(name):
     """A single row: logits (C,), target 0-d (or (C,) for the per-class targets)."""
     x = np.array([0.5, -1.0, 2.0])

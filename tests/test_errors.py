@@ -25,11 +25,18 @@ NAN = float("nan")
 
 POINTWISE = tuple(name for name, spec in REGISTRY.items() if spec.kind == "pointwise")
 ROWS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "row")
+# The row losses of two logits arrays (distillation's labels are its third, keyword argument).
+DIVERGENCE = tuple(name for name, spec in REGISTRY.items() if spec.family == "divergence")
+# The row losses whose second argument holds class indices (one per row, or lists of them).
+CLASS_INDEX_ROWS = tuple(name for name in ROWS if name not in DIVERGENCE
+                         and row_target_kind(name) != "dense")
 # Row losses with one class index per row (the others take a target per class).
 SPARSE_ROWS = tuple(name for name in ROWS if row_target_kind(name) == "sparse")
 # Losses whose target holds integer labels, not floats of the first argument's dtype.
-INTEGER_LABELS = {"hinge", "squared_hinge"} | set(ROWS)
-IGNORABLE = tuple(name for name, spec in REGISTRY.items() if spec.mean_count != "elements")
+INTEGER_LABELS = {"hinge", "squared_hinge"} | set(CLASS_INDEX_ROWS)
+IGNORABLE = tuple(name for name, spec in REGISTRY.items()
+                  if spec.mean_count != "elements" and name not in DIVERGENCE)
+X2 = X[::-1].copy()                               # a second logits array of X's shape
 
 
 def _first_arg(name):
@@ -38,6 +45,8 @@ def _first_arg(name):
 
 def _good_inputs(name, dtype=np.float64):
     """(first, target) valid for `name`, the first argument in dtype."""
+    if name in DIVERGENCE:
+        return X.astype(dtype), X2.astype(dtype)
     if name in ROWS:
         target = {"sparse": L, "dense": Y, "index_list": np.where(M > 2, 0, M)}
         return X.astype(dtype), target[row_target_kind(name)].copy()
@@ -323,6 +332,38 @@ CASES = [
               *a, grad_into=(_BUF, _BUF)), id="argnums-grad-into-same"),
     _case("grad", TypeError, ["fastloss loss function"], np.mean, call=fl.grad,
           id="grad-numpy-fn"),
+    # --- the divergences and distillation -------------------------------------------------------
+    _case("kl_divergence", ValueError, ["q_logits", "(2, 3)", "(2, 2)"], X, X2[:, :2],
+          id="shape-kl"),
+    _case("js_divergence", TypeError, ["q_logits", "float64", "float32"], X,
+          X2.astype(np.float32), id="dtype-js"),
+    _case("kl_divergence", ValueError, ["temperature", "> 0", "0"], X, X2, temperature=0.0,
+          id="temperature-0-kl"),
+    _case("js_divergence", ValueError, ["temperature", "> 0", "-1"], X, X2, temperature=-1.0,
+          id="temperature-neg-js"),
+    _case("js_divergence", ValueError, ["beta", "[0, 1]", "1.5"], X, X2, beta=1.5,
+          id="beta-js"),
+    _case("distillation", ValueError, ["temperature", "> 0", "0"], X, X2, L, temperature=0,
+          id="temperature-distillation"),
+    _case("distillation", ValueError, ["alpha", ">= 0", "-0.5"], X, X2, L, alpha=-0.5,
+          id="alpha-distillation"),
+    _case("distillation", ValueError, ["beta", ">= 0", "-1"], X, X2, L, beta=-1.0,
+          id="beta-distillation"),
+    _case("distillation", TypeError, ["t2_scale", "bool"], X, X2, t2_scale=1,
+          id="t2-scale-distillation"),
+    _case("distillation", ValueError, ["teacher_logits", "(2, 3)", "(3, 3)"], X,
+          np.zeros((3, 3)), id="shape-distillation"),
+    _case("distillation", ValueError, ["labels", "(2,)", "(3,)"], X, X2, np.array([0, 1, 2]),
+          id="labels-shape-distillation"),
+    _case("distillation", TypeError, ["labels", "integer", "float64"], X, X2,
+          np.array([0.0, 1.0]), id="labels-dtype-distillation"),
+    _case("distillation", ValueError, ["label 3", "[0, 3)", "index (0,)"], X, X2,
+          np.array([3, 0]), id="labels-range-distillation"),
+    _case("distillation", ValueError, ["labels has no gradient"], X, X2, L,
+          call=lambda *a: fl.grad(fl.distillation, argnums=2)(*a), id="argnums-labels-distill"),
+    _case("kl_divergence", ValueError, ["grad_into", "must not be the input itself"], X.copy(),
+          X2, call=lambda x, y: fl.value_and_grad(fl.kl_divergence)(x, y, grad_into=x),
+          id="kl-no-in-place-gradient"),
     # --- threads -------------------------------------------------------------------------------
     _case("set_num_threads", ValueError, ["n", ">= 1", "0"], 0, call=fl.set_num_threads,
           id="threads-0"),
@@ -417,12 +458,12 @@ def test_bad_sample_weight_every_loss(name, bad):
         getattr(fl, name)(first, target, *_extra(name, first), sample_weight=w)
 
 
-@pytest.mark.parametrize("name", SPARSE_ROWS)
+@pytest.mark.parametrize("name", SPARSE_ROWS + ("distillation",))
 @pytest.mark.parametrize("label", [3, 4, 1000, -2, np.iinfo(np.int64).min, np.iinfo(np.int64).max])
 def test_label_out_of_range_rows(name, label):
     t = np.array([1, label], dtype=np.int64)
     with pytest.raises(ValueError, match=_pattern(name, f"label {label}", "[0, 3)", "index (1,)")):
-        getattr(fl, name)(X, t)
+        getattr(fl, name)(X, *((X2,) if name in DIVERGENCE else ()), t)
 
 
 @pytest.mark.parametrize("name", IGNORABLE)
@@ -496,6 +537,10 @@ def _successful_calls():
         ("nll", (X, L), {"class_weight": w, "sample_weight": np.array([1.0, 3.0])}),
         ("multilabel_soft_margin", (X, Y), {"class_weight": w, "reduction": "none"}),
         ("multilabel_margin", (X.T.copy(), np.array([[0, 1], [1, -1], [-1, 0]])), {"axis": 0}),
+        ("kl_divergence", (X, X2), {"temperature": 2.0, "sample_weight": np.array([1.0, 3.0])}),
+        ("js_divergence", (X.T.copy(), X2.T.copy()), {"axis": 0, "beta": 0.3}),
+        ("distillation", (X, X2, L), {"reduction": "none"}),
+        ("distillation", (X, X2), {"sample_weight": np.array([1.0, 3.0])}),
     ]
 
 

@@ -9,7 +9,10 @@ import pytest
 import fastloss as fl
 from fastloss._registry import REGISTRY, make_inputs
 
-ROW_SPECS = [s for s in REGISTRY.values() if s.kind == "row"]
+# The divergences' kernels read both logits rows again after writing the gradient rows, so they
+# refuse in-place gradients (tested below) and take caller buffers for both arrays instead.
+DIVERGENCE_SPECS = [s for s in REGISTRY.values() if s.family == "divergence"]
+ROW_SPECS = [s for s in REGISTRY.values() if s.kind == "row" and s not in DIVERGENCE_SPECS]
 POINTWISE_SPECS = [s for s in REGISTRY.values() if s.kind == "pointwise"]
 
 
@@ -43,6 +46,27 @@ def test_row_losses_overwrite_the_logits_with_the_same_gradient(spec, dtype, red
         assert grad is logits
         np.testing.assert_array_equal(loss, want_loss)
         np.testing.assert_array_equal(logits, want_grad)
+
+
+@pytest.mark.parametrize("spec", DIVERGENCE_SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_divergences_write_both_gradients_into_caller_buffers(spec, dtype):
+    rng = np.random.default_rng(5)
+    for args, kwargs in _cases(spec, rng, dtype):
+        want_loss, want = fl.value_and_grad(spec.fn, argnums=(0, 1))(*args, **kwargs)
+        buffers = (np.full_like(args[0], np.nan), np.full_like(args[1], np.nan))
+        loss, got = fl.value_and_grad(spec.fn, argnums=(0, 1))(*args, grad_into=buffers,
+                                                                **kwargs)
+        assert got[0] is buffers[0] and got[1] is buffers[1]
+        np.testing.assert_array_equal(loss, want_loss)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        for position in (0, 1):
+            logits = args[position].copy()
+            inputs = list(args)
+            inputs[position] = logits
+            with pytest.raises(ValueError, match="must not be the input itself"):
+                fl.value_and_grad(spec.fn, argnums=position)(*inputs, grad_into=logits, **kwargs)
 
 
 def test_ignored_rows_get_a_zero_gradient_in_place():

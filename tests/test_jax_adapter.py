@@ -139,6 +139,38 @@ def ref_multilabel_margin(x, t, *, reduction="mean", sample_weight=None):
                    sample_weight)
 
 
+def _kl_rows(p_logits, q_logits, temperature):
+    lp = jax.nn.log_softmax(p_logits / temperature, -1)
+    lq = jax.nn.log_softmax(q_logits / temperature, -1)
+    return (jnp.exp(lp) * (lp - lq)).sum(-1)
+
+
+def ref_kl_divergence(x, y, *, temperature=1.0, reduction="mean", sample_weight=None):
+    return _reduce(_kl_rows(x, y, temperature), reduction, sample_weight)
+
+
+def ref_js_divergence(x, y, *, beta=0.5, temperature=1.0, reduction="mean", sample_weight=None):
+    lp = jax.nn.log_softmax(x / temperature, -1)
+    lq = jax.nn.log_softmax(y / temperature, -1)
+    lm = jnp.logaddexp(jnp.log(beta) + lp, jnp.log1p(-beta) + lq)
+    rows = (beta * (jnp.exp(lp) * (lp - lm)).sum(-1)
+            + (1 - beta) * (jnp.exp(lq) * (lq - lm)).sum(-1))
+    return _reduce(rows, reduction, sample_weight)
+
+
+def ref_distillation(x, y, labels=None, *, temperature=2.0, alpha=0.5, beta=0.5, t2_scale=True,
+                     ignore_index=-100, reduction="mean", sample_weight=None):
+    rows = beta * (temperature ** 2 if t2_scale else 1.0) * _kl_rows(y, x, temperature)
+    s = jnp.ones(rows.shape) if sample_weight is None else sample_weight
+    if labels is None:
+        return _reduce(rows, reduction, sample_weight)
+    keep = labels != ignore_index
+    safe = jnp.where(keep, labels, 0)
+    ce = -jnp.take_along_axis(jax.nn.log_softmax(x, -1), safe[..., None], -1)[..., 0]
+    rows = jnp.where(keep, rows + alpha * ce, 0.0)
+    return _reduce(rows, reduction, sample_weight, denominator=(s * keep).sum())
+
+
 # ---- inputs -------------------------------------------------------------------------------------
 
 def _rng(seed):
@@ -220,6 +252,11 @@ def _index_lists(r, shape=(6, 5)):
     return jnp.asarray(r.integers(-16, 17, shape) / 8 + 1 / 64, jnp.float32), jnp.asarray(t)
 
 
+def _pair(r, shape=(6, 5)):
+    return (jnp.asarray(r.standard_normal(shape) * 2, jnp.float32),
+            jnp.asarray(r.standard_normal(shape) * 2, jnp.float32))
+
+
 def _w(r, shape=(6, 5)):
     return jnp.asarray(r.uniform(0.1, 1.1, shape), jnp.float32)
 
@@ -229,6 +266,12 @@ def _case(name, fn, ref, inputs, **kwargs):
 
 
 CASES = [
+    _case("kl", flj.kl_divergence, ref_kl_divergence, _pair, temperature=2.0),
+    _case("js-weight", flj.js_divergence, ref_js_divergence, _pair, beta=0.3,
+          sample_weight=lambda r: _w(r, (6,))),
+    _case("distillation", flj.distillation, ref_distillation, _pair,
+          labels=jnp.asarray([0, 1, -100, 3, 4, 2])),
+    _case("distillation-no-labels", flj.distillation, ref_distillation, _pair, t2_scale=False),
     _case("mse", flj.mse, ref_pointwise(lambda x, y: (x - y) ** 2), _reg),
     _case("mse-weight", flj.mse, ref_pointwise(lambda x, y: (x - y) ** 2), _reg,
           sample_weight=_w),

@@ -218,7 +218,31 @@ def _multilabel_margin(shape=(5, 4), axis=-1):
     return make
 
 
+def _logits_pair(shape=(5, 4), axis=-1, ignored=(), labels=False, **kw):
+    """Two logits arrays (the divergences'), with labels as a keyword for distillation."""
+    def make(rng):
+        x, y = rng.normal(size=shape) * 1.5, rng.normal(size=shape) * 1.5
+        extra = dict(kw, axis=axis)
+        if labels:
+            t = rng.integers(0, shape[axis], size=tuple(np.delete(np.array(shape), axis)))
+            for idx in ignored:
+                t[idx] = kw.get("ignore_index", -100)
+            extra["labels"] = t
+        return (x, y), extra
+    return make
+
+
 CASES = [
+    ("kl", "kl_divergence", _logits_pair()),
+    ("kl_t3_3d_axis1", "kl_divergence", _logits_pair(shape=(2, 4, 3), axis=1, temperature=3.0)),
+    ("js", "js_divergence", _logits_pair()),
+    ("js_beta_t_3d_axis0", "js_divergence",
+     _logits_pair(shape=(4, 2, 3), axis=0, beta=0.3, temperature=0.7)),
+    ("distill", "distillation", _logits_pair(labels=True, ignored=(1,))),
+    ("distill_no_labels", "distillation", _logits_pair(temperature=3.0, t2_scale=False)),
+    ("distill_3d_axis1", "distillation",
+     _logits_pair(shape=(2, 4, 3), axis=1, labels=True, ignored=((0, 1),), alpha=0.7, beta=0.2,
+                  temperature=1.5)),
     ("mse", "mse", _regression()),
     ("mse_3d", "mse", _regression(shape=(2, 3, 2))),
     ("mae", "mae", _regression()),

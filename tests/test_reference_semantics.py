@@ -414,6 +414,10 @@ def _contract_cases():
         ("nll", (x, t_ign), {"class_weight": cw}),
         ("multilabel_soft_margin", (pred, y01), {"class_weight": cw}),
         ("multilabel_margin", (x, np.where(y01 > 0, t[:, None], -1)), {}),
+        ("kl_divergence", (x, pred), {"temperature": 1.5}),
+        ("js_divergence", (x, pred), {"beta": 0.3}),
+        ("distillation", (x, pred, t_ign), {"temperature": 3.0}),
+        ("distillation", (x, pred), {"t2_scale": False}),
     ]
 
 
@@ -501,7 +505,12 @@ def test_empty_elementwise_inputs(name):
         assert grad(*arrays, reduction=reduction).shape == (0, 3)
 
 
-@pytest.mark.parametrize("name", ROWS)
+# The row losses of (logits, class indices); the divergences' own cases (two logits arrays) are
+# in tests/test_divergence.py.
+INDEX_ROWS = [name for name in ROWS if REGISTRY[name].family != "divergence"]
+
+
+@pytest.mark.parametrize("name", INDEX_ROWS)
 def test_empty_and_all_ignored_rows(name):
     fn, grad = getattr(reference, name), getattr(reference, name + "_grad")
     x, t = np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
@@ -518,7 +527,7 @@ def test_empty_and_all_ignored_rows(name):
         np.testing.assert_array_equal(grad(x, t, reduction=reduction), np.zeros((3, 4)))
 
 
-@pytest.mark.parametrize("name", ROWS)
+@pytest.mark.parametrize("name", INDEX_ROWS)
 @pytest.mark.parametrize("axis", [0, 1, -2])
 def test_axis_equals_moveaxis(name, axis):
     rng = _rng("axis", name, axis)
@@ -630,6 +639,18 @@ ERRORS = [
      "label -2"),
     ("mse", lambda: reference.mse_grad([1.0], [2.0], argnums=2), "argnums 2"),
     ("hinge", lambda: reference.hinge_grad([1.0], [1.0], argnums=1), "target"),
+    ("kl_divergence", lambda: reference.kl_divergence(np.zeros((2, 3)), np.zeros((2, 2))),
+     "q_logits"),
+    ("kl_divergence", lambda: reference.kl_divergence(np.zeros((2, 3)), np.zeros((2, 3)),
+                                                      temperature=0.0), "temperature"),
+    ("js_divergence", lambda: reference.js_divergence(np.zeros((2, 3)), np.zeros((2, 3)),
+                                                      beta=-0.1), "beta"),
+    ("distillation", lambda: reference.distillation(np.zeros((2, 3)), np.zeros((2, 3)),
+                                                    [0, 3]), "label 3"),
+    ("distillation", lambda: reference.distillation(np.zeros((2, 3)), np.zeros((2, 3)),
+                                                    alpha=-1.0), "alpha"),
+    ("distillation", lambda: reference.distillation_grad(np.zeros((2, 3)), np.zeros((2, 3)),
+                                                         [0, 1], argnums=2), "labels"),
 ]
 # Every registered loss has an error case (none is excluded).
 assert {e[0] for e in ERRORS} == set(REGISTRY), sorted(set(REGISTRY) ^ {e[0] for e in ERRORS})

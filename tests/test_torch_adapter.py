@@ -80,6 +80,37 @@ def ref_softmax_focal(x, t, alpha=None, gamma=2.0, ignore_index=-100, reduction=
     return _reduce(loss, reduction, count=keep.sum())
 
 
+def _kl_rows(p_logits, q_logits, temperature):
+    """KL(softmax(p/T) || softmax(q/T)) per row (classes at dimension 1), with F.kl_div."""
+    lp = F.log_softmax(p_logits / temperature, dim=1)
+    lq = F.log_softmax(q_logits / temperature, dim=1)
+    return F.kl_div(lq, lp, reduction="none", log_target=True).sum(1)
+
+
+def ref_kl_divergence(x, y, temperature=1.0, reduction="mean"):
+    return _reduce(_kl_rows(x, y, temperature), reduction)
+
+
+def ref_js_divergence(x, y, beta=0.5, temperature=1.0, reduction="mean"):
+    p, q = F.softmax(x / temperature, dim=1), F.softmax(y / temperature, dim=1)
+    log_m = torch.log(beta * p + (1 - beta) * q)
+    rows = (beta * F.kl_div(log_m, p, reduction="none").sum(1)
+            + (1 - beta) * F.kl_div(log_m, q, reduction="none").sum(1))
+    return _reduce(rows, reduction)
+
+
+def ref_distillation(x, y, labels=None, temperature=2.0, alpha=0.5, beta=0.5, t2_scale=True,
+                     ignore_index=-100, reduction="mean"):
+    """Composed as the usual training code writes it: F.cross_entropy + T^2 KL (Hinton et al.)."""
+    rows = beta * (temperature ** 2 if t2_scale else 1.0) * _kl_rows(y, x, temperature)
+    if labels is None:
+        return _reduce(rows, reduction)
+    keep = labels != ignore_index
+    rows = rows + alpha * F.cross_entropy(x, labels, ignore_index=ignore_index, reduction="none")
+    rows = torch.where(keep, rows, torch.zeros_like(rows))
+    return _reduce(rows, reduction, count=keep.sum())
+
+
 def ref_multiclass_hinge(x, t, margin=1.0, kind="weston_watkins", squared=False, weight=None,
                          reduction="mean"):
     x_t = x.gather(1, t.unsqueeze(1))
@@ -173,6 +204,11 @@ def _index_lists(g, shape=(7, 5)):
     return x, t
 
 
+def _pair(g, shape=(7, 5)):
+    return torch.randn(shape, generator=g, dtype=torch.float64) * 2, \
+        torch.randn(shape, generator=g, dtype=torch.float64) * 2
+
+
 def _soft_targets(x):
     return x, torch.softmax(torch.randn_like(x), 1)
 
@@ -182,6 +218,14 @@ def _case(name, fn, ref, inputs, **kwargs):
 
 
 CASES = [
+    _case("kl", flt.kl_divergence, ref_kl_divergence, _pair),
+    _case("kl-t", flt.kl_divergence, ref_kl_divergence, _pair, temperature=2.5),
+    _case("js", flt.js_divergence, ref_js_divergence, _pair),
+    _case("js-beta-t", flt.js_divergence, ref_js_divergence, _pair, beta=0.3, temperature=0.7),
+    _case("distillation", flt.distillation, ref_distillation, _pair,
+          labels=lambda g: torch.tensor([0, 1, -100, 3, 4, 2, 1])),
+    _case("distillation-no-labels", flt.distillation, ref_distillation, _pair,
+          temperature=4.0, t2_scale=False),
     _case("mse", flt.mse_loss, F.mse_loss, _reg),
     _case("mse-weight", flt.mse_loss, F.mse_loss, _reg, weight=_w),
     _case("l1", flt.l1_loss, F.l1_loss, _reg),
@@ -586,6 +630,8 @@ GRADCHECK = [
     (flt.nll_loss, _log_probs_labels, {"weight": torch.linspace(0.5, 2.0, 5, dtype=torch.float64)}),
     (flt.multilabel_soft_margin_loss, _multilabel, {}), (flt.multilabel_margin_loss,
                                                          _index_lists, {}),
+    (flt.kl_divergence, _pair, {"temperature": 1.5}), (flt.js_divergence, _pair, {"beta": 0.3}),
+    (flt.distillation, _pair, {"labels": torch.tensor([0, 1, -100, 3, 4, 2, 1])}),
 ]
 
 
@@ -596,6 +642,30 @@ def test_gradcheck_float64(fn, inputs, kwargs):
     for reduction in ("none", "mean"):
         assert torch.autograd.gradcheck(lambda a: fn(a, y, reduction=reduction, **kwargs), (x,),
                                         eps=1e-6, atol=tolerance("finite_difference")["atol"])
+
+
+@pytest.mark.parametrize("fn,kwargs", [
+    (flt.kl_divergence, {"temperature": 2.0}), (flt.js_divergence, {"beta": 0.7}),
+    (flt.distillation, {"labels": torch.tensor([2, -100, 0, 1])})], ids=lambda v: getattr(
+        v, "__name__", ""))
+def test_gradcheck_both_logits_of_divergences(fn, kwargs):
+    x, y = _pair(_gen(23), (4, 3))
+    for reduction in ("none", "mean"):
+        assert torch.autograd.gradcheck(
+            lambda a, b: fn(a, b, reduction=reduction, **kwargs),
+            (x.clone().requires_grad_(True), y.clone().requires_grad_(True)),
+            eps=1e-6, atol=tolerance("finite_difference")["atol"])
+
+
+def test_divergence_modules_match_functions():
+    x, y = _pair(_gen(24))
+    labels = torch.tensor([0, 1, -100, 3, 4, 2, 1])
+    torch.testing.assert_close(flt.KLDivergenceLoss(temperature=2.0)(x, y),
+                               flt.kl_divergence(x, y, temperature=2.0), **F64)
+    torch.testing.assert_close(flt.JSDivergenceLoss(beta=0.2, reduction="none")(x, y),
+                               flt.js_divergence(x, y, beta=0.2, reduction="none"), **F64)
+    torch.testing.assert_close(flt.DistillationLoss(temperature=3.0)(x, y, labels),
+                               flt.distillation(x, y, labels, temperature=3.0), **F64)
 
 
 def test_gradcheck_target_of_difference_loss():
@@ -631,6 +701,10 @@ OPCHECK = [
     # (classes last: the fake's loss shape drops the last dimension, not dimension 1)
     ("multilabel_soft_margin_loss", lambda g: _multilabel(g, (3, 4, 5)), ("none", True, None)),
     ("multilabel_margin_loss", _index_lists, ("sum", True)),
+    ("kl_divergence", _pair, ("mean", True, 1.5, None)),
+    ("js_divergence", _pair, ("none", True, 0.5, 1.0, None)),
+    ("distillation", _pair, ("mean", True, torch.tensor([0, 1, -100, 3, 4, 2, 1]), 2.0, 0.5,
+                             0.5, True, -100, None)),
 ]
 
 
@@ -765,7 +839,11 @@ _ADAPTERS = set(flt.FOR_REGISTRY.values())
 # does not have (their functions are in CASES, against fastloss's own NumPy API).
 # (GaussianNLLLoss: its forward takes var, test_likelihood.py compares it with torch's.)
 _MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss", "HingeLoss",
-                                 "SquaredHingeLoss", "SigmoidFocalLoss", "SoftmaxFocalLoss", "MulticlassHingeLoss"}
+                                 "SquaredHingeLoss", "SigmoidFocalLoss", "SoftmaxFocalLoss",
+                                 "MulticlassHingeLoss",
+                                 # (torch.nn.KLDivLoss takes log-probabilities, not two logits
+                                 # tensors: test_divergence_modules_match_functions)
+                                 "KLDivergenceLoss", "JSDivergenceLoss", "DistillationLoss"}
 
 
 def test_the_hand_lists_cover_every_adapter():

@@ -126,17 +126,33 @@ void check_rows(const LossRequest& req) {
   const char* name = req.name;
   const View* x = req.x();
   FL_CHECK(x->ndim >= 1, name, "logits need a class axis");
-  FL_CHECK(!req.grads[1] && !req.grads[2], name, "the target of this loss has no gradient");
+  const KernelInfo& info = kernel_info(req.kernel);
+  const bool pair = info.target == TargetKind::logits;
+  FL_CHECK(!req.grads[2], name, "this loss has no operand gradient");
+  FL_CHECK(!req.grads[1] || pair, name, "the target of this loss has no gradient");
   // Every operand's extent is checked here, since the drivers index them without bounds.
   View rows = *x;  // the row shape: x without its class axis
   rows.ndim = x->ndim - 1;
   const int64_t classes = x->shape[x->ndim - 1];
-  const KernelInfo& info = kernel_info(req.kernel);
   FL_CHECK(same_shape(*req.target(), info.target_per_class() ? *x : rows), name,
            "target has the wrong shape");
   FL_CHECK_TYPE(info.target != TargetKind::index_list ||
                     (!is_floating(req.target()->dtype) && req.target()->dtype != DType::boolean),
                 name, "a target of class-index lists must hold integers");
+  if (pair) {
+    // The second logits row is read as the first's dtype, and its gradient row is written so.
+    FL_CHECK_TYPE(req.target()->dtype == x->dtype, name, "the two logits arrays must share a dtype");
+    FL_CHECK(!req.inputs[2] || same_shape(*req.inputs[2], rows), name,
+             "labels have the wrong shape");
+    check_output(name, "gradient output", req.grads[1], *x, x->dtype);
+    // Their functors read both rows again after writing the gradient rows: never in place.
+    for (View* g : {req.grads[0], req.grads[1]})
+      for (const View* in : {req.inputs[0], req.inputs[1]})
+        FL_CHECK(!g || g->data != in->data, name,
+                 "a gradient output must not be an input for this loss (no in-place gradients)");
+    FL_CHECK(!req.grads[0] || !req.grads[1] || req.grads[0]->data != req.grads[1]->data, name,
+             "the two gradient outputs must be different arrays");
+  }
   for (const View* v : {req.weight, req.upstream})
     if (v) FL_CHECK(same_shape(*v, rows), name, "operands must be broadcast to the row shape");
   for (const View* v : {req.aux[0], req.aux[1]})
@@ -160,7 +176,8 @@ LossResult run(const LossRequest& req) {
   const char* name = req.name;
   FL_CHECK(int(req.kernel) >= 0 && int(req.kernel) < kNumKernels, name, "unknown kernel");
   FL_CHECK(req.x() && req.target(), name, "missing input");
-  FL_CHECK(!req.inputs[2], name, "this loss takes two arrays");
+  FL_CHECK(!req.inputs[2] || kernel_info(req.kernel).target == TargetKind::logits, name,
+           "this loss takes two arrays");
   FL_CHECK_TYPE(is_floating(req.x()->dtype), name, "expected a float32 or float64 input, got ",
                 dtype_name(req.x()->dtype));
   FL_CHECK(req.reduction == Reduction::none ? req.loss_out != nullptr : req.loss_out == nullptr,
@@ -168,8 +185,8 @@ LossResult run(const LossRequest& req) {
   const Family family = kernel_info(req.kernel).family;
   if (family == Family::pointwise) check_pointwise(req);
   else check_rows(req);
-  Device device = common_device(name, {req.inputs[0], req.inputs[1], req.aux[0], req.aux[1],
-                                       req.weight, req.upstream, req.loss_out, req.grads[0],
+  Device device = common_device(name, {req.inputs[0], req.inputs[1], req.inputs[2], req.aux[0],
+                                       req.aux[1], req.weight, req.upstream, req.loss_out, req.grads[0],
                                        req.grads[1], req.grads[2]});
   if (device.kind != DeviceKind::cpu) return run_on_device(req, device);
   return family == Family::pointwise ? cpu::pointwise(req) : cpu::rows(req);

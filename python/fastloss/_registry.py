@@ -28,6 +28,9 @@ from . import _samplers, reference
 # Accuracy contract, per dtype: |kernel - reference| <= rtol * |reference| + atol * scale, where
 # scale is the largest |reference| of the compared array (a gradient entry that is the difference
 # of two O(1) numbers can only be as exact as that scale; float32 rounds it to ~6e-8 of it).
+# A loss's tolerance entry may add an absolute floor, "abs_floor", where its value is small
+# against the terms it is computed from, whatever the array's largest value: the divergences
+# (see ABS_FLOOR_DIVERGENCE in _divergence.py).
 TOLERANCE = {
     np.dtype(np.float32): {"rtol": 1e-5, "atol": 1e-6},
     np.dtype(np.float64): {"rtol": 1e-12, "atol": 1e-13},
@@ -143,7 +146,7 @@ MEAN_COUNTS = ("elements", "kept_rows", "kept_rows_class_weighted")
 @dataclass(frozen=True)
 class LossSpec:
     name: str                        # the stem shared by every layer
-    family: str                      # "regression" | "classification" | "likelihood"
+    family: str                      # "regression" | "classification" | "likelihood" | "divergence"
     kind: str                        # "pointwise" | "row"
     fn: Callable
     sample: Callable                 # (rng, shape, dtype) -> (args, kwargs)
@@ -176,6 +179,9 @@ class LossSpec:
     # A per-element accuracy the docstring promises beyond the tolerance table, in units in the
     # last place, per dtype name (checked by tests/test_registry.py); None: no such promise.
     elementwise_ulps: Optional[dict] = None
+    # The keyword argument holding the class indices that decide the kept rows, where they are
+    # not the second array (distillation's optional labels); None: the second array.
+    labels_arg: Optional[str] = None
 
     @property
     def reference(self) -> Callable:
@@ -193,9 +199,10 @@ class LossSpec:
 
     @property
     def target_differentiable(self) -> bool:
-        """Whether target has a gradient (every regression loss here is a function of
-        pred - target, so d/d target is -d/d pred); the framework adapters offer it."""
-        return "target" in self.differentiable
+        """Whether the second array has a gradient (every regression loss here is a function of
+        pred - target, so d/d target is -d/d pred; the divergences differentiate both logits
+        arrays); the framework adapters offer it."""
+        return len(self.arrays) > 1 and self.arrays[1] in self.differentiable
 
     @property
     def header(self) -> str:
@@ -230,7 +237,12 @@ class LossSpec:
         """n of ``mean = sum(s l) / sum(s n)``, per unreduced loss element, in float64."""
         kw = self.full_kwargs(kwargs)
         n = np.ones(self.loss_shape(args, kwargs))
-        target = np.asarray(args[1])
+        if self.labels_arg is None:
+            target = np.asarray(args[1])
+        else:  # given by keyword or by position
+            position = self.arrays.index(self.labels_arg)
+            target = np.asarray(args[position] if len(args) > position
+                                else kw.get(self.labels_arg))
         if self.mean_count == "elements" or target.dtype.kind not in "iu":
             return n
         kept = target != kw["ignore_index"]
@@ -250,6 +262,10 @@ def _accuracy_line(spec: LossSpec) -> str:
         t = spec.tol(dtype)
         parts.append(f"{np.dtype(dtype).name} within {t['rtol']:g} relative "
                      f"(plus {t['atol']:g} of the largest value)")
+    for i, dtype in enumerate((np.float32, np.float64)):
+        floor = spec.tol(dtype).get("abs_floor")
+        if floor:
+            parts[i] += f", at least {floor:g} absolute"
     ulps = ""
     if spec.elementwise_ulps is not None:
         ulps = "; each unreduced element within " + " and ".join(

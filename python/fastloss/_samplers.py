@@ -221,3 +221,15 @@ def multilabel_margin_kinks(args, kwargs):
 
 def per_class(rng, classes):
     return rng.uniform(0.2, 2.0, classes)
+
+
+def logits_pair(rng, shape, dtype):
+    """Two logits arrays of one shape (p's and q's): independent, so the divergences are O(1)."""
+    return (class_logits(rng, shape, dtype), class_logits(rng, shape, dtype)), {}
+
+
+def distillation(rng, shape, dtype):
+    """Student and teacher logits, and labels (a fifth of them ignored) as a keyword, so that
+    args stay the two differentiable arrays."""
+    (s, t), _ = logits_pair(rng, shape, dtype)
+    return (s, t), {"labels": labels(rng, shape, shape[-1] if shape else 1, ignore=True)}

@@ -20,7 +20,7 @@ namespace fastloss {
 #define FL_FAMILIES(X) X(pointwise) X(row)
 // What a kernel's second input holds (see losses.def).
 #define FL_TARGET_KINDS(X) \
-  X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable) X(index_list)
+  X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable) X(index_list) X(logits)
 #define FL_AUX_KINDS(X) X(none) X(per_element) X(per_class) X(differentiable)
 #define FL_CLASS_WEIGHTS(X) X(none) X(in_row) X(in_row_and_mean) X(factor)
 
@@ -45,10 +45,12 @@ struct KernelInfo {
   AuxKind aux;            // pointwise: the per-element operand; rows: the label's per-class value
   ClassWeight class_weight;
 
-  // The target gets a gradient from the same pass: d/dy = -d/dx (difference), or the
-  // functor's own d/dy (differentiable).
+  // The target gets a gradient from the same pass: d/dy = -d/dx (difference), the functor's
+  // own d/dy (differentiable), or the row functor's second gradient row for a second logits
+  // array (logits).
   constexpr bool target_differentiable() const {
-    return target == TargetKind::difference || target == TargetKind::differentiable;
+    return target == TargetKind::difference || target == TargetKind::differentiable ||
+           target == TargetKind::logits;
   }
   // A pointwise kernel that reads a per-element operand (aux 0, required).
   constexpr bool has_operand() const {
@@ -62,9 +64,10 @@ struct KernelInfo {
     return target == TargetKind::differentiable || aux == AuxKind::differentiable;
   }
   // A row kernel's target has one entry per logit (x's shape, the class axis moved with x's):
-  // probabilities, or a list of class indices.
+  // probabilities, a list of class indices, or a second logits array.
   constexpr bool target_per_class() const {
-    return target == TargetKind::dense || target == TargetKind::index_list;
+    return target == TargetKind::dense || target == TargetKind::index_list ||
+           target == TargetKind::logits;
   }
 };
 

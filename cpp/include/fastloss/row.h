@@ -27,6 +27,13 @@
 //   MapSums ops.map_sums(x, n, out, out_scale, term)
 //          term(j, x_j, value, slope) for each j; the sums of the values and of the slopes, and
 //          out_scale * slope_j into out[j] when out is given (out may be x itself)
+//   PairSums ops.pair_map_sums(x, y, n, gx, gy, term)
+//          for two rows x, y of n values (target kind logits): term(x_j, y_j, gx_j, gy_j, v0, v1,
+//          v2) for each j, where gx_j, gy_j are references to the elements of the rows gx, gy
+//          (the values an earlier pass left there, to read or overwrite; a scratch element,
+//          unspecified on entry and dropped after, where that row is nullptr) and v0..v2 (T&)
+//          are added into the three sums returned. Neither gx nor gy may alias x or y (the
+//          logits kind has no in-place gradients: later passes read x and y again).
 //
 // Short rows (C <= kTileMaxClasses) cost more per row than per logit when taken one at a time:
 // the per-row scalar math (a logarithm, an exponential, divisions, the horizontal sums) is
@@ -63,7 +70,10 @@ struct RowArgs {
   bool has_label_value = false;        // AuxKind::per_class: label_value is aux 1 at the label
   double label_value = 0.0;
   T* grad = nullptr;                   // C gradient outputs, or nullptr
-  double grad_scale = 1.0;             // multiplies the gradient of the row loss
+  double grad_scale = 1.0;             // multiplies the gradient of the row loss (both rows')
+  const T* y = nullptr;                // target kind logits: the second logits row (C values)
+  T* grad_y = nullptr;                 // its C gradient outputs, or nullptr
+  bool has_label = false;              // target kind logits: a label was given (in label)
 };
 
 inline constexpr int kTileRows = 16;
@@ -96,6 +106,10 @@ struct SoftmaxSums {
 
 struct MapSums {
   double values = 0, slopes = 0;
+};
+
+struct PairSums {
+  double v0 = 0, v1 = 0, v2 = 0;
 };
 
 }  // namespace fastloss

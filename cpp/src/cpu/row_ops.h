@@ -237,6 +237,32 @@ struct CpuRowOps {
     sums.slopes = lanes_sum(slopes);
     return sums;
   }
+
+  // Tiles of kTile: the term writes each j's three values into stack tiles (and its outputs into
+  // the gradient rows or scratch tiles), then the value tiles are added into fixed lanes.
+  template <class Term>
+  PairSums pair_map_sums(const T* __restrict x, const T* __restrict y, int64_t n,
+                         T* __restrict gx, T* __restrict gy, Term term) const {
+    using row_detail::kTile;
+    LanesD s0{}, s1{}, s2{};
+    alignas(64) T v0[kTile], v1[kTile], v2[kTile], gx_tile[kTile], gy_tile[kTile];
+    for (int64_t j0 = 0; j0 < n; j0 += kTile) {
+      const int64_t len = std::min(kTile, n - j0);
+      T* __restrict ox = gx ? gx + j0 : gx_tile;
+      T* __restrict oy = gy ? gy + j0 : gy_tile;
+      const T* __restrict xs = x + j0;
+      const T* __restrict ys = y + j0;
+      for (int64_t j = 0; j < len; ++j) term(xs[j], ys[j], ox[j], oy[j], v0[j], v1[j], v2[j]);
+      accumulate(s0, v0, len);
+      accumulate(s1, v1, len);
+      accumulate(s2, v2, len);
+    }
+    PairSums sums;
+    sums.v0 = lanes_sum(s0);
+    sums.v1 = lanes_sum(s1);
+    sums.v2 = lanes_sum(s2);
+    return sums;
+  }
 };
 
 FL_ISA_NAMESPACE_END

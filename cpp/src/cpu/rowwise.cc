@@ -105,9 +105,16 @@ LossResult run(const LossRequest& req) {
   int64_t rows = 1;
   for (int d = 0; d < outer_ndim; ++d) rows *= outer_shape[d];
   const bool sparse = info.target == TargetKind::sparse;
+  const bool dense = info.target == TargetKind::dense;
   // Index lists: each target row lists class indices up to its first -1 (losses.def).
   const bool index_list = info.target == TargetKind::index_list;
   const int64_t target_class_stride = info.target_per_class() ? target->strides[x->ndim - 1] : 0;
+  // Target kind logits: the target is a second logits row with a gradient of its own, and
+  // class indices may come as input 2 (checked and ignored as sparse targets are).
+  const bool pair = info.target == TargetKind::logits;
+  const View* labels = sparse ? target : pair ? req.inputs[2] : nullptr;
+  const bool has_labels = labels != nullptr;
+  View* grad_y_out = pair ? req.grads[1] : nullptr;
   // Per-class weights enter the row kernel, the mean's denominator, or only a per-row factor.
   const bool weights_in_row = info.class_weight == ClassWeight::in_row ||
                               info.class_weight == ClassWeight::in_row_and_mean;
@@ -117,7 +124,8 @@ LossResult run(const LossRequest& req) {
   const RowIndex x_row_at(x, outer_shape, outer_ndim), target_row_at(target, outer_shape, outer_ndim),
       weight_row_at(req.weight, outer_shape, outer_ndim),
       upstream_row_at(req.upstream, outer_shape, outer_ndim),
-      grad_row_at(grad_out, outer_shape, outer_ndim), loss_row_at(req.loss_out, outer_shape, outer_ndim);
+      grad_row_at(grad_out, outer_shape, outer_ndim), loss_row_at(req.loss_out, outer_shape, outer_ndim),
+      labels_row_at(labels, outer_shape, outer_ndim), grad_y_row_at(grad_y_out, outer_shape, outer_ndim);
 
   std::vector<T> class_weight = contiguous_copy<T>(class_weight_view);
   double class_weight_sum = double(classes);
@@ -130,12 +138,12 @@ LossResult run(const LossRequest& req) {
 
   // Labels of int64 in one strided run, rows without weights: the common layout, which the
   // pass over the targets and the short-row tiles read without per-row dispatch.
-  const bool plain_labels = sparse && target->dtype == DType::i64 && target_row_at.linear() &&
+  const bool plain_labels = has_labels && labels->dtype == DType::i64 && labels_row_at.linear() &&
                             !req.weight && !req.upstream && !label_aux &&
                             !(class_weight_view && (weights_as_factor || weights_in_mean));
   auto plain_label = [&](int64_t r) {
     int64_t label;
-    std::memcpy(&label, static_cast<const char*>(target->data) + r * target_row_at.stride(),
+    std::memcpy(&label, static_cast<const char*>(labels->data) + r * labels_row_at.stride(),
                 sizeof label);
     return label;
   };
@@ -173,8 +181,8 @@ LossResult run(const LossRequest& req) {
         }
       }
     }
-    if (sparse) {
-      int64_t label = read_label(at(target, target_row_at(r)), target->dtype);
+    if (has_labels) {
+      int64_t label = read_label(at(labels, labels_row_at(r)), labels->dtype);
       if (req.has_ignore_index && label == req.ignore_index) continue;
       if (label < 0 || label >= classes) {
         result.bad_index = r;
@@ -210,8 +218,10 @@ LossResult run(const LossRequest& req) {
   std::vector<int64_t> bad_row(n_blocks, -1), bad_label(n_blocks, 0);
   const bool x_in_place = class_stride == int64_t(sizeof(T)) && x->dtype == dtype_of<T>();
   const int64_t grad_stride = wants_grad ? grad_out->strides[x->ndim - 1] : 0;
+  const int64_t grad_y_stride = grad_y_out ? grad_y_out->strides[x->ndim - 1] : 0;
+  // The dense target's probabilities, or the second logits row, read in place when contiguous.
   const bool probs_in_place =
-      info.target == TargetKind::dense && target->dtype == dtype_of<T>() &&
+      (dense || pair) && target->dtype == dtype_of<T>() &&
       target->strides[x->ndim - 1] == int64_t(sizeof(T));
 
   // What the driver reads for row r besides its logits: weights, the label (checked again where
@@ -238,9 +248,9 @@ LossResult run(const LossRequest& req) {
     if (req.weight) meta.w = read_as<double>(at(req.weight, weight_row_at(r)), req.weight->dtype);
     if (req.upstream)
       meta.up = read_as<double>(at(req.upstream, upstream_row_at(r)), req.upstream->dtype);
-    if (!sparse) return meta;
+    if (!has_labels) return meta;
     meta.label = plain_labels ? plain_label(r)
-                              : read_label(at(target, target_row_at(r)), target->dtype);
+                              : read_label(at(labels, labels_row_at(r)), labels->dtype);
     meta.ignored = skip_label(meta.label, r, b);
     if (!meta.ignored) {
       if (weights_as_factor && class_weight_view) meta.factor = double(class_weight[meta.label]);
@@ -359,7 +369,7 @@ LossResult run(const LossRequest& req) {
         meta[l] = row_meta(r0 + l, b);
         if (!meta[l].ignored && first_valid < 0) first_valid = l;
       }
-      RowTile<T> tile = new_tile(x_tile, sparse ? nullptr : p_tile, wants_grad ? g_tile : nullptr);
+      RowTile<T> tile = new_tile(x_tile, dense ? p_tile : nullptr, wants_grad ? g_tile : nullptr);
       if (first_valid >= 0) {
         // The logits: straight from each row when every row of the tile is contiguous, else
         // converted element by element.
@@ -382,7 +392,7 @@ LossResult run(const LossRequest& req) {
             for (int64_t j = 0; j < classes; ++j)
               x_tile[j * R + l] = read_as<T>(x_ptr + j * class_stride, x->dtype);
           }
-          if (!sparse) {
+          if (dense) {
             const char* p_ptr = at(target, target_row_at(r));
             const int64_t ps = target->strides[x->ndim - 1];
             for (int64_t j = 0; j < classes; ++j)
@@ -444,7 +454,7 @@ LossResult run(const LossRequest& req) {
 
   // Rows one at a time, in place where the layout allows it, else through contiguous scratch rows.
   auto row_block = [&](int64_t b, int64_t r_begin, int64_t r_end, std::vector<T>& x_row,
-                       std::vector<T>& g_row, std::vector<T>& p_row,
+                       std::vector<T>& g_row, std::vector<T>& p_row, std::vector<T>& gy_row,
                        std::vector<int64_t>& l_row) {
     double block_sum = 0.0;
     for (int64_t r = r_begin; r < r_end; ++r) {
@@ -453,9 +463,13 @@ LossResult run(const LossRequest& req) {
       char* g_ptr = grad_row(r);
       const bool g_in_place = wants_grad && grad_stride == int64_t(sizeof(T)) &&
                               reinterpret_cast<uintptr_t>(g_ptr) % alignof(T) == 0;
+      char* gy_ptr = grad_y_out ? static_cast<char*>(grad_y_out->data) + grad_y_row_at(r) : nullptr;
+      const bool gy_in_place = gy_ptr && grad_y_stride == int64_t(sizeof(T)) &&
+                               reinterpret_cast<uintptr_t>(gy_ptr) % alignof(T) == 0;
       RowArgs<T> a{};
       a.classes = classes;
       a.label = meta.label;
+      a.has_label = has_labels && !meta.ignored;
       a.class_weight = class_weight_view && weights_in_row ? class_weight.data() : nullptr;
       a.class_weight_sum = class_weight_sum;
       a.params = req.params;
@@ -479,17 +493,26 @@ LossResult run(const LossRequest& req) {
           a.probs = p_row.data();
           a.labels = l_row.data();
           a.label_count = int64_t(l_row.size());
-        } else if (!sparse) {
+        } else if (dense || pair) {
           const char* p_ptr = at(target, target_row_at(r));
-          if (const T* row = contiguous_row(p_ptr, probs_in_place)) {
-            a.probs = row;
-          } else {
+          const T* row = contiguous_row(p_ptr, probs_in_place);
+          if (!row) {
             p_row.resize(classes);
             const int64_t ps = target->strides[x->ndim - 1];
             for (int64_t j = 0; j < classes; ++j)
               p_row[j] = read_as<T>(p_ptr + j * ps, target->dtype);
-            a.probs = p_row.data();
+            row = p_row.data();
           }
+          (dense ? a.probs : a.y) = row;
+        }
+        if (gy_ptr) {
+          if (gy_in_place) {
+            a.grad_y = reinterpret_cast<T*>(gy_ptr);
+          } else {
+            gy_row.resize(classes);
+            a.grad_y = gy_row.data();
+          }
+          a.grad_scale = scale * meta.w * meta.up * meta.factor;
         }
         if (wants_grad) {
           if (g_in_place) {
@@ -508,19 +531,25 @@ LossResult run(const LossRequest& req) {
           std::memcpy(g_ptr + j * grad_stride, &v, sizeof(T));
         }
       }
+      if (gy_ptr && (meta.ignored || !gy_in_place)) {
+        for (int64_t j = 0; j < classes; ++j) {
+          T v = meta.ignored ? T(0) : a.grad_y[j];
+          std::memcpy(gy_ptr + j * grad_y_stride, &v, sizeof(T));
+        }
+      }
       block_sum += finish_row(r, meta, loss);
     }
     partial[b] = block_sum;
   };
 
   parallel_for(n_blocks, rows * classes, [&](int64_t block_begin, int64_t block_end) {
-    std::vector<T> x_row, g_row, p_row;
+    std::vector<T> x_row, g_row, p_row, gy_row;
     std::vector<int64_t> l_row;
     for (int64_t b = block_begin; b < block_end; ++b) {
       const int64_t r_begin = b * rows_per_block, r_end = std::min(rows, r_begin + rows_per_block);
       if (plain_tiles) plain_tiled_block(b, r_begin, r_end);
       else if (tiled) tiled_block(b, r_begin, r_end);
-      else row_block(b, r_begin, r_end, x_row, g_row, p_row, l_row);
+      else row_block(b, r_begin, r_end, x_row, g_row, p_row, gy_row, l_row);
     }
   });
 

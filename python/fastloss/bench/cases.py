@@ -40,6 +40,10 @@ ROW_SHAPES = {
     # A row costs (1 + 1) * K * C terms for K listed classes (the sampler lists C / 2 on
     # average): 64 classes, as multi-label tasks have tens of labels, not thousands.
     "multilabel_margin": ((4096, 64), (64, 64)),
+    # the distillation shape of a language model's vocabulary (the 4096 x 32000)
+    "kl_divergence": ((4096, 32000), (64, 1000)),
+    "js_divergence": ((4096, 32000), (64, 1000)),
+    "distillation": ((4096, 32000), (64, 1000)),
 }
 DEFAULT_ROW_SHAPE = ((16384, 1000), (64, 1000))
 

@@ -127,6 +127,36 @@ def _torch_loss(case: Case, kw: dict):
             loss = -((1 - logpt.exp()) ** gamma) * logpt
             return (loss * keep).sum() / keep.sum()
         return softmax_focal, "composed: log_softmax, gather, (1-p)^g"
+    if name == "kl_divergence":
+        T = kw["temperature"]
+
+        def kl_divergence(x, y):
+            return F.kl_div(F.log_softmax(y / T, -1), F.log_softmax(x / T, -1),
+                            reduction="batchmean", log_target=True)
+        return kl_divergence, "composed: log_softmax x2, F.kl_div(batchmean, log_target)"
+    if name == "js_divergence":
+        b, T = kw["beta"], kw["temperature"]
+
+        def js_divergence(x, y):
+            p, q = F.softmax(x / T, -1), F.softmax(y / T, -1)
+            log_m = torch.log(b * p + (1 - b) * q)
+            return (b * F.kl_div(log_m, p, reduction="batchmean")
+                    + (1 - b) * F.kl_div(log_m, q, reduction="batchmean"))
+        return js_divergence, "composed: softmax x2, log(mixture), F.kl_div x2"
+    if name == "distillation":
+        T, a, b, ig = kw["temperature"], kw["alpha"], kw["beta"], kw["ignore_index"]
+        c = b * T * T if kw["t2_scale"] else b
+        labels = None if kw.get("labels") is None else torch.from_numpy(kw["labels"])
+
+        def distillation(x, y):
+            soft = F.kl_div(F.log_softmax(x / T, -1), F.log_softmax(y / T, -1),
+                            reduction="none", log_target=True).sum(-1)
+            if labels is None:
+                return c * soft.mean()
+            keep = labels != ig
+            hard = F.cross_entropy(x, labels, ignore_index=ig, reduction="none")
+            return ((a * hard + c * soft) * keep).sum() / keep.sum()
+        return distillation, "composed: F.cross_entropy + T^2 F.kl_div(log_softmax x2)"
     raise Unavailable(f"no torch counterpart written for {name}")
 
 

@@ -48,6 +48,11 @@ class Plan:
         return self.axis is not None
 
     @property
+    def pair(self) -> bool:
+        """The target is a second logits array with a gradient of its own (the divergences)."""
+        return _dispatch.KERNELS[self.kernel]["target"] == "logits"
+
+    @property
     def target_differentiable(self) -> bool:
         """d/d target = -d/dx from the same pass (the losses of x - target)."""
         return _dispatch.KERNELS[self.kernel]["target"] == "difference"

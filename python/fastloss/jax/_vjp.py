@@ -34,7 +34,9 @@ def differentiable(plan: Plan, operand_names: tuple):
     # The likelihoods' kernels write d/dtarget (and d/d aux0, gaussian_nll's var) themselves.
     functor_target = plan.functor_target_gradient
     functor_aux0 = plan.functor_operand_gradient and "aux0" in operand_names
-    extra = (2 if functor_aux0 else 1) if functor_target else 0
+    # Extra gradients after d/dx: the target's (the likelihoods' functors; a second logits array,
+    # the divergences), then aux0's.
+    extra = (2 if functor_aux0 else 1) if functor_target else 1 if plan.pair else 0
 
     def call(with_grad, x, target, operands):
         return _ffi.call(plan, with_grad, x, target, dict(zip(operand_names, operands)),
@@ -45,7 +47,7 @@ def differentiable(plan: Plan, operand_names: tuple):
         return call(False, x, target, operands)
 
     def fwd(x, target, operands):
-        if target.perturbed and not (target_grad or functor_target):
+        if target.perturbed and not (target_grad or functor_target or plan.pair):
             fail(fn, "cannot differentiate with respect to target (only the first argument "
                      "is differentiated); wrap it in jax.lax.stop_gradient", TypeError)
         for key, a in zip(operand_names, operands):
@@ -62,6 +64,8 @@ def differentiable(plan: Plan, operand_names: tuple):
         nothing = tuple(None for _ in operand_names)
         if isinstance(cotangent, SymbolicZero):
             return None, None, nothing
+        if plan.row and plan.reduction == 0:
+            cotangent = jnp.expand_dims(cotangent, plan.axis)
         if extra:  # (d/dx, d/dtarget[, d/d aux0 at x's shape, aux0])
             grad, grad_y, *rest = residual
             grad_x = (grad * cotangent).astype(grad.dtype)
@@ -72,8 +76,6 @@ def differentiable(plan: Plan, operand_names: tuple):
                                                              aux0.shape).astype(aux0.dtype)
             return grad_x, (grad_y * cotangent).astype(grad_y.dtype), tuple(grads)
         grad = residual
-        if plan.row and plan.reduction == 0:
-            cotangent = jnp.expand_dims(cotangent, plan.axis)
         grad_x = (grad * cotangent).astype(grad.dtype)
         return grad_x, (-grad_x if target_grad else None), nothing
 
@@ -83,5 +85,5 @@ def differentiable(plan: Plan, operand_names: tuple):
 
 def apply(plan: Plan, x, target, operands: dict):
     """The loss of a validated call; `operands` maps aux0/aux1/sample_weight to arrays."""
-    names = tuple(k for k in ("aux0", "aux1", "sample_weight") if k in operands)
+    names = tuple(k for k in _ffi._OPTIONAL if k in operands)
     return differentiable(plan, names)(x, target, tuple(operands[k] for k in names))

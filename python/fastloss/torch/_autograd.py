@@ -18,7 +18,7 @@ from ._tensors import HALF, class_dim
 # Every op takes (input, target, reduction, need_grad, <loss-specific arguments>) and returns
 # (loss, grad); grad is empty when need_grad is False.
 
-def fake(row: bool, classes_last: bool = False):
+def fake(row: bool, classes_last: bool = False, both_gradients: bool = False):
     def fake(input, target, reduction, need_grad, *rest):
         if reduction != "none":
             shape = ()
@@ -29,12 +29,13 @@ def fake(row: bool, classes_last: bool = False):
             shape = tuple(input.shape)
         dtype = torch.float32 if input.dtype in HALF else input.dtype
         loss = input.new_empty(shape, dtype=dtype)
-        grad = input.new_empty(tuple(input.shape) if need_grad else (0,))
+        stacked = (2,) if both_gradients else ()
+        grad = input.new_empty(stacked + tuple(input.shape) if need_grad else (0,))
         return loss, grad
     return fake
 
 
-def setup_context(row: bool, target_grad: bool, classes_last: bool = False):
+def setup_context(row: bool, target_grad, classes_last: bool = False):
     def setup_context(ctx, inputs, output):
         input, target, reduction, need_grad = inputs[:4]
         ctx.save_for_backward(output[1])
@@ -171,8 +172,12 @@ def _scaled(grad: Tensor, grad_loss: Tensor, reduction: str, class_dim, *, in_pl
 
 def _input_and_target_grads(ctx, grad_input: Tensor):
     """(d input, d target) as autograd wants them: the second only for the losses of
-    input - target, whose target gradient is the input gradient's negative."""
+    input - target, whose target gradient is the input gradient's negative, and for a target of
+    logits (target_grad "logits"), whose gradient is stacked after the input's."""
     grad_target = None
+    if ctx.target_grad == "logits":
+        grad_target = grad_input[1].to(ctx.target_dtype) if ctx.needs_input_grad[1] else None
+        return (grad_input[0] if ctx.needs_input_grad[0] else None), grad_target
     if ctx.target_grad and ctx.needs_input_grad[1]:
         grad_target = (-grad_input).to(ctx.target_dtype)
     return (grad_input if ctx.needs_input_grad[0] else None), grad_target

@@ -161,7 +161,7 @@ def call(loss: TorchLoss, input, target, reduction, args: tuple, inplace_backwar
                  RuntimeError)
         return _all_grads.call(OPS[fn].kernel, loss.kernel, input, target, reduction,
                                _kernel_kwargs(loss, args))
-    target_grad = loss.target_grad
+    target_grad = loss.target_gradient
     if grad_mode and not target_grad and target.requires_grad:
         fail(fn, "target requires grad, but this loss is differentiated with respect to input "
                  "only; pass target.detach()", RuntimeError)

@@ -31,12 +31,15 @@ def value_and_grad_of(loss):
 
 
 def evaluate(loss, input: Tensor, target: Tensor, reduction: str, need_grad: bool,
-             *, divisor: int = 1, mean_by_count: bool = False, **kwargs):
+             *, divisor: int = 1, mean_by_count: bool = False, both_gradients: bool = False,
+             **kwargs):
     """Runs the fastloss NumPy loss ``loss`` on views of the tensors and returns (loss, grad)
     tensors. ``divisor`` divides loss and gradient (multi_margin_loss's 1/C);
     ``mean_by_count`` makes ``mean`` sum/number-of-losses (PyTorch's weighted mean for huber
     and the binary cross-entropies) instead of fastloss's sum(w*l)/sum(w). The gradient goes
-    into ``grad_into`` when it is set (``input`` itself, for inplace_backward)."""
+    into ``grad_into`` when it is set (``input`` itself, for inplace_backward). With
+    ``both_gradients`` (a target of logits, the divergences) the gradient is those of ``input``
+    and ``target`` stacked, ``(2, *input.shape)``, written by the kernel in place."""
     into_tensor = grad_into.get()
     on_device = _package._through_device_path(input)  # (no CUDA kernels yet: the native
     if on_device:                                     # dispatch says so)
@@ -51,7 +54,19 @@ def evaluate(loss, input: Tensor, target: Tensor, reduction: str, need_grad: boo
         n = x.size if axis is None or x.shape[axis] == 0 else x.size // x.shape[axis]
         red, divisor = "sum", divisor * n
     scale = 1.0 / divisor if divisor else float("nan")
-    if need_grad:
+    if need_grad and both_gradients:
+        if on_device:
+            value, grads = value_and_grad(loss, argnums=(0, 1))(x, y, reduction=red, **kwargs)
+            grad_t = torch.stack([grads[0], grads[1]])
+        else:
+            stacked = np.empty((2,) + x.shape, x.dtype)
+            value, _ = value_and_grad(loss, argnums=(0, 1))(
+                x, y, reduction=red, grad_output=None if scale == 1.0 else scale,
+                grad_into=(stacked[0], stacked[1]), **kwargs)
+            grad_t = torch.from_numpy(stacked)
+        if grad_t.dtype != input.dtype:
+            grad_t = grad_t.to(input.dtype)
+    elif need_grad:
         value, grad = _package._value_and_grad(loss)(
             x, y, reduction=red, grad_output=None if scale == 1.0 else scale,
             grad_into=into, **kwargs)

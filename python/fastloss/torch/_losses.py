@@ -263,6 +263,44 @@ LOSSES = (
         "MulticlassHingeLoss",
         "margin=1.0, kind='weston_watkins', squared=False, weight=None, reduction='mean'",
         row=True),
+
+    # ---- divergences of two logits tensors: classes at dimension 1, both differentiable -------
+    TorchLoss(
+        "kl_divergence", "kl_divergence", (Arg("temperature", float), _SAMPLE_WEIGHT),
+        "p_logits, q_logits, temperature=1.0, reduction='mean', sample_weight=None",
+        r"""Kullback-Leibler divergence :math:`\mathrm{KL}(p \| q)` per row between
+    :math:`p = \operatorname{softmax}(z_p / T)` and :math:`q = \operatorname{softmax}(z_q / T)`,
+    as :func:`fastloss.kl_divergence` with the classes at dimension 1 (``(C,)``, ``(N, C)`` or
+    ``(N, C, d1, ...)``). Differentiable with respect to both logits tensors. ``mean`` divides by
+    the number of rows: for ``(N, C)`` logits it is
+    ``torch.nn.functional.kl_div(log_softmax(q_logits / T, 1), log_softmax(p_logits / T, 1),
+    reduction="batchmean", log_target=True)`` (note PyTorch's argument order).""",
+        "KLDivergenceLoss", "temperature=1.0, reduction='mean'", row=True,
+        logits_target=True),
+    TorchLoss(
+        "js_divergence", "js_divergence",
+        (Arg("beta", float), Arg("temperature", float), _SAMPLE_WEIGHT),
+        "p_logits, q_logits, beta=0.5, temperature=1.0, reduction='mean', sample_weight=None",
+        r"""Generalised Jensen-Shannon divergence
+    :math:`\beta\,\mathrm{KL}(p \| m) + (1 - \beta)\,\mathrm{KL}(q \| m)`,
+    :math:`m = \beta p + (1 - \beta) q`, as :func:`fastloss.js_divergence` with the classes at
+    dimension 1 (0 at ``beta`` 0 and 1; symmetric at 1/2). Differentiable with respect to both
+    logits tensors.""",
+        "JSDivergenceLoss", "beta=0.5, temperature=1.0, reduction='mean'", row=True,
+        logits_target=True),
+    TorchLoss(
+        "distillation", "distillation",
+        (Arg("labels", _TENSOR), Arg("temperature", float), Arg("alpha", float),
+         Arg("beta", float), Arg("t2_scale", bool), Arg("ignore_index", int), _SAMPLE_WEIGHT),
+        "student_logits, teacher_logits, labels=None, temperature=2.0, alpha=0.5, beta=0.5, "
+        "t2_scale=True, ignore_index=-100, reduction='mean', sample_weight=None",
+        r"""Knowledge distillation :math:`\alpha\,\mathrm{CE}(t, \sigma(z_s)) +
+    \beta T^2 \mathrm{KL}(\sigma(z_t/T) \| \sigma(z_s/T))` (Hinton et al. 2015), as
+    :func:`fastloss.distillation` with the classes at dimension 1: ``labels`` (optional) are
+    class indices of the logits' shape without dimension 1; rows whose label is
+    ``ignore_index`` give 0 and are left out of the mean. Differentiable with respect to the
+    student's logits and, when it requires grad, the teacher's.""",
+        "DistillationLoss", row=True, logits_target=True),
 )
 
 BY_NAME = {loss.name: loss for loss in LOSSES}

@@ -106,6 +106,28 @@ class GaussianNLLLoss(_Loss):
 
 MultiMarginLoss.__module__ = PUBLIC_MODULE
 GaussianNLLLoss.__module__ = PUBLIC_MODULE
+
+
+class DistillationLoss(_Loss):
+    """Module form of :func:`distillation`."""
+
+    # Written by hand: its labels are data, taken by forward with the two logits tensors.
+    def __init__(self, temperature=2.0, alpha=0.5, beta=0.5, t2_scale=True, ignore_index=-100,
+                 reduction="mean"):
+        super().__init__(reduction)
+        self.temperature, self.alpha, self.beta = temperature, alpha, beta
+        self.t2_scale, self.ignore_index = t2_scale, ignore_index
+
+    def forward(self, student_logits, teacher_logits, labels=None, sample_weight=None):
+        return FUNCTIONS["distillation"](
+            student_logits, teacher_logits, labels, temperature=self.temperature,
+            alpha=self.alpha, beta=self.beta, t2_scale=self.t2_scale,
+            ignore_index=self.ignore_index, reduction=self.reduction,
+            sample_weight=sample_weight)
+
+
+DistillationLoss.__module__ = PUBLIC_MODULE
 MODULES = {loss.module: _module(loss) for loss in LOSSES if loss.module_signature}
 MODULES[BY_NAME["multi_margin_loss"].module] = MultiMarginLoss
 MODULES[BY_NAME["gaussian_nll_loss"].module] = GaussianNLLLoss
+MODULES[BY_NAME["distillation"].module] = DistillationLoss

@@ -8,7 +8,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from .. import _classification, _likelihood, _multilabel, _regression
+from .. import _classification, _divergence, _likelihood, _multilabel, _regression
 from ._autograd import backward, fake, setup_context
 from . import _native
 from ._kernel import evaluate, grad_into
@@ -42,7 +42,8 @@ def kernel_kwargs(loss: TorchLoss, args: tuple) -> dict:
 
 def _kernel_function(loss: TorchLoss) -> Callable:
     return (getattr(_regression, loss.kernel, None) or getattr(_likelihood, loss.kernel, None)
-            or getattr(_multilabel, loss.kernel, None) or getattr(_classification, loss.kernel))
+            or getattr(_multilabel, loss.kernel, None) or getattr(_divergence, loss.kernel, None)
+            or getattr(_classification, loss.kernel))
 
 
 def _body(loss: TorchLoss) -> Callable:
@@ -72,6 +73,8 @@ def _body(loss: TorchLoss) -> Callable:
                 options["divisor"] = input.shape[axis]
         if loss.mean_by_count:  # only where there are weights: unweighted, the means agree
             options["mean_by_count"] = kwargs["sample_weight"] is not None
+        if loss.logits_target:
+            options["both_gradients"] = True
         return evaluate(kernel, input, target, reduction, need_grad, **options, **kwargs)
 
     positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -88,8 +91,8 @@ def _body(loss: TorchLoss) -> Callable:
 def _register(loss: TorchLoss) -> Op:
     body = _body(loss)
     op = torch.library.custom_op(_LIB + loss.name, mutates_args=())(body)
-    op.register_fake(fake(loss.row, loss.classes_last))
-    op.register_autograd(backward, setup_context=setup_context(loss.row, loss.target_grad,
+    op.register_fake(fake(loss.row, loss.classes_last, loss.logits_target))
+    op.register_autograd(backward, setup_context=setup_context(loss.row, loss.target_gradient,
                                                                loss.classes_last))
     return Op(op, body, _kernel_function(loss))
 

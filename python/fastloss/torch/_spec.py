@@ -49,6 +49,8 @@ class TorchLoss:
     mirrors_torch: bool = False  # a torch.nn.functional / torch.nn name, with their semantics
     row: bool = False            # classes at dimension 1, one loss per row
     target_grad: bool = False    # a loss of input - target: d target = -d input
+    logits_target: bool = False  # target is a second logits tensor with a gradient of its own,
+    #                              from the same kernel pass (the divergences)
     mean_by_count: bool = False  # a weighted mean divides by the number of losses (PyTorch's)
     divide_by_classes: bool = False  # loss and gradient divided by C (multi_margin_loss)
     batchmean: bool = False      # also reduction='batchmean': sum / input.shape[0] (kl_div)
@@ -71,6 +73,12 @@ class TorchLoss:
         """The module constructor's parameters (after ``self``), read from
         ``module_signature``."""
         return _parameters(self.module_signature)
+
+    @property
+    def target_gradient(self):
+        """How target gets its gradient: "difference" (-d input), "logits" (its own, the op's
+        grad holding both stacked), or None."""
+        return "logits" if self.logits_target else "difference" if self.target_grad else None
 
     @property
     def default_reduction(self) -> str:
