@@ -16,17 +16,19 @@ from . import cuda, reference
 from ._autodiff import grad, value_and_grad
 from ._build import (build_info, empty_output_cache, get_num_threads, set_num_threads,
                      set_output_cache_limit)
-from . import _classification, _regression
+from . import _classification, _combine, _regression
 # The public losses: each family module's __all__, so a new loss is listed once, beside its
 # function (importing a family module also registers its losses in _registry.REGISTRY).
 from ._classification import *  # noqa: F401,F403
 from ._regression import *  # noqa: F401,F403
+from ._combine import *  # noqa: F401,F403
 
 __version__ = _core.version
 
 __all__ = sorted([
     *_regression.__all__,
     *_classification.__all__,
+    *_combine.__all__,
     "build_info",
     "cuda",
     "empty_output_cache",
