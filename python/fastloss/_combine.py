@@ -79,9 +79,9 @@ def positive_vector(fn: str, name: str, value, *, length: int | None = None) -> 
     return a
 
 
-def same_length(fn: str, names: tuple[str, str], a: np.ndarray, b: np.ndarray) -> None:
-    if a.size != b.size:
-        fail(fn, f"{names[0]} and {names[1]} must have the same length, got {a.size} and {b.size}")
+def same_length(fn: str, names: tuple[str, str], a: int, b: int) -> None:
+    if a != b:
+        fail(fn, f"{names[0]} and {names[1]} must have the same length, got {a} and {b}")
 
 
 def task_count(fn: str, num_tasks) -> int:
@@ -141,7 +141,7 @@ def _weighted_sum_value_and_grad(losses, weights):
     fn = "weighted_sum"
     L = real_vector(fn, "losses", losses)
     w = weight_vector(fn, "weights", weights)
-    same_length(fn, ("losses", "weights"), L, w)
+    same_length(fn, ("losses", "weights"), L.size, w.size)
     return _scalar(math.fsum(w * L)), (w, L)
 
 
@@ -180,7 +180,7 @@ def weighted_sum(losses, weights):
 def _uncertainty_value_and_grad(losses, log_vars, *, kind="regression", fn="uncertainty_weighting"):
     L = real_vector(fn, "losses", losses)
     s = real_vector(fn, "log_vars", log_vars)
-    same_length(fn, ("losses", "log_vars"), L, s)
+    same_length(fn, ("losses", "log_vars"), L.size, s.size)
     c = uncertainty_factors(fn, kind, L.size)
     precision = c * np.exp(-s)
     total = math.fsum(precision * L) + 0.5 * math.fsum(s)

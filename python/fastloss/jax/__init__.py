@@ -253,3 +253,11 @@ def softmax_focal(logits, target, *, alpha=None, gamma=2.0, axis=-1, ignore_inde
     return _rows("softmax_focal", "softmax_focal", logits, target, axis=axis,
                  reduction=reduction, sample_weight=sample_weight, params=(g, alpha_scalar),
                  alpha=alpha_array, ignore_index=P.ignore_index_value(fn, ignore_index))
+
+
+# The loss combinations (fastloss._combine), written with jax.numpy: not registered losses, so
+# after the registry's names.
+from . import _combine  # noqa: E402
+from ._combine import *  # noqa: E402,F401,F403
+
+__all__ += _combine.__all__

@@ -89,6 +89,7 @@ cost.
 #   _tensors     tensors to NumPy views and device operands (the general path); _codegen, _errors
 
 from ._call import eager as _eager
+from ._combine import COMBINATIONS as _COMBINATIONS
 from ._functional import FUNCTIONS as _FUNCTIONS
 from ._kernel import value_and_grad_of as _value_and_grad
 from ._losses import LOSSES as _LOSSES
@@ -104,10 +105,12 @@ __all__ = [  # torch.nn.functional names, then fastloss names, then modules
     *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch),
     *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch),
     *sorted(_MODULES),
+    *_COMBINATIONS,  # the loss combinations (fastloss._combine), written with torch operations
 ]
 # The functions and modules, made from the loss table, become this package's names.
 globals().update(_FUNCTIONS)
 globals().update(_MODULES)
+globals().update(_COMBINATIONS)
 
 # The adapter of each registered loss (tests/test_registry.py checks that every registry entry
 # has one): registry name -> function name here.
