@@ -50,6 +50,10 @@ loss alone. The functions work under ``jax.jit``, ``jax.grad``/``jax.vjp`` and `
   value is a ``TypeError``. Per-position/per-class arrays (``tau``, ``alpha``, ``pos_weight``,
   ``class_weight``) and ``sample_weight`` are operands and may be traced.
 * CPU only: the custom call is registered for XLA's CPU platform (a CUDA handler is future work).
+* The loss combinations (``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``,
+  ``self_paced_weights``, ``self_paced_regularizer`` and the pytrees ``UncertaintyWeighting``,
+  ``AdaptiveWeighting``, ``DynamicWeightAverage``) are plain ``jax.numpy`` code (``_combine.py``),
+  on any platform, with forward mode and higher derivatives too.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ at 1) and ``torch.nn`` modules mirroring theirs::
 | ``quantile_loss``, ``log_cosh_loss``, ``hinge_loss``, ``squared_hinge_loss`` | fastloss |
 | ``sigmoid_focal_loss`` | ``torchvision.ops.sigmoid_focal_loss``'s signature |
 | ``softmax_focal_loss``, ``multiclass_hinge_loss`` | fastloss, class dim 1 |
+| ``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``, ``self_paced_weights``, ``self_paced_regularizer``; ``UncertaintyWeighting``, ``AdaptiveWeighting``, ``DynamicWeightAverage`` (modules) | fastloss's loss combinations (``_combine.py``: torch operations, no kernel) |
 
 Where PyTorch has the loss, the values follow PyTorch, including its ``weight`` conventions:
 a weighted ``mean`` divides by the sum of the weights for ``mse_loss``/``l1_loss`` and by the
