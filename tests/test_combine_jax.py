@@ -74,6 +74,18 @@ def test_float64_with_x64():
         np.testing.assert_allclose(gs, es, **tolerance("jax_float64"))
 
 
+def test_forward_mode_second_derivatives_and_vmap():
+    # plain jax.numpy code: unlike the losses' custom call, every transformation applies
+    L = jnp.array([1.0, 2.0])
+    f = lambda s: flj.uncertainty_weighting(L, s)  # noqa: E731
+    _, tangent = jax.jvp(f, (jnp.zeros(2),), (jnp.ones(2),))
+    np.testing.assert_allclose(tangent, np.sum(0.5 - 0.5 * np.asarray(L)), **F32)
+    np.testing.assert_allclose(jax.hessian(f)(jnp.zeros(2)), np.diag(0.5 * np.asarray(L)), **F32)
+    batch = jnp.asarray(rng_for("jax vmap").uniform(0.0, 2.0, (4, 2)), jnp.float32)
+    np.testing.assert_allclose(jax.vmap(lambda x: flj.weighted_sum(x, jnp.array([1.0, 2.0])))(
+        batch), np.asarray(batch) @ np.array([1.0, 2.0]), **F32)
+
+
 def test_adaptive_weighting_pytree():
     aw = flj.AdaptiveWeighting.create(2, initial_weights=[1.0, 0.5]).start(jnp.array([2.0, 4.0]))
     reference = fastloss.AdaptiveWeighting(2, initial_weights=[1.0, 0.5])

@@ -4,7 +4,8 @@ Pure functions and small pytree classes: they trace under ``jax.jit``, ``jax.gra
 ``jax.vmap`` like any jax.numpy code (no custom call: a handful of task losses needs no kernel).
 Hyper-parameters (``lam``, ``gamma``, ``kind``, ``temperature``, ``step``, ...) are static
 Python values, checked at trace time by the NumPy API's checks (``[fastloss.jax.<name>]``);
-weights and losses may be traced. The stateful weightings are immutable pytrees: ``update`` /
+weights and losses may be traced (then only their shapes are checked: a traced weight's sign
+is not known while tracing). The stateful weightings are immutable pytrees: ``update`` /
 ``start`` return a new one, so they can be carried through a jitted training step. The adaptive,
 dynamic and self-paced weights are constants of the step (``jax.lax.stop_gradient``). See the
 NumPy functions for the formulas and references.
