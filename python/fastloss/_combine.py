@@ -499,7 +499,8 @@ def curriculum_weights(difficulty, step, *, total_steps, schedule="linear", init
         c_{geometric}(t) = \min\big(1, c_0^{\,1 - t/T}\big)
 
     so :math:`c(0) = c_0`, :math:`c(T) = 1` (every sample is in from step T on), and the harder
-    samples' weights rise from 0 to 1 over time, as the lecture asks. The ``root`` pacing adds the
+    samples' weights rise from 0 to 1 over time, as the lecture asks (it gives no smooth form, so
+    the weights are Platanios et al.'s 0/1 selection). The ``root`` pacing adds the
     hard samples early (it spends equal time per sample as the pool grows); ``geometric`` late.
 
     Args:
@@ -565,7 +566,8 @@ def self_paced_weights(losses, lam, *, kind="hard", gamma=None):
             \zeta/\ell_i - \zeta/\lambda & \gamma < \ell_i < \lambda \\
             0 & \ell_i \ge \lambda \end{cases}, \qquad \zeta = \frac{\lambda\gamma}{\lambda - \gamma}
 
-    The age :math:`\lambda` grows during training to admit harder (higher-loss) samples. The
+    The age :math:`\lambda` grows during training to admit harder (higher-loss) samples. (Hard
+    weighting at :math:`\ell_i = \lambda` is a tie: every :math:`v_i` minimises; 0 is returned.) The
     mixture weighting is hard below :math:`\gamma` and above :math:`\lambda` and soft between;
     :math:`\gamma` is the :math:`\lambda'` of Jiang et al. (2014). The regularisers are in
     :func:`self_paced_regularizer`.
