@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastloss
-from fastloss import _combine
+from fastloss import _combine, _pacing
 from finite_differences import REL_STEP
 from helpers import rng_for, tolerance
 
@@ -34,8 +34,9 @@ def central_difference(f, x):
     return g
 
 
-def test_doctests():
-    result = doctest.testmod(_combine, verbose=False, report=False,
+@pytest.mark.parametrize("module", [_combine, _pacing], ids=lambda m: m.__name__)
+def test_doctests(module):
+    result = doctest.testmod(module, verbose=False, report=False,
                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 
@@ -278,7 +279,7 @@ def platanios(t, T, c0, schedule):
     return min(1.0, c0 * (1 / c0) ** x)
 
 
-@pytest.mark.parametrize("schedule", _combine.SCHEDULES)
+@pytest.mark.parametrize("schedule", _pacing.SCHEDULES)
 def test_curriculum_weights_follow_the_competence(schedule):
     rng = rng_for("curriculum", schedule)
     d = rng.uniform(0.0, 1.0, (4, 50))
@@ -295,13 +296,13 @@ def test_curriculum_weights_follow_the_competence(schedule):
 
 
 def test_curriculum_competence_at_its_ends_and_pacings_order():
-    for schedule in _combine.SCHEDULES:
+    for schedule in _pacing.SCHEDULES:
         np.testing.assert_allclose(
-            _combine.competence("t", 0, schedule=schedule, total_steps=10, initial=0.2), 0.2,
+            _pacing.competence("t", 0, schedule=schedule, total_steps=10, initial=0.2), 0.2,
             **EXACT)
-        assert _combine.competence("t", 10, schedule=schedule, total_steps=10, initial=0.2) == 1.0
-    mid = {s: _combine.competence("t", 5, schedule=s, total_steps=10, initial=0.2)
-           for s in _combine.SCHEDULES}
+        assert _pacing.competence("t", 10, schedule=schedule, total_steps=10, initial=0.2) == 1.0
+    mid = {s: _pacing.competence("t", 5, schedule=s, total_steps=10, initial=0.2)
+           for s in _pacing.SCHEDULES}
     assert mid["geometric"] < mid["linear"] < mid["root"]
 
 

@@ -20,7 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _combine as C
-from .._validate import fail, positive
+from .. import _combine_checks as K
+from .. import _pacing as P
+from .._validate import choice, fail, positive, real_scalar
 
 __all__ = [
     "weighted_sum",
@@ -38,7 +40,7 @@ def _is_traced(x) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
-def _vector(fn: str, name: str, value, *, check=C.real_vector, length=None):
+def _vector(fn: str, name: str, value, *, check=K.real_vector, length=None):
     """A 1-D float array; concrete values get the NumPy API's checks, traced ones the shape
     checks only (their values are not known while tracing)."""
     if _is_traced(value):
@@ -61,8 +63,8 @@ def weighted_sum(losses, weights):
     """:func:`fastloss.weighted_sum` for JAX arrays (differentiable in both)."""
     fn = "jax.weighted_sum"
     L = _vector(fn, "losses", losses)
-    w = _vector(fn, "weights", weights, check=C.weight_vector)
-    C.same_length(fn, ("losses", "weights"), L.shape[0], w.shape[0])
+    w = _vector(fn, "weights", weights, check=K.weight_vector)
+    K.same_length(fn, ("losses", "weights"), L.shape[0], w.shape[0])
     return jnp.sum(w.astype(L.dtype) * L)
 
 
@@ -71,8 +73,8 @@ def uncertainty_weighting(losses, log_vars, *, kind="regression"):
     fn = "jax.uncertainty_weighting"
     L = _vector(fn, "losses", losses)
     s = _vector(fn, "log_vars", log_vars)
-    C.same_length(fn, ("losses", "log_vars"), L.shape[0], s.shape[0])
-    c = jnp.asarray(C.uncertainty_factors(fn, kind, L.shape[0]), dtype=L.dtype)
+    K.same_length(fn, ("losses", "log_vars"), L.shape[0], s.shape[0])
+    c = jnp.asarray(K.uncertainty_factors(fn, kind, L.shape[0]), dtype=L.dtype)
     return jnp.sum(c * jnp.exp(-s) * L) + 0.5 * jnp.sum(s)
 
 
@@ -80,9 +82,9 @@ def curriculum_weights(difficulty, step, *, total_steps, schedule="linear", init
                        by_rank=False):
     """:func:`fastloss.curriculum_weights` for a JAX array of difficulties (``step`` static)."""
     fn = "jax.curriculum_weights"
-    c = C.competence(fn, step, schedule=schedule, total_steps=total_steps, initial=initial)
+    c = P.competence(fn, step, schedule=schedule, total_steps=total_steps, initial=initial)
     if not _is_traced(difficulty):
-        C.difficulty_cdf(fn, np.asarray(difficulty), by_rank)
+        P.difficulty_cdf(fn, np.asarray(difficulty), by_rank)
     elif not isinstance(by_rank, bool):
         fail(fn, f"by_rank must be a bool, got {by_rank!r}", TypeError)
     d = jnp.asarray(difficulty)
@@ -123,8 +125,8 @@ def _float32_below(c: float) -> np.float32:
 
 def _self_paced_args(fn, lam, kind, gamma):
     lam = positive(fn, "lam", lam)
-    kind = C.choice(fn, "kind", kind, C.SELF_PACED_KINDS)
-    return lam, kind, C.mixture_threshold(fn, kind, lam, gamma)
+    kind = choice(fn, "kind", kind, K.SELF_PACED_KINDS)
+    return lam, kind, K.mixture_threshold(fn, kind, lam, gamma)
 
 
 def self_paced_weights(losses, lam, *, kind="hard", gamma=None):
@@ -182,9 +184,9 @@ class UncertaintyWeighting:
     @classmethod
     def create(cls, num_tasks, *, kind="regression", init=0.0):
         fn = "jax.UncertaintyWeighting"
-        k = C.task_count(fn, num_tasks)
-        C.uncertainty_factors(fn, kind, k)
-        return cls(jnp.full((k,), C.real_scalar(fn, "init", init)), kind)
+        k = K.task_count(fn, num_tasks)
+        K.uncertainty_factors(fn, kind, k)
+        return cls(jnp.full((k,), real_scalar(fn, "init", init)), kind)
 
     def __call__(self, losses):
         return uncertainty_weighting(losses, self.log_vars, kind=list(self.kind)
@@ -218,19 +220,19 @@ class AdaptiveWeighting:
     def start(self, losses):
         if self.initial_losses is not None:
             return self
-        L = _vector("jax.AdaptiveWeighting", "losses", losses, check=C.positive_vector,
+        L = _vector("jax.AdaptiveWeighting", "losses", losses, check=K.positive_vector,
                     length=self.initial_weights.shape[0])
         return AdaptiveWeighting(self.initial_weights, jax.lax.stop_gradient(L))
 
     def weights(self, losses):
         if self.initial_losses is None:
             fail("jax.AdaptiveWeighting", "call start(losses) first: it records L(0)")
-        L = _vector("jax.AdaptiveWeighting", "losses", losses, check=C.positive_vector,
+        L = _vector("jax.AdaptiveWeighting", "losses", losses, check=K.positive_vector,
                     length=self.initial_weights.shape[0])
         return jax.lax.stop_gradient(self.initial_weights * self.initial_losses / L)
 
     def __call__(self, losses):
-        L = _vector("jax.AdaptiveWeighting", "losses", losses, check=C.positive_vector,
+        L = _vector("jax.AdaptiveWeighting", "losses", losses, check=K.positive_vector,
                     length=self.initial_weights.shape[0])
         return jnp.sum(self.weights(L).astype(L.dtype) * L)
 
@@ -255,7 +257,7 @@ class DynamicWeightAverage:
     @classmethod
     def create(cls, num_tasks, *, temperature=2.0):
         fn = "jax.DynamicWeightAverage"
-        k = C.task_count(fn, num_tasks)
+        k = K.task_count(fn, num_tasks)
         return cls(jnp.ones(k), jnp.ones(k), jnp.zeros((), jnp.int32),
                    positive(fn, "temperature", temperature))
 
@@ -267,7 +269,7 @@ class DynamicWeightAverage:
 
     def update(self, epoch_losses):
         L = _vector("jax.DynamicWeightAverage", "epoch_losses", epoch_losses,
-                    check=C.positive_vector, length=self.previous.shape[0])
+                    check=K.positive_vector, length=self.previous.shape[0])
         L = jax.lax.stop_gradient(L).astype(self.previous.dtype)
         return DynamicWeightAverage(L, self.previous, self.epochs + 1, self.temperature)
 

@@ -15,7 +15,9 @@ import torch
 from torch import Tensor
 
 from .. import _combine as C
-from .._validate import fail, positive
+from .. import _combine_checks as K
+from .. import _pacing as P
+from .._validate import choice, fail, positive, real_scalar
 
 __all__ = [
     "weighted_sum",
@@ -67,11 +69,11 @@ def weighted_sum(losses, weights) -> Tensor:
     fn = "torch.weighted_sum"
     L = _task_losses(fn, losses)
     if isinstance(weights, Tensor):
-        C.weight_vector(fn, "weights", _values(weights))
+        K.weight_vector(fn, "weights", _values(weights))
         w = weights
     else:
-        w = torch.as_tensor(C.weight_vector(fn, "weights", weights))
-    C.same_length(fn, ("losses", "weights"), L.numel(), w.numel())
+        w = torch.as_tensor(K.weight_vector(fn, "weights", weights))
+    K.same_length(fn, ("losses", "weights"), L.numel(), w.numel())
     return (w.to(L.device, L.dtype) * L).sum()
 
 
@@ -81,11 +83,11 @@ def uncertainty_weighting(losses, log_vars, *, kind="regression") -> Tensor:
     fn = "torch.uncertainty_weighting"
     L = _task_losses(fn, losses)
     s = log_vars if isinstance(log_vars, Tensor) else torch.as_tensor(
-        C.real_vector(fn, "log_vars", log_vars), dtype=L.dtype)
+        K.real_vector(fn, "log_vars", log_vars), dtype=L.dtype)
     if s.ndim != 1:
         fail(fn, f"log_vars must be 1-D, got shape {tuple(s.shape)}")
-    C.same_length(fn, ("losses", "log_vars"), L.numel(), s.numel())
-    c = torch.as_tensor(C.uncertainty_factors(fn, kind, L.numel()), dtype=L.dtype,
+    K.same_length(fn, ("losses", "log_vars"), L.numel(), s.numel())
+    c = torch.as_tensor(K.uncertainty_factors(fn, kind, L.numel()), dtype=L.dtype,
                         device=L.device)
     s = s.to(L.device)
     return (c * torch.exp(-s) * L).sum() + 0.5 * s.sum()
@@ -96,9 +98,9 @@ def curriculum_weights(difficulty, step, *, total_steps, schedule="linear", init
     """:func:`fastloss.curriculum_weights` on a tensor of difficulties: 0/1 weights of its
     shape (its dtype if floating, else the default dtype) on its device."""
     fn = "torch.curriculum_weights"
-    c = C.competence(fn, step, schedule=schedule, total_steps=total_steps, initial=initial)
+    c = P.competence(fn, step, schedule=schedule, total_steps=total_steps, initial=initial)
     d = torch.as_tensor(difficulty).detach()
-    C.difficulty_cdf(fn, _values(d), by_rank)  # checks (dtype, range, finite)
+    P.difficulty_cdf(fn, _values(d), by_rank)  # checks (dtype, range, finite)
     dtype = d.dtype if d.dtype.is_floating_point else torch.get_default_dtype()
     d = d.to(torch.float64)
     if by_rank:
@@ -110,8 +112,8 @@ def curriculum_weights(difficulty, step, *, total_steps, schedule="linear", init
 
 def _self_paced_args(fn, lam, kind, gamma):
     lam = positive(fn, "lam", lam)
-    kind = C.choice(fn, "kind", kind, C.SELF_PACED_KINDS)
-    return lam, kind, C.mixture_threshold(fn, kind, lam, gamma)
+    kind = choice(fn, "kind", kind, K.SELF_PACED_KINDS)
+    return lam, kind, K.mixture_threshold(fn, kind, lam, gamma)
 
 
 def self_paced_weights(losses: Tensor, lam, *, kind="hard", gamma=None) -> Tensor:
@@ -162,10 +164,10 @@ class UncertaintyWeighting(torch.nn.Module):
     def __init__(self, num_tasks, *, kind="regression", init=0.0):
         super().__init__()
         fn = "torch.UncertaintyWeighting"
-        k = C.task_count(fn, num_tasks)
-        C.uncertainty_factors(fn, kind, k)
+        k = K.task_count(fn, num_tasks)
+        K.uncertainty_factors(fn, kind, k)
         self.kind = kind if isinstance(kind, str) else list(kind)
-        self.log_vars = torch.nn.Parameter(torch.full((k,), C.real_scalar(fn, "init", init)))
+        self.log_vars = torch.nn.Parameter(torch.full((k,), real_scalar(fn, "init", init)))
 
     def forward(self, losses) -> Tensor:
         L = _task_losses("torch.UncertaintyWeighting", losses, self.log_vars.numel())
@@ -203,15 +205,15 @@ class AdaptiveWeighting(_Weighting):
 
     def __init__(self, num_tasks, *, initial_weights=None):
         fn = "torch.AdaptiveWeighting"
-        k = C.task_count(fn, num_tasks)
+        k = K.task_count(fn, num_tasks)
         if initial_weights is not None:
-            initial_weights = C.weight_vector(fn, "initial_weights", initial_weights, length=k)
+            initial_weights = K.weight_vector(fn, "initial_weights", initial_weights, length=k)
         super().__init__(C.AdaptiveWeighting(k, initial_weights=initial_weights))
 
     def _weights(self, L: Tensor):
         fn = "torch.AdaptiveWeighting"
         k = self.weighting.initial_weights.size
-        return self.weighting.weights(C.positive_vector(fn, "losses", _values(L), length=k))
+        return self.weighting.weights(K.positive_vector(fn, "losses", _values(L), length=k))
 
     def weights(self, losses) -> Tensor:
         L = _task_losses("torch.AdaptiveWeighting", losses)
@@ -232,7 +234,7 @@ class DynamicWeightAverage(_Weighting):
 
     def __init__(self, num_tasks, *, temperature=2.0):
         fn = "torch.DynamicWeightAverage"
-        super().__init__(C.DynamicWeightAverage(C.task_count(fn, num_tasks),
+        super().__init__(C.DynamicWeightAverage(K.task_count(fn, num_tasks),
                                                 temperature=positive(fn, "temperature",
                                                                      temperature)))
 
@@ -242,7 +244,7 @@ class DynamicWeightAverage(_Weighting):
 
     def update(self, epoch_losses) -> Tensor:
         fn = "torch.DynamicWeightAverage"
-        values = C.positive_vector(fn, "epoch_losses", _values(_task_losses(fn, epoch_losses)),
+        values = K.positive_vector(fn, "epoch_losses", _values(_task_losses(fn, epoch_losses)),
                                    length=self.weighting.num_tasks)
         return torch.as_tensor(self.weighting.update(values))
 
