@@ -6,7 +6,7 @@ import functools
 
 from . import _small_call
 from ._dispatch import GradRequest, _request
-from ._validate import fail
+from ._validate import fail, real_scalar
 
 
 def _check(fn, argnums, who: str):
@@ -14,7 +14,7 @@ def _check(fn, argnums, who: str):
     from ._registry import REGISTRY  # complete once the family modules are imported
 
     name = getattr(fn, "__name__", repr(fn))
-    if not any(spec.fn is fn for spec in REGISTRY.values()):
+    if not any(spec.fn is fn for spec in REGISTRY.values()) and not _is_combination(fn):
         fail(who, f"expects a fastloss loss function, got {name}", TypeError)
     positions = argnums if isinstance(argnums, tuple) else (argnums,)
     if not positions or not all(isinstance(a, int) and not isinstance(a, bool) for a in positions):
@@ -58,8 +58,38 @@ def value_and_grad(fn, argnums=0):
     return _fused(fn, argnums, "value_and_grad")
 
 
+def _is_combination(fn) -> bool:
+    """A loss combination of fastloss._combine, whose gradients are closed forms it computes."""
+    return hasattr(fn, "_combination_value_and_grad")
+
+
+def _combined(fn, name: str, positions: tuple, as_tuple: bool):
+    """value_and_grad of a combination: no kernel, so neither small calls nor grad_into; the
+    upstream gradient is a number (a combination's value is a scalar)."""
+    arrays = fn._combination_arrays
+    for a in positions:
+        if not 0 <= a < len(arrays):
+            fail(name, f"argnums position {a} is not a differentiable argument (0 to "
+                       f"{len(arrays) - 1}: {', '.join(arrays)})")
+
+    @functools.wraps(fn)
+    def wrapper(*args, grad_output=None, grad_into=None, **kwargs):
+        if grad_into is not None:
+            fail(name, "grad_into is not supported by the loss combinations", TypeError)
+        scale = 1.0 if grad_output is None else real_scalar(name, "grad_output", grad_output)
+        value, grads = fn._combination_value_and_grad(*args, **kwargs)
+        picked = tuple(grads[a] * scale for a in positions)
+        return value, (picked if as_tuple else picked[0])
+
+    wrapper.__name__ = f"value_and_grad_{name}"
+    wrapper.__qualname__ = wrapper.__name__
+    return wrapper
+
+
 def _fused(fn, argnums, who: str):
     name, positions = _check(fn, argnums, who)
+    if _is_combination(fn):
+        return _combined(fn, name, positions, isinstance(argnums, tuple))
     as_tuple = isinstance(argnums, tuple)
     # The small-call path computes the first argument's gradient only.
     small = getattr(fn, "_small", None) if positions == (0,) else None

@@ -52,11 +52,14 @@ loss alone. The functions work under ``jax.jit``, ``jax.grad``/``jax.vjp`` and `
   value is a ``TypeError``. Per-position/per-class arrays (``tau``, ``alpha``, ``pos_weight``,
   ``class_weight``) and ``sample_weight`` are operands and may be traced.
 * CPU only: the custom call is registered for XLA's CPU platform (a CUDA handler is future work).
+* The loss combinations (``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``,
+  ``self_paced_weights``, ``self_paced_regularizer`` and the pytrees ``UncertaintyWeighting``,
+  ``AdaptiveWeighting``, ``DynamicWeightAverage``) are plain ``jax.numpy`` code (``_combine.py``),
+  on any platform, with forward mode and higher derivatives too.
 """
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 
 from .._dispatch import KERNELS
@@ -66,6 +69,8 @@ from .._validate import (choice, fail, in_open_unit_interval, in_unit_interval, 
 from . import _plan as P
 from ._plan import Plan
 from ._vjp import apply
+# The divergences of two logits arrays, in a module of their own.
+from ._divergence import distillation, js_divergence, kl_divergence  # noqa: F401
 
 # One function per registered loss, under its fastloss name (tests/test_registry.py checks that
 # every registry entry has one).
@@ -130,38 +135,6 @@ def _dispatch_kind(kernel: str, dense_ok: bool) -> str:
     return "sparse" if dense_ok else KERNELS[kernel]["target"]
 
 
-def _pair(name: str, names: tuple, first, second, labels=None, *, axis, reduction,
-          sample_weight, params=(), ignore_index=None):
-    """A row loss over two logits arrays of one shape (the divergences), both differentiable;
-    `labels` optional class indices of the rows' shape."""
-    fn = P.qualified(name)
-    code = P.reduction(fn, reduction)
-    x = P.float_input(fn, names[0], first)
-    ax = P.class_axis(fn, x, axis)
-    y = P.float_target(fn, names[0], x, second, name=names[1])
-    outer = tuple(s for d, s in enumerate(x.shape) if d != ax % x.ndim)
-    operands = {}
-    if sample_weight is not None:
-        operands["sample_weight"] = P.weight_array(fn, "sample_weight", sample_weight,
-                                                   shape=outer)
-    if labels is not None:
-        t = jnp.asarray(labels)
-        if not jnp.issubdtype(t.dtype, jnp.integer):
-            fail(fn, f"{names[2]} must hold integer class indices, got dtype {t.dtype}",
-                 TypeError)
-        if t.shape != outer:
-            fail(fn, f"{names[2]} must have the shape of {names[0]} without axis "
-                     f"{ax % x.ndim}, {outer}, got {t.shape}")
-        operands["labels"] = t
-    plan = Plan(name, name, code, tuple(params), axis=ax, ignore_index=ignore_index)
-    return apply(plan, x, y, operands)
-
-
-def _number(fn: str, name: str, value, check):
-    """A static hyper-parameter through the NumPy API's check `check`."""
-    return check(fn, name, P.hyper_parameter(fn, name, value))
-
-
 # ---- the losses (docs: the NumPy functions of the same name) ------------------------------------
 
 def mse(pred, target, *, reduction="mean", sample_weight=None):
@@ -178,14 +151,14 @@ def mae(pred, target, *, reduction="mean", sample_weight=None):
 
 def huber(pred, target, *, delta=1.0, reduction="mean", sample_weight=None):
     """:func:`fastloss.huber` for JAX arrays (differentiable in ``pred`` and ``target``)."""
-    delta = _number("jax.huber", "delta", delta, positive)
+    delta = P.number("jax.huber", "delta", delta, positive)
     return _pointwise("huber", "pred", pred, target, reduction=reduction,
                       sample_weight=sample_weight, params=(delta,))
 
 
 def smooth_l1(pred, target, *, beta=1.0, reduction="mean", sample_weight=None):
     """:func:`fastloss.smooth_l1` for JAX arrays (differentiable in ``pred`` and ``target``)."""
-    beta = _number("jax.smooth_l1", "beta", beta, non_negative)
+    beta = P.number("jax.smooth_l1", "beta", beta, non_negative)
     return _pointwise("smooth_l1", "pred", pred, target, reduction=reduction,
                       sample_weight=sample_weight, params=(beta,))
 
@@ -201,7 +174,7 @@ def quantile(pred, target, *, tau=0.5, reduction="mean", sample_weight=None):
             fail(fn, f"tau array must be 1-D with one quantile per position of pred's last axis "
                      f"({last}), got shape {tau.shape}")
     else:
-        tau = _number(fn, "tau", tau, in_open_unit_interval)
+        tau = P.number(fn, "tau", tau, in_open_unit_interval)
     return _pointwise("quantile", "pred", pred, target, reduction=reduction,
                       sample_weight=sample_weight, aux0=tau, aux0_name="tau")
 
@@ -248,8 +221,8 @@ def squared_hinge(pred, target, *, reduction="mean", sample_weight=None):
 def sigmoid_focal(logits, target, *, alpha=0.25, gamma=2.0, reduction="mean", sample_weight=None):
     """:func:`fastloss.sigmoid_focal` for JAX arrays (``alpha=None`` disables the weighting)."""
     fn = "jax.sigmoid_focal"
-    a = -1.0 if alpha is None else _number(fn, "alpha", alpha, in_unit_interval)
-    g = _number(fn, "gamma", gamma, non_negative)
+    a = -1.0 if alpha is None else P.number(fn, "alpha", alpha, in_unit_interval)
+    g = P.number(fn, "gamma", gamma, non_negative)
     return _pointwise("sigmoid_focal", "logits", logits, target, reduction=reduction,
                       sample_weight=sample_weight, params=(a, g))
 
@@ -272,7 +245,7 @@ def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8, reductio
         flags.append(float(bool(value)))
     return _pointwise("poisson_nll", "input", input, target, reduction=reduction,
                       sample_weight=sample_weight,
-                      params=(*flags, _number(fn, "eps", eps, positive)))
+                      params=(*flags, P.number(fn, "eps", eps, positive)))
 
 
 def gaussian_nll(input, target, var, *, full=False, eps=1e-6, reduction="mean",
@@ -283,7 +256,7 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6, reduction="mean",
     fn = "jax.gaussian_nll"
     if not isinstance(full, (bool, np.bool_)):
         fail(fn, f"full must be a bool, got {full!r}", TypeError)
-    e = _number(fn, "eps", eps, positive)
+    e = P.number(fn, "eps", eps, positive)
     if not P.is_traced(var) and np.ndim(var) == 0:
         var = float(non_negative(fn, "var", P.hyper_parameter(fn, "var", var)))
     else:
@@ -315,7 +288,7 @@ def cross_entropy(logits, target, *, axis=-1, class_weight=None, ignore_index=-1
     """:func:`fastloss.cross_entropy` for JAX arrays (class indices or probabilities; a class
     index out of range is a run-time error)."""
     fn = "jax.cross_entropy"
-    eps = _number(fn, "label_smoothing", label_smoothing, in_unit_interval)
+    eps = P.number(fn, "label_smoothing", label_smoothing, in_unit_interval)
     return _rows("cross_entropy", "cross_entropy", logits, target, axis=axis,
                  reduction=reduction, sample_weight=sample_weight, params=(eps,),
                  dense_ok=True, class_weight=class_weight,
@@ -326,7 +299,7 @@ def multiclass_hinge(logits, target, *, margin=1.0, kind="weston_watkins", squar
                      class_weight=None, reduction="mean", sample_weight=None):
     """:func:`fastloss.multiclass_hinge` for JAX arrays."""
     fn = "jax.multiclass_hinge"
-    m = _number(fn, "margin", margin, non_negative)
+    m = P.number(fn, "margin", margin, non_negative)
     kind = choice(fn, "kind", kind, ("weston_watkins", "crammer_singer"))
     if not isinstance(squared, (bool, np.bool_)):
         fail(fn, f"squared must be a bool, got {squared!r}", TypeError)
@@ -340,12 +313,12 @@ def softmax_focal(logits, target, *, alpha=None, gamma=2.0, axis=-1, ignore_inde
     """:func:`fastloss.softmax_focal` for JAX arrays; ``alpha`` None, a number or one per
     class."""
     fn = "jax.softmax_focal"
-    g = _number(fn, "gamma", gamma, non_negative)
+    g = P.number(fn, "gamma", gamma, non_negative)
     alpha_scalar, alpha_array = -1.0, None
     if alpha is not None and (P.is_traced(alpha) or np.ndim(alpha) > 0):
         alpha_array = alpha
     elif alpha is not None:
-        alpha_scalar = _number(fn, "alpha", alpha, non_negative)
+        alpha_scalar = P.number(fn, "alpha", alpha, non_negative)
     return _rows("softmax_focal", "softmax_focal", logits, target, axis=axis,
                  reduction=reduction, sample_weight=sample_weight, params=(g, alpha_scalar),
                  alpha=alpha_array, ignore_index=P.ignore_index_value(fn, ignore_index))
@@ -374,36 +347,9 @@ def multilabel_margin(logits, target, *, axis=-1, reduction="mean", sample_weigh
                  reduction=reduction, sample_weight=sample_weight)
 
 
-def kl_divergence(p_logits, q_logits, *, axis=-1, temperature=1.0, reduction="mean",
-                  sample_weight=None):
-    """:func:`fastloss.kl_divergence` for JAX arrays (differentiable in both logits arrays)."""
-    t = _number("jax.kl_divergence", "temperature", temperature, positive)
-    return _pair("kl_divergence", ("p_logits", "q_logits"), p_logits, q_logits, axis=axis,
-                 reduction=reduction, sample_weight=sample_weight, params=(t,))
+# The loss combinations (fastloss._combine), written with jax.numpy: not registered losses, so
+# after the registry's names.
+from . import _combine  # noqa: E402
+from ._combine import *  # noqa: E402,F401,F403
 
-
-def js_divergence(p_logits, q_logits, *, beta=0.5, axis=-1, temperature=1.0, reduction="mean",
-                  sample_weight=None):
-    """:func:`fastloss.js_divergence` for JAX arrays (differentiable in both logits arrays)."""
-    fn = "jax.js_divergence"
-    b = _number(fn, "beta", beta, in_unit_interval)
-    t = _number(fn, "temperature", temperature, positive)
-    return _pair("js_divergence", ("p_logits", "q_logits"), p_logits, q_logits, axis=axis,
-                 reduction=reduction, sample_weight=sample_weight, params=(b, t))
-
-
-def distillation(student_logits, teacher_logits, labels=None, *, temperature=2.0, alpha=0.5,
-                 beta=0.5, t2_scale=True, ignore_index=-100, axis=-1, reduction="mean",
-                 sample_weight=None):
-    """:func:`fastloss.distillation` for JAX arrays (differentiable in both logits arrays; a
-    label out of range is a run-time error)."""
-    fn = "jax.distillation"
-    t = _number(fn, "temperature", temperature, positive)
-    a = _number(fn, "alpha", alpha, non_negative)
-    b = _number(fn, "beta", beta, non_negative)
-    if not isinstance(t2_scale, (bool, np.bool_)):
-        fail(fn, f"t2_scale must be a bool, got {t2_scale!r}", TypeError)
-    return _pair("distillation", ("student_logits", "teacher_logits", "labels"), student_logits,
-                 teacher_logits, labels, axis=axis, reduction=reduction,
-                 sample_weight=sample_weight, params=(t, a, b, float(bool(t2_scale))),
-                 ignore_index=P.ignore_index_value(fn, ignore_index))
+__all__ += _combine.__all__

@@ -193,3 +193,8 @@ def ignore_index_value(fn: str, value) -> int:
 
 def reduction(fn: str, value) -> int:
     return reduction_code(fn, value)
+
+
+def number(fn: str, name: str, value, check):
+    """A static hyper-parameter through the NumPy API's check `check`."""
+    return check(fn, name, hyper_parameter(fn, name, value))

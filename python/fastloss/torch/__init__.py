@@ -20,6 +20,7 @@ at 1) and ``torch.nn`` modules mirroring theirs::
 | ``quantile_loss``, ``log_cosh_loss``, ``hinge_loss``, ``squared_hinge_loss`` | fastloss |
 | ``sigmoid_focal_loss`` | ``torchvision.ops.sigmoid_focal_loss``'s signature |
 | ``softmax_focal_loss``, ``multiclass_hinge_loss`` | fastloss, class dim 1 |
+| ``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``, ``self_paced_weights``, ``self_paced_regularizer``; ``UncertaintyWeighting``, ``AdaptiveWeighting``, ``DynamicWeightAverage`` (modules) | fastloss's loss combinations (``_combine.py``: torch operations, no kernel) |
 
 Where PyTorch has the loss, the values follow PyTorch, including its ``weight`` conventions:
 a weighted ``mean`` divides by the sum of the weights for ``mse_loss``/``l1_loss`` and by the
@@ -91,6 +92,7 @@ cost.
 #   _tensors     tensors to NumPy views and device operands (the general path); _codegen, _errors
 
 from ._call import eager as _eager
+from ._combine import COMBINATIONS as _COMBINATIONS
 from ._functional import FUNCTIONS as _FUNCTIONS
 from ._kernel import value_and_grad_of as _value_and_grad
 from ._losses import LOSSES as _LOSSES
@@ -106,10 +108,12 @@ __all__ = [  # torch.nn.functional names, then fastloss names, then modules
     *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch),
     *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch),
     *sorted(_MODULES),
+    *_COMBINATIONS,  # the loss combinations (fastloss._combine), written with torch operations
 ]
 # The functions and modules, made from the loss table, become this package's names.
 globals().update(_FUNCTIONS)
 globals().update(_MODULES)
+globals().update(_COMBINATIONS)
 
 # The adapter of each registered loss (tests/test_registry.py checks that every registry entry
 # has one): registry name -> function name here.
