@@ -58,11 +58,13 @@ def _good_inputs(name, dtype=np.float64):
 
 
 def _extra(name, first):
-    """The array arguments after the target (gaussian_nll's var), valid for `first`."""
-    if len(REGISTRY[name].arrays) < 3:
-        return ()
+    """The array arguments after the target, valid for `first`: gaussian_nll's var, or
+    distillation's labels (one class index per row)."""
+    extra = REGISTRY[name].arrays[2:]
+    if extra == ("labels",):
+        return (np.zeros(first.shape[:-1], np.int64),)
     dtype = first.dtype if first.dtype in (np.float32, np.float64) else np.float64
-    return (np.ones(first.shape, dtype),)
+    return tuple(np.ones(first.shape, dtype) for _ in extra)
 
 
 def _pattern(fn, *parts):

@@ -234,7 +234,7 @@ def _grid(r, shape=(6, 5)):
             jnp.asarray(r.integers(0, shape[-1], shape[:-1]), jnp.int32))
 
 
-def _log_probs(r, shape=(6, 5)):
+def _log_probs_labels(r, shape=(6, 5)):
     x, t = _class(r, shape)
     return jax.nn.log_softmax(x, -1), t
 
@@ -325,8 +325,8 @@ CASES = [
     _case("softmax_focal", flj.softmax_focal, ref_softmax_focal, _class),
     _case("softmax_focal-alpha", flj.softmax_focal, ref_softmax_focal, _class,
           alpha=lambda r: _w(r, (5,)), gamma=0.5),
-    _case("nll", flj.nll, ref_nll, _log_probs),
-    _case("nll-weights", flj.nll, ref_nll, _log_probs, class_weight=lambda r: _w(r, (5,)),
+    _case("nll", flj.nll, ref_nll, _log_probs_labels),
+    _case("nll-weights", flj.nll, ref_nll, _log_probs_labels, class_weight=lambda r: _w(r, (5,)),
           sample_weight=lambda r: _w(r, (6,))),
     _case("multilabel_soft_margin", flj.multilabel_soft_margin, ref_multilabel_soft_margin,
           _multilabel, class_weight=lambda r: _w(r, (5,))),

@@ -19,13 +19,10 @@ import numpy as np
 
 from . import _core, _device
 from ._device import DeviceArray
+from ._gradient_buffers import KERNELS, empty, gradient_buffers
 from ._validate import fail, reduction_code, weight_array, weight_total, weights
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-# The loss table (cpp/include/fastloss/losses.def): kernel name -> its facts and run() id.
-KERNELS: dict[str, dict] = _core.kernels()
-
 
 @dataclass
 class GradRequest:
@@ -62,14 +59,6 @@ def as_array(fn: str, name: str, x) -> np.ndarray | DeviceArray:
     """x as an ndarray (arrays of other libraries were already turned into zero-copy NumPy views
     or DeviceArrays by _arrays.any_array; this only handles lists and scalars)."""
     return x if isinstance(x, (np.ndarray, DeviceArray)) else np.asarray(x)
-
-
-def empty(shape: tuple, dtype, like):
-    """An uninitialised output on `like`'s device (large CPU outputs reuse the memory of earlier
-    ones: bindings/output_buffers.cc)."""
-    if isinstance(like, DeviceArray):
-        return _device.empty(shape, dtype, like)
-    return _core.new_output(shape, np.dtype(dtype).name)
 
 
 def constant(value: float, like):
@@ -172,61 +161,6 @@ def _real_grad_output(fn: str, a: np.ndarray) -> None:
         fail(fn, f"grad_output must be real, got dtype {a.dtype}", TypeError)
 
 
-def _gradient_buffers(fn: str, kernel: str, request: GradRequest, arrays: tuple, names: tuple,
-                      others: dict, *, in_place_ok: bool) -> tuple:
-    """The arrays the kernel writes the gradients of `arrays` into (None where not requested):
-    each `request.grad_into` once checked, else a new one. Argument 1 (the target) has a
-    gradient only where the kernel's table entry says so. Buffers must not overlap an operand
-    (`others` by name) or each other; with in_place_ok (the row losses) the first may be the
-    logits themselves, the same view."""
-    buffers = [None] * len(arrays)
-    for position, into in zip(request.argnums, request.grad_into):
-        if not 0 <= position < len(arrays):
-            fail(fn, f"argnums {position} is not an array argument of {fn} (it takes "
-                     f"{len(arrays)}: {', '.join(names)})")
-        if position == 1 and not KERNELS[kernel]["target_differentiable"]:
-            fail(fn, f"{names[1]} has no gradient (argnums=1): only the losses of pred - target "
-                     f"and the likelihoods that PyTorch differentiates in it differentiate their "
-                     f"target")
-        label = "grad_into" if len(request.argnums) == 1 else f"grad_into[{position}]"
-        operands = {"the input": arrays[0], **dict(zip(names[1:], arrays[1:])), **others}
-        operands.update({f"the gradient of {names[k]}": b for k, b in enumerate(buffers)
-                         if b is not None})
-        buffers[position] = _gradient_buffer(fn, label, into, arrays[position], names[position],
-                                             operands, in_place_ok=in_place_ok and position == 0)
-    return tuple(buffers)
-
-
-def _gradient_buffer(fn: str, label: str, into, x, x_name: str, inputs: dict, *,
-                     in_place_ok: bool):
-    """`into` checked as the gradient buffer of `x`, else a new one. `inputs` are the operands by
-    name, which the buffer must not overlap; with in_place_ok it may be `x` itself, the same
-    view."""
-    if into is None:
-        return empty(x.shape, x.dtype, like=x)
-    if isinstance(x, DeviceArray) != isinstance(into, DeviceArray):
-        fail(fn, f"{label} must be on the device of the input")
-    if not isinstance(into, (np.ndarray, DeviceArray)):
-        fail(fn, f"{label} must be an array, got {type(into).__name__}", TypeError)
-    if into.shape != x.shape or into.dtype != x.dtype:
-        whose = "the input's" if in_place_ok or label == "grad_into" else f"{x_name}'s"
-        fail(fn, f"{label} must have {whose} shape {x.shape} and dtype {x.dtype}, got "
-                 f"{into.shape} and {into.dtype}")
-    if isinstance(into, DeviceArray):
-        return into  # overlap is checked on the host only
-    if not into.flags.writeable:
-        fail(fn, f"{label} is read-only")
-    same_view = (into.__array_interface__["data"][0] == x.__array_interface__["data"][0]
-                 and into.strides == x.strides)
-    if same_view and not in_place_ok:
-        fail(fn, f"{label} must not be the input itself (in place: the row losses' logits only)")
-    overlapping = {name: a for name, a in inputs.items() if not (same_view and a is x)}
-    for name, a in overlapping.items():
-        if isinstance(a, np.ndarray) and np.may_share_memory(into, a):
-            fail(fn, f"{label} overlaps {name}")
-    return into
-
-
 def _take_request(fn: str) -> GradRequest | None:
     request = _request.get()
     if request is not None:
@@ -291,7 +225,7 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
         arrays, names = (x, y), (x_name, target_name)
         if param is not None and KERNELS[kernel]["aux"] == "differentiable":
             arrays, names = (x, y, param), (x_name, target_name, param_name)
-        grads = _gradient_buffers(fn, kernel, request, arrays, names,
+        grads = gradient_buffers(fn, kernel, request, arrays, names,
                                   {param_name: p, "sample_weight": w, "grad_output": upstream},
                                   in_place_ok=False)
         kernel_grads = grads
@@ -388,7 +322,7 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     grad_out = grad_view = None
     if request is not None:
         upstream, upstream_scalar = _upstream(fn, request, code, outer_shape, logits)
-        grad_out, _ = _gradient_buffers(fn, name, request, (logits, y), (x_name, "target"), {
+        grad_out, _ = gradient_buffers(fn, name, request, (logits, y), (x_name, "target"), {
             "class_weight": class_weight, "alpha": alpha_array, "sample_weight": w,
             "grad_output": upstream}, in_place_ok=True)
         grad_view = _class_axis_last(grad_out, ax)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._dispatch import (KERNELS, _class_axis_last, _gradient_buffers, _passed_dtype, _result,
-                        _same_shape, _sample_weight, _take_request, _upstream, as_array,
-                        class_axis, empty)
+from ._dispatch import (KERNELS, _class_axis_last, _passed_dtype, _result, _same_shape,
+                        _sample_weight, _take_request, _upstream, as_array, class_axis, empty)
+from ._gradient_buffers import gradient_buffers
 from ._validate import fail, reduction_code
 
 
@@ -53,7 +53,7 @@ def pair_rows(fn: str, kernel: str, first: np.ndarray, second, labels=None, *, n
         if 2 in request.argnums and t is not None:
             fail(fn, f"{names[2]} has no gradient (argnums=2): class indices are not "
                      f"differentiable")
-        grads = _gradient_buffers(fn, kernel, request, arrays[:2], names[:2],
+        grads = gradient_buffers(fn, kernel, request, arrays[:2], names[:2],
                                   {names[2] if len(names) > 2 else "labels": t,
                                    "sample_weight": w, "grad_output": upstream},
                                   in_place_ok=False)

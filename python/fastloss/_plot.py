@@ -95,6 +95,7 @@ def parse_curves(names, params) -> list:
 def evaluate(name: str, params: dict, x: np.ndarray):
     """The loss and its derivative along x (the residual, or the margin), from the kernels."""
     import fastloss
+    from ._gradient_buffers import KERNELS
     from ._registry import REGISTRY
 
     spec = REGISTRY[name]
@@ -103,8 +104,17 @@ def evaluate(name: str, params: dict, x: np.ndarray):
         loss, g = vg(x, np.zeros_like(x), reduction="none", **params)
         return np.asarray(loss), np.asarray(g)
     if spec.kind == "row":
+        # Two classes, class 0 the true (or listed) one: the margin is its logit minus the
+        # other's. The target is its class index, its 0/1 row, or its index list ended by -1.
         logits = np.stack([x, np.zeros_like(x)], axis=-1)
-        loss, g = vg(logits, np.zeros(x.shape, dtype=np.int64), reduction="none", **params)
+        kinds = {k["target"] for k in KERNELS.values() if k["stem"] == name}
+        if "sparse" in kinds:
+            target = np.zeros(x.shape, dtype=np.int64)
+        elif "index_list" in kinds:
+            target = np.broadcast_to(np.array([0, -1]), logits.shape)
+        else:
+            target = np.broadcast_to(np.array([1.0, 0.0], dtype=x.dtype), logits.shape)
+        loss, g = vg(logits, target, reduction="none", **params)
         return np.asarray(loss), np.asarray(g)[:, 0]  # d/d x_target = d/d margin
     first = spec.arrays[0]
     if first == "prob":  # p = sigmoid(m): d/dm = d/dp p (1 - p)
