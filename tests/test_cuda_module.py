@@ -77,3 +77,35 @@ def test_cuda_arrays_get_an_error_naming_the_kernel(name):
                                          rf"\({name}\)"):
         fn(x, y, *more, **kwargs)
 
+
+_DRIVER_ON_WITHOUT_A_DEVICE = """
+import numpy as np, fastloss
+from fake_device import FakeCudaArray
+x = FakeCudaArray(np.zeros(5, np.float32))
+try:
+    fastloss.mse(x, x)
+except ValueError as e:
+    print(e)
+else:
+    print("no error")
+"""
+
+
+@pytest.mark.skipif(not fastloss.cuda.is_built(), reason="built without CUDA")
+@pytest.mark.skipif(fastloss.cuda.is_available(), reason="a CUDA device is here")
+def test_the_driver_turned_on_without_a_device_is_a_clear_error():
+    """FASTLOSS_CUDA_UNVERIFIED=1 (read once per process: a subprocess) lets a pointwise request
+    reach the CUDA driver, which without a device answers with the runtime's reason as a
+    ValueError naming the loss, not a crash."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, FASTLOSS_CUDA_UNVERIFIED="1",
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).parent),
+                                           os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", _DRIVER_ON_WITHOUT_A_DEVICE], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("[fastloss.mse] CUDA: "), out.stdout

@@ -2,9 +2,11 @@
 
 The CUDA backend is a module of its own, ``fastloss._cuda``, built when the compiler found nvcc
 (``FASTLOSS_CUDA=AUTO``; no GPU is needed to build it). At import it hands its backend to the
-CPU module ``fastloss._core``, which never links CUDA. This version has no CUDA kernels yet:
-CUDA arrays reach the native dispatch with their device and stream and get a ``ValueError``
-naming the loss.
+CPU module ``fastloss._core``, which never links CUDA. Its pointwise driver has not yet run on
+a GPU, so it is off unless the process starts with ``FASTLOSS_CUDA_UNVERIFIED=1``
+(``bench/gpu_check.sh`` verifies it); off, and for the losses it lacks (the row losses, the
+likelihoods), CUDA arrays reach the native dispatch with their device and stream and get a
+``ValueError`` naming the loss.
 
 >>> import fastloss
 >>> fastloss.cuda.is_available() in (True, False)
