@@ -48,6 +48,33 @@ KINK, SMOOTH = 1e-2, 1e-3
 BOUND_REACHED = 0.8
 
 
+# Predictions whose claims these probes cannot check yet (the entries state them; the numerical
+# tests skip them, saying why): a rate must stay above -eps, and exp(x)'s growth needs a range
+# for the Lipschitz witness where the smoothness zoom only sees rounding; var is a third array;
+# the multi-label targets are one entry per class; the divergences compare two logits arrays.
+UNPROBED = {
+    "rate": "probes for a prediction bounded below (rate > -eps) are still to write",
+    "log_rate": "exp(x): the Lipschitz witness and the smoothness zoom need different ranges",
+    "point_with_variance": "the probes evaluate (prediction, target) calls; var is a third array",
+    "scores_per_class": "the row probes draw one class index per row, not a target per class",
+    "logits_pair": "the row probes draw class indices, not a second logits array",
+}
+
+
+def _probed(facts):
+    """Skips a numerical test for a prediction the probes do not cover (UNPROBED)."""
+    if facts.prediction in UNPROBED:
+        pytest.skip(f"{facts.name}: {UNPROBED[facts.prediction]}")
+
+
+def test_unprobed_predictions_are_declared_kinds():
+    """Only the predictions named in UNPROBED go unchecked, and each still has a loss."""
+    from fastloss._properties import PREDICTIONS
+    assert set(UNPROBED) <= set(PREDICTIONS)
+    used = {_facts(n, v, c).prediction for n, v, c in CASES}
+    assert set(UNPROBED) <= used, sorted(set(UNPROBED) - used)
+
+
 def _scalar_variants(name):
     """The registry's variants restricted to scalar hyper-parameters that the table takes."""
     takes = TABLE[name].params
@@ -207,9 +234,9 @@ def _far(name, facts, classes, k):
         x, t = np.array([10.0 ** k]), np.array([0.0])
     elif facts.prediction == "probability":
         x, t = np.array([10.0 ** -k]), np.array([1.0])
-    elif facts.prediction in ("logit", "score"):
-        x = np.array([-(10.0 ** k)])
-        t = np.array([1]) if facts.prediction == "score" else np.array([1.0])
+    elif facts.prediction in ("logit", "score", "log_probability"):
+        # (labels as floats: soft_margin's are of the input's dtype, the hinges take any real)
+        x, t = np.array([-(10.0 ** k)]), np.array([1.0])
     else:
         x = np.zeros((1, classes))
         x[0, 0] = -(10.0 ** k)
@@ -316,6 +343,7 @@ def test_midpoint_convexity(name, variant, classes):
     """loss((a + b) / 2) <= (loss(a) + loss(b)) / 2 for every pair of points of each line
     (convex), or a pair that violates it (not convex)."""
     facts = _facts(name, variant, classes)
+    _probed(facts)
     line = _lines(name, variant, classes)
     s = line.s[::2]  # every pair of 121 points
     a, b = np.meshgrid(s, s, indexing="ij")
@@ -343,6 +371,7 @@ def test_smoothness(name, variant, classes):
     """Zooming in on the largest change of the loss's slope along each line: it vanishes for a
     differentiable loss and stays for a kink."""
     facts = _facts(name, variant, classes)
+    _probed(facts)
     fine = _zoom(_lines(name, variant, classes), _slope_change)[-1]
     if facts.smooth:
         assert np.all(fine <= SMOOTH), f"a kink: slope change {np.max(fine):.3g}"
@@ -356,6 +385,7 @@ def test_gradient_bound(name, variant, classes):
     """sup |gradient| over the probe lines is at most the stated bound and reaches most of it;
     the gradient of one far outlier stays bounded as it moves away, or grows without bound."""
     facts = _facts(name, variant, classes)
+    _probed(facts)
     line = _lines(name, variant, classes)
     _, _, g = line.at(line.s)
     norm = np.linalg.norm(g, axis=-1) if line.rows else np.abs(g)
@@ -377,6 +407,7 @@ def test_gradient_lipschitz(name, variant, classes):
     it reached), or bounded; where the table says the gradient has no Lipschitz constant,
     zooming in on the worst interval finds a quotient beyond any constant it states."""
     facts = _facts(name, variant, classes)
+    _probed(facts)
     levels = _zoom(_lines(name, variant, classes), _gradient_quotient)
     worst = max(np.max(level) for level in levels)
     if facts.lipschitz is not None:
@@ -423,6 +454,7 @@ def test_bounded_influence(name, variant, classes):
     """Robust: one outlier moved to 10^k shifts the fitted constant (regression) or pulls with
     a gradient (classification) by a bounded amount; not robust: by an unbounded one."""
     facts = _facts(name, variant, classes)
+    _probed(facts)
     if facts.prediction == "point":
         y = rng_for("influence", name).standard_normal(50)
         shift = []
@@ -446,7 +478,8 @@ def test_proper_scoring_rule(name, variant, classes):
     (proper), or some prediction beats it for some q (not proper). Not applicable (None)
     exactly where the prediction is no probability."""
     facts = _facts(name, variant, classes)
-    probabilistic = facts.prediction in ("probability", "logit", "logits")
+    _probed(facts)
+    probabilistic = facts.prediction in ("probability", "logit", "logits", "log_probs")
     assert (facts.proper_scoring is None) == (not probabilistic)
     if not probabilistic:
         return
@@ -455,7 +488,7 @@ def test_proper_scoring_rule(name, variant, classes):
         return p if facts.prediction == "probability" else np.log(p) - np.log1p(-p)
 
     rng = rng_for("proper", name, variant, classes)
-    if facts.prediction == "logits":
+    if facts.prediction in ("logits", "log_probs"):  # (log q is both)
         c = classes
         q = rng.dirichlet(np.ones(c), 20)
         near = np.repeat(q, 50, axis=0) * np.exp(0.05 * rng.standard_normal((1000, c)))
@@ -521,6 +554,7 @@ def test_negative_log_likelihood(name, variant, classes):
     the table names a model (and the loss is that model's -log p); regression: loss + log p of
     the named density is constant in the residual, and that density integrates to 1."""
     facts = _facts(name, variant, classes)
+    _probed(facts)
     params = dict(facts.params)
     if facts.prediction == "point":
         assert facts.nll_of in REGRESSION_MODELS, f"no density for the model {facts.nll_of!r}"
@@ -534,12 +568,14 @@ def test_negative_log_likelihood(name, variant, classes):
         total = float(np.sum((density[1:] + density[:-1]) * np.diff(u)) / 2)
         assert total == pytest.approx(1.0, **_approx("minimiser_flat"))
         return
-    if facts.prediction in ("logits", "scores"):
+    if facts.prediction in ("logits", "scores", "log_probs"):
         x = 4 * rng_for("nll", name).standard_normal((200, classes))
+        if facts.prediction == "log_probs":  # normalised, as the model's log-probabilities are
+            x = x - np.logaddexp.reduce(x, axis=-1, keepdims=True)
         losses = np.stack([_evaluate(name, x, np.full(len(x), t), variant)[0]
                            for t in range(classes)], axis=-1)
     else:
-        labels = (-1, 1) if facts.prediction == "score" else (0.0, 1.0)
+        labels = (-1.0, 1.0) if facts.prediction == "score" else (0.0, 1.0)
         x = (np.linspace(1e-6, 1 - 1e-6, 401) if facts.prediction == "probability"
              else np.linspace(-15, 15, 401))
         losses = np.stack([_evaluate(name, x, np.full(x.shape, y, dtype=type(y)), variant)[0]
@@ -574,6 +610,7 @@ def test_constant_minimiser(name, variant, classes):
     section (pointwise losses), or the summed gradient vanishes there and no perturbation
     lowers the sum (row losses: logits, defined up to a constant)."""
     facts = _facts(name, variant, classes)
+    _probed(facts)
     if facts.constant_minimiser is None:
         assert facts.minimiser is None
         return

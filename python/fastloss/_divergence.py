@@ -180,4 +180,5 @@ register(LossSpec("distillation", "divergence", "row", distillation, S.distillat
                             {"alpha": 0.0, "beta": 1.0, "temperature": 4.0}),
                   tolerance=ABS_FLOOR_DIVERGENCE,
                   differentiable=("student_logits", "teacher_logits"), mean_count="kept_rows",
+                  convex=True,  # in the student's logits: a sum of two cross-entropies
                   labels_arg="labels"))

@@ -191,7 +191,8 @@ register(LossSpec("gaussian_nll", "likelihood", "pointwise", gaussian_nll, S.gau
                   # (var's broadcast layouts: tests/test_likelihood.py)
                   variants=({}, {"full": True}, {"eps": 0.3}),
                   differentiable=("input", "target", "var"), domain={"var": (0.0, np.inf)},
-                  kinks=S.gaussian_kinks, growth="quadratic", nonnegative=False))
+                  # (convex in the input for a fixed var, not jointly in (input, var))
+                  kinks=S.gaussian_kinks, growth="quadratic", convex=True, nonnegative=False))
 register(LossSpec("kl_div", "likelihood", "pointwise", kl_div, S.log_probabilities,
                   variants=({}, {"log_target": True}),
                   differentiable=("input", "target"),

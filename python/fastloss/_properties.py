@@ -36,7 +36,10 @@ import numpy as np
 from ._validate import (choice, fail, in_open_unit_interval, in_unit_interval, integer,
                         non_negative, positive)
 
-PREDICTIONS = ("point", "probability", "logit", "logits", "score", "scores")
+PREDICTIONS = ("point", "probability", "logit", "logits", "score", "scores",
+               # of the likelihoods, the multi-label losses and the divergences:
+               "log_probs", "log_rate", "rate", "log_probability", "point_with_variance",
+               "scores_per_class", "logits_pair")
 
 
 @dataclass(frozen=True)
@@ -387,3 +390,7 @@ def _softmax_focal(p, classes):
                 constant_minimiser=None if focal or s == 0 else _log_frequencies(classes),
                 notes="gamma = 0 is alpha times cross-entropy" if not focal else
                       "gamma > 0 down-weights easy rows: not convex, not proper")
+
+
+# The entries of the other families, in modules of their own (each imports entry from here).
+from . import _properties_divergence, _properties_likelihood, _properties_multilabel  # noqa: E402,F401
