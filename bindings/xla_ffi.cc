@@ -15,7 +15,8 @@
 //             third)
 //   attrs     name (for messages), kernel (ops.h id), reduction, params (f64 array), axis (row
 //             losses: the class axis of x), ignore_index + has_ignore_index, operands,
-//             aux0_name / aux1_name / aux0_open_unit (for the weight checks), aux0_value (a
+//             aux0_name / aux1_name / aux0_check (aux 0's values: 0 weights, >= 0; 1 tau, in
+//             (0, 1); 2 any real, margin_ranking's preference), aux0_value (a
 //             pointwise kernel's per-element operand when given as one number), domain (the
 //             message for a pointwise input outside the loss's domain, "{x}"/"{y}" = the values)
 #include "xla_ffi.h"
@@ -274,7 +275,8 @@ void execute(const ffi::CallFrame& frame) {
   for (int i = 0; i < kMaxAux; ++i) {
     if (!(operands & (i == 0 ? kAux0 : kAux1))) continue;
     const View a = buffer_view(arg(frame, next++), "[fastloss." + fn + "] " + std::string(aux_names[i]));
-    check_weights(a, aux_names[i], i == 0 && attrs.integer("aux0_open_unit") != 0, fn);
+    const int64_t check = i == 0 ? attrs.integer("aux0_check") : 0;
+    if (check != 2) check_weights(a, aux_names[i], check == 1, fn);
     // Pointwise: one operand broadcast to x; rows: one value per class (checked by ops.cc).
     aux[i] = row ? a : broadcast_to(a, x, "[fastloss." + fn + "] " + std::string(aux_names[i]));
     req.aux[i] = &aux[i];

@@ -39,6 +39,9 @@ NOT_IGNORABLE = {n for n, s in REGISTRY.items() if s.mean_count == "elements"}  
 # (logits, class index) calls of the hand-made cases below: their own cases (a one-hot teacher's
 # -inf logits, +inf logits, ignored and all-ignored rows) are in tests/test_divergence.py.
 DIVERGENCE = {n for n, s in REGISTRY.items() if s.family == "divergence"}
+# The ranking losses take a third array (margin_ranking's preference y): their own edge cases
+# (infinite and NaN scores, y = 0, the kink) are in tests/test_margin_ranking.py.
+RANKING = {n for n, s in REGISTRY.items() if s.family == "ranking"}
 
 
 def _covers(cases, excluded):
@@ -221,7 +224,7 @@ INFINITE_ERRORS = [
     ("smooth_l1", {}, 1.0), ("smooth_l1", {"beta": 0.0}, 1.0), ("mae", {}, 1.0),
     ("quantile", {"tau": 0.3}, 0.7), ("log_cosh", {}, 1.0)]
 # an infinite error is a regression notion (the likelihoods' own infinities: test_likelihood.py)
-_covers(INFINITE_ERRORS, CLASSIFICATION | LIKELIHOOD | DIVERGENCE)
+_covers(INFINITE_ERRORS, CLASSIFICATION | LIKELIHOOD | DIVERGENCE | RANKING)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)

@@ -366,6 +366,21 @@ CASES = [
     _case("kl_divergence", ValueError, ["grad_into", "must not be the input itself"], X.copy(),
           X2, call=lambda x, y: fl.value_and_grad(fl.kl_divergence)(x, y, grad_into=x),
           id="kl-no-in-place-gradient"),
+    # --- margin_ranking ---------------------------------------------------------------------------
+    _case("margin_ranking", ValueError, ["x2", "(2, 3)", "(3,)"], X, Y[0], S[0],
+          id="shape-margin-ranking"),
+    _case("margin_ranking", ValueError, ["y of shape (2,)", "(2, 3)"], X, Y, np.array([1, -1]),
+          id="y-shape-margin-ranking"),
+    _case("margin_ranking", TypeError, ["x2", "float64", "float32"], X, Y.astype(np.float32), S,
+          id="dtype-margin-ranking"),
+    _case("margin_ranking", TypeError, ["y", "real", "bool"], X, Y, S > 0,
+          id="y-dtype-margin-ranking"),
+    _case("margin_ranking", ValueError, ["margin", ">= 0", "-1"], X, Y, S, margin=-1.0,
+          id="margin-negative-ranking"),
+    _case("margin_ranking", ValueError, ["margin", "finite", "inf"], X, Y, S, margin=np.inf,
+          id="margin-inf-ranking"),
+    _case("margin_ranking", ValueError, ["y has no gradient"], X, Y, S,
+          call=lambda *a: fl.grad(fl.margin_ranking, argnums=2)(*a), id="argnums-y-ranking"),
     # --- threads -------------------------------------------------------------------------------
     _case("set_num_threads", ValueError, ["n", ">= 1", "0"], 0, call=fl.set_num_threads,
           id="threads-0"),
@@ -428,15 +443,16 @@ def test_non_float_first_argument_is_a_type_error(name, dtype):
 @pytest.mark.parametrize("name", POINTWISE)
 def test_pointwise_shape_mismatch_names_both_shapes(name):
     first, target = _good_inputs(name)
-    arg = _first_arg(name)
-    with pytest.raises(ValueError, match=_pattern(name, "target", arg, "(2, 3)", "(2, 2)")):
+    arg, second = REGISTRY[name].arrays[:2]  # (margin_ranking's second array is x2)
+    with pytest.raises(ValueError, match=_pattern(name, second, arg, "(2, 3)", "(2, 2)")):
         getattr(fl, name)(first, target[:, :2], *_extra(name, first))
 
 
 @pytest.mark.parametrize("name", [n for n in POINTWISE if n not in INTEGER_LABELS])
 def test_pointwise_dtype_mismatch(name):
     first, target = _good_inputs(name, np.float32)
-    with pytest.raises(TypeError, match=_pattern(name, "target", "float32", "float64")):
+    second = REGISTRY[name].arrays[1]
+    with pytest.raises(TypeError, match=_pattern(name, second, "float32", "float64")):
         getattr(fl, name)(first, target.astype(np.float64), *_extra(name, first))
 
 
@@ -543,6 +559,8 @@ def _successful_calls():
         ("js_divergence", (X.T.copy(), X2.T.copy()), {"axis": 0, "beta": 0.3}),
         ("distillation", (X, X2, L), {"reduction": "none"}),
         ("distillation", (X, X2), {"sample_weight": np.array([1.0, 3.0])}),
+        ("margin_ranking", (X, Y, S), {"margin": 0.5, "sample_weight": w}),
+        ("margin_ranking", (X, Y, 1.0), {"reduction": "none"}),
     ]
 
 

@@ -222,6 +222,10 @@ def _ref_gaussian(x, y, var, *, full=False, eps=1e-6, reduction="mean", sample_w
     return _reduce(loss, reduction, sample_weight)
 
 
+def _ref_margin_ranking(x1, x2, *, y, margin=0.0, reduction="mean", sample_weight=None):
+    return _reduce(jnp.maximum(0, margin - y * (x1 - x2)), reduction, sample_weight)
+
+
 def _class(r, shape=(6, 5), ignore=True):
     t = r.integers(0, shape[-1], shape[:-1])
     if ignore:
@@ -310,6 +314,10 @@ CASES = [
     _case("gaussian_nll-homoscedastic", flj.gaussian_nll, _ref_gaussian, _reg,
           var=lambda r: jnp.asarray(r.uniform(0.3, 2.0, (6,)), jnp.float32), full=True),
     _case("gaussian_nll-number", flj.gaussian_nll, _ref_gaussian, _reg, var=0.7, eps=0.01),
+    _case("margin_ranking", flj.margin_ranking, _ref_margin_ranking, _reg,
+          y=lambda r: jnp.asarray(r.choice([-1.0, 1.0], (6, 5)), jnp.float32), margin=0.5),
+    _case("margin_ranking-scalar-y", flj.margin_ranking, _ref_margin_ranking, _reg, y=-1.0,
+          sample_weight=_w),
     _case("cross_entropy", flj.cross_entropy, ref_cross_entropy, _class),
     _case("cross_entropy-weights-smoothing", flj.cross_entropy, ref_cross_entropy, _class,
           class_weight=lambda r: _w(r, (5,)), label_smoothing=0.2,

@@ -58,6 +58,7 @@ UNPROBED = {
     "point_with_variance": "the probes evaluate (prediction, target) calls; var is a third array",
     "scores_per_class": "the row probes draw one class index per row, not a target per class",
     "logits_pair": "the row probes draw class indices, not a second logits array",
+    "score_pair": "the probes evaluate (prediction, target) calls; the preference is a third array",
 }
 
 

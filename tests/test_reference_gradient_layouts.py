@@ -98,6 +98,17 @@ def _hinge(zero_one):
     return make
 
 
+def _margin_ranking(margin, shape=(3, 4), broadcast_y=False):
+    """x1 - x2 = (margin - u) / y with the hinge's argument u 0.05 away from its kink; y = +-1
+    or +-0.5, per element or (broadcast_y) one per column."""
+    def make(rng):
+        y = _signs(rng, shape[-1:] if broadcast_y else shape) * rng.choice([0.5, 1.0])
+        u = _away_from(rng, shape, [0.0], lo=0.05, hi=2.0)
+        x2 = rng.normal(size=shape)
+        return (x2 + (margin - u) / y, x2, y), {"margin": margin}
+    return make
+
+
 def _soft_margin(soft):
     def make(rng):
         x = rng.normal(size=(3, 4)) * 3.0
@@ -317,6 +328,9 @@ CASES = [
     ("multilabel_soft_margin_3d_axis0", "multilabel_soft_margin",
      _multilabel_targets(shape=(4, 2, 3), axis=0)),
     ("multilabel_margin", "multilabel_margin", _multilabel_margin()),
+    ("margin_ranking", "margin_ranking", _margin_ranking(0.0)),
+    ("margin_ranking_m0.7_3d_broadcast_y", "margin_ranking",
+     _margin_ranking(0.7, shape=(2, 3, 4), broadcast_y=True)),
     ("multilabel_margin_3d_axis1", "multilabel_margin",
      _multilabel_margin(shape=(2, 5, 3), axis=1)),
 ]

@@ -418,6 +418,7 @@ def _contract_cases():
         ("js_divergence", (x, pred), {"beta": 0.3}),
         ("distillation", (x, pred, t_ign), {"temperature": 3.0}),
         ("distillation", (x, pred), {"t2_scale": False}),
+        ("margin_ranking", (pred, target, 2 * y01 - 1), {"margin": 0.3}),
     ]
 
 
@@ -651,6 +652,14 @@ ERRORS = [
                                                     alpha=-1.0), "alpha"),
     ("distillation", lambda: reference.distillation_grad(np.zeros((2, 3)), np.zeros((2, 3)),
                                                          [0, 1], argnums=2), "labels"),
+    ("margin_ranking", lambda: reference.margin_ranking([1.0], [2.0], [1.0], margin=-0.5),
+     "[fastloss.margin_ranking] margin must be finite and >= 0, got -0.5"),
+    ("margin_ranking", lambda: reference.margin_ranking([1.0, 2.0], [2.0], [1.0]),
+     "x1 and target"),
+    ("margin_ranking", lambda: reference.margin_ranking([1.0, 2.0], [2.0, 1.0], [1.0, 1.0, 1.0]),
+     "y of shape (3,)"),
+    ("margin_ranking", lambda: reference.margin_ranking_grad([1.0], [2.0], [1.0], argnums=2),
+     "y (argnums 2) is not differentiable"),
 ]
 # Every registered loss has an error case (none is excluded).
 assert {e[0] for e in ERRORS} == set(REGISTRY), sorted(set(REGISTRY) ^ {e[0] for e in ERRORS})

@@ -64,7 +64,7 @@ def test_all_names_exist():
 def test_spec_fields(spec):
     assert getattr(fastloss, spec.name) is spec.fn
     assert spec.fn.__name__ == spec.name
-    assert spec.family in ("regression", "classification", "likelihood", "divergence")
+    assert spec.family in ("regression", "classification", "likelihood", "divergence", "ranking")
     assert spec.kind in ("pointwise", "row")
     assert isinstance(spec.variants, tuple) and spec.variants
     for dtype in (np.float32, np.float64):
@@ -78,17 +78,18 @@ def test_spec_fields(spec):
 @pytest.mark.parametrize("spec", SPECS, ids=NAMES)
 def test_loss_facts_are_well_formed(spec):
     assert spec.arrays == tuple(inspect.signature(spec.reference).parameters)[:len(spec.arrays)]
-    # regression losses are functions of pred - target; the divergences differentiate both
-    # logits arrays; the classification losses differentiate the first input; the likelihoods
-    # the first and, where PyTorch does, the others
+    # regression losses are functions of pred - target (margin_ranking of x1 - x2); the
+    # divergences differentiate both logits arrays; the classification losses differentiate the
+    # first input; the likelihoods the first and, where PyTorch does, the others
     if spec.family == "likelihood":
         assert spec.differentiable[:1] == spec.arrays[:1]
         assert set(spec.differentiable) <= set(spec.arrays)
     else:
+        both = spec.family in ("regression", "divergence", "ranking")
         expected = (("pred", "target") if spec.family == "regression"
-                    else spec.arrays[:2] if spec.family == "divergence" else spec.arrays[:1])
+                    else spec.arrays[:2] if both else spec.arrays[:1])
         assert spec.differentiable == expected
-        assert spec.target_differentiable == (spec.family in ("regression", "divergence"))
+        assert spec.target_differentiable == both
     assert set(spec.domain) <= set(spec.arrays)
     assert all(lo < hi for lo, hi in spec.domain.values())
     assert spec.mean_count in MEAN_COUNTS

@@ -213,6 +213,10 @@ def _soft_targets(x):
     return x, torch.softmax(torch.randn_like(x), 1)
 
 
+def _signs(g, shape):
+    return torch.where(torch.rand(shape, generator=g, dtype=torch.float64) < 0.5, -1.0, 1.0)
+
+
 def _case(name, fn, ref, inputs, **kwargs):
     return pytest.param(fn, ref, inputs, kwargs, id=name)
 
@@ -243,6 +247,8 @@ CASES = [
           F.binary_cross_entropy_with_logits, _logits_binary, weight=_w,
           pos_weight=lambda g: _w(g, (5,)) * 3),
     _case("soft_margin", flt.soft_margin_loss, F.soft_margin_loss, _signed),
+    _case("margin_ranking", flt.margin_ranking_loss, F.margin_ranking_loss, _reg,
+          target=lambda g: _signs(g, (7, 5)), margin=0.3),
     _case("poisson_nll", flt.poisson_nll_loss, F.poisson_nll_loss, _rates),
     _case("kl_div", flt.kl_div, F.kl_div, _log_probs),
     _case("kl_div-log_target", flt.kl_div, F.kl_div,
@@ -621,6 +627,7 @@ GRADCHECK = [
     (flt.binary_cross_entropy_with_logits, _logits_binary, {"pos_weight": torch.tensor(2.0)}),
     (flt.hinge_loss, _labels, {}), (flt.squared_hinge_loss, _labels, {}),
     (flt.sigmoid_focal_loss, _logits_binary, {}), (flt.soft_margin_loss, _signed, {}),
+    (flt.margin_ranking_loss, _reg, {"target": _signs(_gen(25), (7, 5)), "margin": 0.2}),
     (flt.poisson_nll_loss, _rates, {"log_input": False, "full": True}),
     (flt.kl_div, _log_probs, {}),
     (flt.gaussian_nll_loss, _reg, {"var": torch.full((7, 5), 0.7, dtype=torch.float64)}),
@@ -687,6 +694,7 @@ OPCHECK = [
     ("squared_hinge_loss", _labels, ("none", True, None)),
     ("sigmoid_focal_loss", _logits_binary, ("mean", True, 0.25, 2.0, None)),
     ("soft_margin_loss", _signed, ("mean", True)),
+    ("margin_ranking_loss", _reg, ("none", True, torch.ones(7, 5, dtype=torch.float64), 0.5)),
     ("poisson_nll_loss", _rates, ("none", True, True, True, 1e-8)),
     ("kl_div", _log_probs, ("sum", True, False)),
     ("gaussian_nll_loss", _reg, ("mean", True, torch.ones(7, 5, dtype=torch.float64), False,
@@ -843,7 +851,9 @@ _MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss
                                  "MulticlassHingeLoss",
                                  # (torch.nn.KLDivLoss takes log-probabilities, not two logits
                                  # tensors: test_divergence_modules_match_functions)
-                                 "KLDivergenceLoss", "JSDivergenceLoss", "DistillationLoss"}
+                                 "KLDivergenceLoss", "JSDivergenceLoss", "DistillationLoss",
+                                 # (its forward takes three tensors: test_margin_ranking.py)
+                                 "MarginRankingLoss"}
 
 
 def test_the_hand_lists_cover_every_adapter():

@@ -45,7 +45,11 @@ def test_bool_targets_are_refused(name):
     target = torch.ones(2, 3, dtype=torch.bool) if name not in (
         "cross_entropy", "multi_margin_loss", "softmax_focal_loss", "multiclass_hinge_loss") \
         else torch.tensor([True, False])
-    extra = (torch.ones(2, 3),) if name == "gaussian_nll_loss" else ()  # var
+    # gaussian_nll_loss's var; margin_ranking_loss's op target is input2, and its PyTorch target
+    # (the preference) the tensor that must hold numbers
+    extra = (torch.ones(2, 3),) if name == "gaussian_nll_loss" else ()
+    if name == "margin_ranking_loss":
+        x, target, extra = x, torch.randn(2, 3), (target,)
     with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] target must hold numbers"):
         getattr(flt, name)(x, target, *extra)
 

@@ -192,7 +192,7 @@ def _sum_to(full: np.ndarray, out: np.ndarray) -> None:
 def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, target_name: str = "target",
               labels: bool = False, param=None, param_name: str = "", params=(),
               reduction="mean", sample_weight=None, domain_error=None, divisor=None,
-              param_view=None):
+              param_view=None, param_positional=False):
     """Runs a pointwise loss. `x` is already a float array; `target` must match its shape and
     dtype (or, with labels=True, may be any real dtype: label values are checked by the kernel).
     `param` is an optional per-element parameter broadcast to the shape (the third array
@@ -200,7 +200,8 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
     message for an element the kernel reports outside the loss's domain. `divisor` (with
     reduction "sum") divides the sum and its gradient (kl_div's batchmean); `param_view` is a
     view of `param` in the layout that broadcasts to the shape, where `param`'s own does not
-    (gaussian_nll's var without the last axis)."""
+    (gaussian_nll's var without the last axis). `param_positional`: `param` is the third array
+    argument without a gradient (margin_ranking's preference), for argnums=2's message."""
     code = reduction_code(fn, reduction)
     y = as_array(fn, target_name, target)
     _same_shape(fn, x_name, x, target_name, y)
@@ -227,7 +228,8 @@ def pointwise(fn: str, kernel: str, x: np.ndarray, target, *, x_name: str, targe
             arrays, names = (x, y, param), (x_name, target_name, param_name)
         grads = gradient_buffers(fn, kernel, request, arrays, names,
                                   {param_name: p, "sample_weight": w, "grad_output": upstream},
-                                  in_place_ok=False)
+                                  in_place_ok=False,
+                                  without_gradient=(param_name,) if param_positional else ())
         kernel_grads = grads
         if len(grads) == 3 and grads[2] is not None and grads[2].shape != shape:
             kernel_grads = (*grads[:2], empty(shape, x.dtype, like=x))

@@ -25,16 +25,19 @@ def empty(shape: tuple, dtype, like):
     return _core.new_output(shape, np.dtype(dtype).name)
 
 
-
 def gradient_buffers(fn: str, kernel: str, request, arrays: tuple, names: tuple,
-                      others: dict, *, in_place_ok: bool) -> tuple:
+                      others: dict, *, in_place_ok: bool, without_gradient: tuple = ()) -> tuple:
     """The arrays the kernel writes the gradients of `arrays` into (None where not requested):
     each `request.grad_into` once checked, else a new one. Argument 1 (the target) has a
-    gradient only where the kernel's table entry says so. Buffers must not overlap an operand
-    (`others` by name) or each other; with in_place_ok (the row losses) the first may be the
-    logits themselves, the same view."""
+    gradient only where the kernel's table entry says so; `without_gradient` names the array
+    arguments after `arrays` that have none (margin_ranking's preference). Buffers must not
+    overlap an operand (`others` by name) or each other; with in_place_ok (the row losses) the
+    first may be the logits themselves, the same view."""
     buffers = [None] * len(arrays)
     for position, into in zip(request.argnums, request.grad_into):
+        if 0 <= position - len(arrays) < len(without_gradient):
+            fail(fn, f"{without_gradient[position - len(arrays)]} has no gradient "
+                     f"(argnums={position})")
         if not 0 <= position < len(arrays):
             fail(fn, f"argnums {position} is not an array argument of {fn} (it takes "
                      f"{len(arrays)}: {', '.join(names)})")

@@ -105,6 +105,22 @@ def binary_labels(rng, shape, dtype):
     return (f, y), {}
 
 
+def ranking_pairs(rng, shape, dtype):
+    """Score pairs on a 1/8 grid (so -y (x1 - x2) + margin is exact in every dtype and float32
+    agrees with the float64 reference on each element's side of the kink) and preferences in
+    {-1, 1} of the scores' dtype, a tenth of them 0 (PyTorch accepts any real y)."""
+    x1, x2 = ((rng.integers(-24, 25, shape) / 8).astype(dtype) for _ in range(2))
+    y = rng.choice(np.array([-1.0, 1.0]), shape)
+    y = np.where(rng.random(shape) < 0.1, 0.0, y).astype(dtype)
+    return (x1, x2, y), {}
+
+
+def ranking_kinks(args, kwargs):
+    """margin_ranking: the kink at -y (x1 - x2) + margin = 0 (none where y = 0)."""
+    x1, x2, y = (np.asarray(a, np.float64) for a in args[:3])
+    return np.where(y == 0, np.inf, np.abs(kwargs["margin"] - y * (x1 - x2)))
+
+
 def signed_margins(rng, shape, dtype):
     """Scores and labels in {-1, 1}, a tenth of them a soft real target (PyTorch accepts any)."""
     x = (rng.standard_normal(shape) * 3).astype(dtype)

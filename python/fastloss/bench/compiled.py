@@ -41,13 +41,14 @@ def torch_compile_peer(case: Case, args, kwargs):
         raise peers.Unavailable(f"torch not importable: {e}") from e
     loss, how = peers._torch_loss(case, peers.defaults(case, kwargs))
     reset()
-    compiled_loss = compile(lambda a, t: loss(a, t))
+    compiled_loss = compile(lambda a, t, *rest: loss(a, t, *rest))
     leaf = torch.from_numpy(args[0]).detach().requires_grad_(True)
     y = torch.from_numpy(args[1])
+    rest = [torch.from_numpy(a) for a in args[2:]]  # (margin_ranking's preference)
 
     def fused():
         leaf.grad = None
-        value = compiled_loss(leaf, y)
+        value = compiled_loss(leaf, y, *rest)
         value.backward()
         return value, leaf.grad
 

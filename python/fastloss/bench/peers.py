@@ -157,6 +157,10 @@ def _torch_loss(case: Case, kw: dict):
             hard = F.cross_entropy(x, labels, ignore_index=ig, reduction="none")
             return ((a * hard + c * soft) * keep).sum() / keep.sum()
         return distillation, "composed: F.cross_entropy + T^2 F.kl_div(log_softmax x2)"
+    if name == "margin_ranking":
+        m = kw["margin"]
+        return ((lambda a, b, y: F.margin_ranking_loss(a, b, y, margin=m)),
+                f"F.margin_ranking_loss(margin={m})")
     raise Unavailable(f"no torch counterpart written for {name}")
 
 
@@ -168,15 +172,16 @@ def torch_peer(case: Case, args, kwargs):
         raise Unavailable(f"torch not importable: {e}") from e
     loss, how = _torch_loss(case, defaults(case, kwargs))
     x, y = (torch.from_numpy(a) for a in args[:2])
+    rest = [torch.from_numpy(a) for a in args[2:]]  # (margin_ranking's preference)
     leaf = x.detach().requires_grad_(True)
 
     def forward():
         with torch.no_grad():
-            return loss(x, y)
+            return loss(x, y, *rest)
 
     def fused():
         leaf.grad = None
-        value = loss(leaf, y)
+        value = loss(leaf, y, *rest)
         value.backward()
         return value, leaf.grad
 
@@ -253,7 +258,51 @@ def _jax_loss(case: Case, kw: dict):
             h = jnp.where(jnp.arange(x.shape[-1]) == t[..., None], 0.0, h)
             return jnp.mean(jnp.sum(h, axis=-1))
         return multiclass_hinge
+    if name == "margin_ranking":
+        m = kw["margin"]
+        return lambda a, b, y: jnp.mean(jnp.maximum(0.0, m - y * (a - b)))
+    if name in ("kl_divergence", "js_divergence", "distillation"):
+        return _jax_divergence(name, kw)
     raise Unavailable(f"no jax counterpart written for {name}")
+
+
+def _jax_divergence(name: str, kw: dict):
+    """The divergences of two logits arrays as their users write them in jax.numpy (the forms
+    of optax's kl_divergence_with_log_targets and of the distillation recipes), a row per
+    sample, the mean over rows."""
+    import jax
+    import jax.numpy as jnp
+
+    T = kw["temperature"]
+    if name == "kl_divergence":
+        def kl_divergence(x, y):
+            lp, lq = jax.nn.log_softmax(x / T, -1), jax.nn.log_softmax(y / T, -1)
+            return jnp.mean(jnp.sum(jnp.exp(lp) * (lp - lq), -1))
+        return kl_divergence
+    if name == "js_divergence":
+        b = kw["beta"]
+
+        def js_divergence(x, y):
+            lp, lq = jax.nn.log_softmax(x / T, -1), jax.nn.log_softmax(y / T, -1)
+            p, q = jnp.exp(lp), jnp.exp(lq)
+            log_m = jnp.log(b * p + (1 - b) * q)
+            return jnp.mean(b * jnp.sum(p * (lp - log_m), -1)
+                            + (1 - b) * jnp.sum(q * (lq - log_m), -1))
+        return js_divergence
+    a, b, ig = kw["alpha"], kw["beta"], kw["ignore_index"]
+    c = b * T * T if kw["t2_scale"] else b
+    labels = None if kw.get("labels") is None else jnp.asarray(kw["labels"])
+
+    def distillation(x, y):
+        ls, lt = jax.nn.log_softmax(x / T, -1), jax.nn.log_softmax(y / T, -1)
+        soft = jnp.sum(jnp.exp(lt) * (lt - ls), -1)
+        if labels is None:
+            return c * jnp.mean(soft)
+        keep = labels != ig
+        logp = jax.nn.log_softmax(x, -1)
+        hard = -jnp.take_along_axis(logp, jnp.where(keep, labels, 0)[..., None], -1)[..., 0]
+        return jnp.sum(jnp.where(keep, a * hard + c * soft, 0.0)) / jnp.sum(keep)
+    return distillation
 
 
 def jax_peer(case: Case, args, kwargs):
@@ -262,15 +311,15 @@ def jax_peer(case: Case, args, kwargs):
     except ImportError as e:
         raise Unavailable(f"jax not importable: {e}") from e
     f = _jax_loss(case, defaults(case, kwargs))
-    x, y = (jax.device_put(a) for a in args[:2])
+    x, y, *rest = (jax.device_put(a) for a in args)
     fwd = jax.jit(f)
     vg = jax.jit(jax.value_and_grad(f))
 
     def forward():
-        return jax.block_until_ready(fwd(x, y))
+        return jax.block_until_ready(fwd(x, y, *rest))
 
     def fused():
-        return jax.block_until_ready(vg(x, y))
+        return jax.block_until_ready(vg(x, y, *rest))
 
     return forward, fused, "jax.jit(jax.value_and_grad(f)), f in jax.numpy (optax forms)"
 

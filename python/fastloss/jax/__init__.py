@@ -78,9 +78,10 @@ __all__ = list(REGISTRY)
 
 
 def _pointwise(name: str, x_name: str, x, target, *, reduction, sample_weight, params=(),
-               target_kind="float", aux0=None, aux0_name="", domain=""):
+               target_kind="float", aux0=None, aux0_name="", aux0_any=False, domain=""):
     """A pointwise loss: x and target of one shape; `aux0` a number (already checked) or an
-    array operand broadcast to the shape (``tau``, ``pos_weight``)."""
+    array operand broadcast to the shape (``tau``, ``pos_weight``: weights, checked >= 0;
+    with `aux0_any` any real values, margin_ranking's preference)."""
     fn = P.qualified(name)
     code = P.reduction(fn, reduction)
     x = P.float_input(fn, x_name, x)
@@ -90,12 +91,15 @@ def _pointwise(name: str, x_name: str, x, target, *, reduction, sample_weight, p
     if isinstance(aux0, float):  # one number, already checked
         aux0_value = aux0
     elif aux0 is not None:
-        operands["aux0"] = P.weight_array(fn, aux0_name, aux0, shape=x.shape).astype(x.dtype)
+        check = P.real_operand if aux0_any else P.weight_array
+        operands["aux0"] = check(fn, aux0_name, aux0, shape=x.shape).astype(x.dtype)
     if sample_weight is not None:
         operands["sample_weight"] = P.weight_array(fn, "sample_weight", sample_weight,
                                                    shape=x.shape)
     plan = Plan(name, name, code, tuple(params), aux_names=(aux0_name, ""),
-                aux0_open_unit=aux0_name == "tau", aux0_value=aux0_value, domain=domain)
+                aux0_check=(P.AUX0_ANY if aux0_any else
+                            P.AUX0_OPEN_UNIT if aux0_name == "tau" else P.AUX0_WEIGHT),
+                aux0_value=aux0_value, domain=domain)
     return apply(plan, x, y, operands)
 
 
@@ -266,6 +270,18 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6, reduction="mean",
     return _pointwise("gaussian_nll", "input", input, target, reduction=reduction,
                       sample_weight=sample_weight, params=(float(bool(full)), e), aux0=var,
                       aux0_name="var")
+
+
+def margin_ranking(x1, x2, y, *, margin=0.0, reduction="mean", sample_weight=None):
+    """:func:`fastloss.margin_ranking` for JAX arrays (differentiable in ``x1`` and ``x2``; the
+    preference ``y``, a number or an array broadcastable to the scores, has no gradient)."""
+    fn = "jax.margin_ranking"
+    m = P.number(fn, "margin", margin, non_negative)
+    if not P.is_traced(y) and np.ndim(y) == 0:
+        y = float(P.hyper_parameter(fn, "y", y))
+    return _pointwise("margin_ranking", "x1", x1, x2, reduction=reduction,
+                      sample_weight=sample_weight, params=(m,), aux0=y, aux0_name="y",
+                      aux0_any=True)
 
 
 def kl_div(input, target, *, log_target=False, reduction="mean", sample_weight=None):

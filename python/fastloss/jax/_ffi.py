@@ -34,7 +34,7 @@ def _attributes(plan: Plan, operands: dict) -> dict:
         has_ignore_index=np.int64(plan.ignore_index is not None),
         ignore_index=np.int64(plan.ignore_index if plan.ignore_index is not None else 0),
         operands=np.int64(bits), aux0_name=plan.aux_names[0], aux1_name=plan.aux_names[1],
-        aux0_open_unit=np.int64(plan.aux0_open_unit),
+        aux0_check=np.int64(plan.aux0_check),
         aux0_value=np.float64(plan.aux0_value), domain=plan.domain)
 
 

@@ -24,6 +24,9 @@ from .._validate import fail, integer, reduction_code, weights
 _HALF = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 
 
+AUX0_WEIGHT, AUX0_OPEN_UNIT, AUX0_ANY = 0, 1, 2  # the handler's aux0_check codes
+
+
 @dataclass(frozen=True)
 class Plan:
     """One validated call: what the kernel needs besides the arrays (all static)."""
@@ -35,7 +38,9 @@ class Plan:
     axis: int | None = None     # row losses: the class axis, negative (vmap adds leading axes)
     ignore_index: int | None = None
     aux_names: tuple = ("", "")  # names of the aux operands given (for run-time messages)
-    aux0_open_unit: bool = False  # aux 0 is tau: (0, 1), not just >= 0
+    # How the handler checks an aux 0 operand's values: AUX0_WEIGHT (finite, >= 0),
+    # AUX0_OPEN_UNIT (tau: in (0, 1)) or AUX0_ANY (margin_ranking's preference: any real).
+    aux0_check: int = 0
     aux0_value: float = 0.0     # pointwise per-element operand given as one number
     domain: str = ""            # message for a pointwise input outside the loss's domain
 
@@ -147,6 +152,20 @@ def weight_array(fn: str, name: str, value, *, shape: tuple | None = None,
     if shape is not None:
         _dispatch._broadcast(fn, name, standin(w), shape)
     return w
+
+
+def real_operand(fn: str, name: str, value, *, shape: tuple):
+    """A per-element operand of any real values (margin_ranking's preference): real dtype,
+    broadcastable to `shape`; its values are not checked."""
+    try:
+        a = jnp.asarray(value)
+    except TypeError:
+        fail(fn, f"{name} must be a real array, got {value!r}", TypeError)
+    if a.dtype == jnp.bool_ or not (jnp.issubdtype(a.dtype, jnp.floating)
+                                    or jnp.issubdtype(a.dtype, jnp.integer)):
+        fail(fn, f"{name} must be a real array, got dtype {a.dtype}", TypeError)
+    _dispatch._broadcast(fn, name, standin(a), shape)
+    return a
 
 
 def class_axis(fn: str, x, axis) -> int:

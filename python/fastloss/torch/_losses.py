@@ -13,9 +13,9 @@ from typing import Optional
 
 from torch import Tensor
 
-from ._prepare import (multi_margin_arguments, multilabel_margin_arguments,
-                       multilabel_soft_margin_arguments, quantile_arguments,
-                       softmax_focal_arguments)
+from ._prepare import (margin_ranking_arguments, multi_margin_arguments,
+                       multilabel_margin_arguments, multilabel_soft_margin_arguments,
+                       quantile_arguments, softmax_focal_arguments)
 from ._spec import Arg, TorchLoss
 
 _TENSOR = Optional[Tensor]
@@ -124,6 +124,21 @@ LOSSES = (
     where PyTorch's formula overflows to inf (:math:`-yx` beyond ~709 in float64, ~88 in
     float32). Differentiable with respect to ``input`` only, as in PyTorch.""",
         "SoftMarginLoss", _LEGACY, mirrors_torch=True),
+
+    # ---- ranking --------------------------------------------------------------------------------
+    TorchLoss(
+        "margin_ranking_loss", "margin_ranking",
+        (Arg("preference", _TENSOR, kernel="y", source="target"), Arg("margin", float)),
+        f"input1, input2, target, margin=0.0, {_LEGACY}",
+        r"""Margin ranking loss :math:`\max(0, -y (x_1 - x_2) + m)`, as
+    ``torch.nn.functional.margin_ranking_loss`` (``target`` :math:`y`: 1 where ``input1`` should
+    rank higher, -1 where ``input2`` should; any real value accepted, as PyTorch). Differentiable
+    with respect to ``input1`` and ``input2`` (:math:`\partial/\partial x_2 =
+    -\partial/\partial x_1`); the subgradient at the kink is 0, where PyTorch's is :math:`-y`.
+    ``input1`` and ``input2`` must have one shape (PyTorch also broadcasts them when their
+    dimensions agree); ``target`` broadcasts to it.""",
+        "MarginRankingLoss", mirrors_torch=True, target_grad=True,  # (its module by hand)
+        prepare=margin_ranking_arguments),
 
     # ---- negative log-likelihoods and divergences ---------------------------------------------
     TorchLoss(

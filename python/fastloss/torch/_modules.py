@@ -127,7 +127,24 @@ class DistillationLoss(_Loss):
 
 
 DistillationLoss.__module__ = PUBLIC_MODULE
+
+
+class MarginRankingLoss(_Loss):
+    """Module form of :func:`margin_ranking_loss` (``torch.nn.MarginRankingLoss``)."""
+
+    # Written by hand: forward takes three tensors, as torch.nn.MarginRankingLoss's.
+    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(legacy_reduction(size_average, reduce, reduction))
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return FUNCTIONS["margin_ranking_loss"](input1, input2, target, margin=self.margin,
+                                                reduction=self.reduction)
+
+
+MarginRankingLoss.__module__ = PUBLIC_MODULE
 MODULES = {loss.module: _module(loss) for loss in LOSSES if loss.module_signature}
 MODULES[BY_NAME["multi_margin_loss"].module] = MultiMarginLoss
 MODULES[BY_NAME["gaussian_nll_loss"].module] = GaussianNLLLoss
 MODULES[BY_NAME["distillation"].module] = DistillationLoss
+MODULES[BY_NAME["margin_ranking_loss"].module] = MarginRankingLoss

@@ -210,6 +210,9 @@ CALLS = {
     "multiclass_hinge_loss": _multiclass_hinge, "nll_loss": _nll,
     "multilabel_soft_margin_loss": _multilabel_soft_margin,
     "multilabel_margin_loss": _multilabel_margin,
+    # Its per-element preference may be negative, which the native entry reads as a weight and
+    # declines: the general path.
+    "margin_ranking_loss": lambda *args: None,
     # A target of logits, with a gradient of its own: the general path (run_tensors computes
     # one gradient).
     "kl_divergence": lambda *args: None, "js_divergence": lambda *args: None,

@@ -2,6 +2,7 @@
 function takes ``input`` and the function's parameters by name and returns the op's arguments,
 in the op's order (the generic float/tensor conversions and checks follow)."""
 
+import torch
 from torch import Tensor
 
 from ._errors import fail
@@ -14,6 +15,16 @@ def quantile_arguments(input, tau, sample_weight):
     if is_tensor_like(tau):
         return 0.5, optional_tensor(tau), sample_weight
     return tau, None, sample_weight
+
+
+def margin_ranking_arguments(input, target, margin):
+    """PyTorch's third tensor, ``target`` (the preference), is the op's ``preference``: the op's
+    own ``target`` is the second score tensor, ``input2``. Like PyTorch's, it holds numbers."""
+    target = optional_tensor(target)
+    if isinstance(target, Tensor) and target.dtype == torch.bool:
+        fail("margin_ranking_loss", "target must hold numbers (the preferences 1 or -1), got a "
+                                    "bool tensor", TypeError)
+    return target, margin
 
 
 def softmax_focal_arguments(input, alpha, gamma, ignore_index, sample_weight):

@@ -1,0 +1,20 @@
+"""``fastloss.properties`` entries of the ranking losses (``_ranking.py``: margin_ranking), in the
+table of ``_properties.py`` (see its module doc for the fields and conventions).
+"""
+
+from __future__ import annotations
+
+from ._properties import entry
+
+
+@entry("margin_ranking")
+def _margin_ranking(p):
+    # max(0, margin - y (x1 - x2)): piecewise linear in the score pair, slope -y / +y where
+    # active; the gradient's size is |y| (1 for the preferences +-1, but PyTorch allows any y).
+    return dict(prediction="score_pair", convex=True, smooth=False,
+                kinks="y (x1 - x2) = margin",
+                bounded_gradient=True, gradient_bound=None,
+                lipschitz_gradient=False, lipschitz=None, robust=True, proper_scoring=None,
+                nll_of=None, minimiser=None,
+                notes="with preferences -1 / +1 the gradient with respect to each score is "
+                      "bounded by 1; zero once the preferred score leads by the margin")
