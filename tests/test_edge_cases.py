@@ -42,6 +42,9 @@ DIVERGENCE = {n for n, s in REGISTRY.items() if s.family == "divergence"}
 # The ranking losses take a third array (margin_ranking's preference y): their own edge cases
 # (infinite and NaN scores, y = 0, the kink) are in tests/test_margin_ranking.py.
 RANKING = {n for n, s in REGISTRY.items() if s.family == "ranking"}
+# hinge_embedding's input is a distance, not an error: its infinities are in
+# tests/test_hinge_embedding.py.
+METRIC = {n for n, s in REGISTRY.items() if s.family == "metric"}
 
 
 def _covers(cases, excluded):
@@ -224,7 +227,7 @@ INFINITE_ERRORS = [
     ("smooth_l1", {}, 1.0), ("smooth_l1", {"beta": 0.0}, 1.0), ("mae", {}, 1.0),
     ("quantile", {"tau": 0.3}, 0.7), ("log_cosh", {}, 1.0)]
 # an infinite error is a regression notion (the likelihoods' own infinities: test_likelihood.py)
-_covers(INFINITE_ERRORS, CLASSIFICATION | LIKELIHOOD | DIVERGENCE | RANKING)
+_covers(INFINITE_ERRORS, CLASSIFICATION | LIKELIHOOD | DIVERGENCE | RANKING | METRIC)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)

@@ -33,7 +33,7 @@ CLASS_INDEX_ROWS = tuple(name for name in ROWS if name not in DIVERGENCE
 # Row losses with one class index per row (the others take a target per class).
 SPARSE_ROWS = tuple(name for name in ROWS if row_target_kind(name) == "sparse")
 # Losses whose target holds integer labels, not floats of the first argument's dtype.
-INTEGER_LABELS = {"hinge", "squared_hinge"} | set(CLASS_INDEX_ROWS)
+INTEGER_LABELS = {"hinge", "squared_hinge", "hinge_embedding"} | set(CLASS_INDEX_ROWS)
 IGNORABLE = tuple(name for name, spec in REGISTRY.items()
                   if spec.mean_count != "elements" and name not in DIVERGENCE)
 X2 = X[::-1].copy()                               # a second logits array of X's shape
@@ -381,6 +381,18 @@ CASES = [
           id="margin-inf-ranking"),
     _case("margin_ranking", ValueError, ["y has no gradient"], X, Y, S,
           call=lambda *a: fl.grad(fl.margin_ranking, argnums=2)(*a), id="argnums-y-ranking"),
+    # --- hinge_embedding ------------------------------------------------------------------------
+    _case("hinge_embedding", ValueError, ["target", "(2, 3)", "(3,)"], X, S[0],
+          id="shape-hinge-embedding"),
+    _case("hinge_embedding", TypeError, ["target", "real", "bool"], X, S > 0,
+          id="dtype-hinge-embedding"),
+    _case("hinge_embedding", ValueError, ["margin", "finite", "nan"], X, S, margin=NAN,
+          id="margin-nan-hinge-embedding"),
+    _case("hinge_embedding", TypeError, ["margin", "real number"], X, S, margin="1",
+          id="margin-str-hinge-embedding"),
+    _case("hinge_embedding", ValueError, ["target has no gradient"], X, S,
+          call=lambda *a: fl.grad(fl.hinge_embedding, argnums=1)(*a),
+          id="argnums-target-hinge-embedding"),
     # --- threads -------------------------------------------------------------------------------
     _case("set_num_threads", ValueError, ["n", ">= 1", "0"], 0, call=fl.set_num_threads,
           id="threads-0"),
@@ -561,6 +573,7 @@ def _successful_calls():
         ("distillation", (X, X2), {"sample_weight": np.array([1.0, 3.0])}),
         ("margin_ranking", (X, Y, S), {"margin": 0.5, "sample_weight": w}),
         ("margin_ranking", (X, Y, 1.0), {"reduction": "none"}),
+        ("hinge_embedding", (np.abs(X), S), {"margin": 0.5, "sample_weight": w}),
     ]
 
 

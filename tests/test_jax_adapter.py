@@ -318,6 +318,9 @@ CASES = [
           y=lambda r: jnp.asarray(r.choice([-1.0, 1.0], (6, 5)), jnp.float32), margin=0.5),
     _case("margin_ranking-scalar-y", flj.margin_ranking, _ref_margin_ranking, _reg, y=-1.0,
           sample_weight=_w),
+    _case("hinge_embedding", flj.hinge_embedding,
+          ref_pointwise(lambda x, y, margin=1.0: jnp.where(y != 1, jnp.maximum(0, margin - x), 0)
+                        + jnp.where(y != -1, x, 0)), _labels, margin=0.7),
     _case("cross_entropy", flj.cross_entropy, ref_cross_entropy, _class),
     _case("cross_entropy-weights-smoothing", flj.cross_entropy, ref_cross_entropy, _class,
           class_weight=lambda r: _w(r, (5,)), label_smoothing=0.2,

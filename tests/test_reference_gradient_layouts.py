@@ -109,6 +109,16 @@ def _margin_ranking(margin, shape=(3, 4), broadcast_y=False):
     return make
 
 
+def _hinge_embedding(margin, shape=(3, 4)):
+    """Distances 0.05 away from the kink margin - x = 0, labels +-1 and a few 0 (both terms)."""
+    def make(rng):
+        y = _signs(rng, shape)
+        y.flat[::5] = 0.0
+        x = margin - _away_from(rng, shape, [0.0], lo=0.05, hi=2.0)
+        return (x, y.astype(np.int64)), {"margin": margin}
+    return make
+
+
 def _soft_margin(soft):
     def make(rng):
         x = rng.normal(size=(3, 4)) * 3.0
@@ -329,6 +339,8 @@ CASES = [
      _multilabel_targets(shape=(4, 2, 3), axis=0)),
     ("multilabel_margin", "multilabel_margin", _multilabel_margin()),
     ("margin_ranking", "margin_ranking", _margin_ranking(0.0)),
+    ("hinge_embedding", "hinge_embedding", _hinge_embedding(1.0)),
+    ("hinge_embedding_m2.5_3d", "hinge_embedding", _hinge_embedding(2.5, shape=(2, 3, 4))),
     ("margin_ranking_m0.7_3d_broadcast_y", "margin_ranking",
      _margin_ranking(0.7, shape=(2, 3, 4), broadcast_y=True)),
     ("multilabel_margin_3d_axis1", "multilabel_margin",

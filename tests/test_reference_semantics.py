@@ -419,6 +419,7 @@ def _contract_cases():
         ("distillation", (x, pred, t_ign), {"temperature": 3.0}),
         ("distillation", (x, pred), {"t2_scale": False}),
         ("margin_ranking", (pred, target, 2 * y01 - 1), {"margin": 0.3}),
+        ("hinge_embedding", (np.abs(pred), 2 * y01 - 1), {"margin": 0.8}),
     ]
 
 
@@ -652,6 +653,10 @@ ERRORS = [
                                                     alpha=-1.0), "alpha"),
     ("distillation", lambda: reference.distillation_grad(np.zeros((2, 3)), np.zeros((2, 3)),
                                                          [0, 1], argnums=2), "labels"),
+    ("hinge_embedding", lambda: reference.hinge_embedding([1.0], [1.0], margin=np.inf),
+     "[fastloss.hinge_embedding] margin must be finite, got inf"),
+    ("hinge_embedding", lambda: reference.hinge_embedding_grad([1.0], [1.0], argnums=1),
+     "target (argnums 1) is not differentiable"),
     ("margin_ranking", lambda: reference.margin_ranking([1.0], [2.0], [1.0], margin=-0.5),
      "[fastloss.margin_ranking] margin must be finite and >= 0, got -0.5"),
     ("margin_ranking", lambda: reference.margin_ranking([1.0, 2.0], [2.0], [1.0]),

@@ -64,7 +64,8 @@ def test_all_names_exist():
 def test_spec_fields(spec):
     assert getattr(fastloss, spec.name) is spec.fn
     assert spec.fn.__name__ == spec.name
-    assert spec.family in ("regression", "classification", "likelihood", "divergence", "ranking")
+    assert spec.family in ("regression", "classification", "likelihood", "divergence", "ranking",
+                           "metric")
     assert spec.kind in ("pointwise", "row")
     assert isinstance(spec.variants, tuple) and spec.variants
     for dtype in (np.float32, np.float64):

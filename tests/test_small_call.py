@@ -11,7 +11,7 @@ from fastloss import _core
 from fastloss._registry import REGISTRY
 
 FAST = ["mse", "mae", "huber", "smooth_l1", "log_cosh", "binary_cross_entropy", "hinge",
-        "squared_hinge", "sigmoid_focal", "soft_margin"]
+        "squared_hinge", "sigmoid_focal", "soft_margin", "hinge_embedding"]
 # No small-call path: an array hyper-parameter (quantile's tau, the pos_weight of BCE with
 # logits) or a class axis (the row losses) needs the general request.
 # The likelihoods' boolean flags are not the small call's real hyper-parameters (and
@@ -28,7 +28,7 @@ def _pair(name, rng, shape, dtype):
     pred = rng.standard_normal(shape).astype(dtype)
     if name == "binary_cross_entropy":
         pred = rng.uniform(0.01, 0.99, shape).astype(dtype)
-    if name in ("hinge", "squared_hinge"):
+    if name in ("hinge", "squared_hinge", "hinge_embedding"):
         return pred, rng.choice([-1, 1], shape).astype(np.int64)
     return pred, rng.uniform(0, 1, shape).astype(dtype)
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F  # noqa: E402
 PENDING = {
     # issue 11, metric learning and ranking
     "triplet_margin_loss", "triplet_margin_with_distance_loss",
-    "hinge_embedding_loss", "cosine_embedding_loss", "ctc_loss",
+    "cosine_embedding_loss", "ctc_loss",
 }
 # Not a loss of logits: a fused linear layer + cross-entropy (PyTorch's chunked head), out of
 # fastloss.torch's scope.

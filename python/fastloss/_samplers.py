@@ -105,6 +105,22 @@ def binary_labels(rng, shape, dtype):
     return (f, y), {}
 
 
+def distances_and_pair_labels(rng, shape, dtype):
+    """Distances on a 1/8 grid in [0, 3] (margin - x is then exact in every dtype, so float32
+    and the float64 reference agree on the side of the kink) and pair labels in {-1, 1} of
+    int64, a tenth of them 0 (PyTorch counts both terms for a label other than +-1)."""
+    x = (rng.integers(0, 25, shape) / 8).astype(dtype)
+    y = rng.choice(np.array([-1, 1], dtype=np.int64), shape)
+    y = np.where(rng.random(shape) < 0.1, 0, y)
+    return (x, y), {}
+
+
+def hinge_embedding_kinks(args, kwargs):
+    """hinge_embedding: the kink at margin - x = 0 where the label is not 1."""
+    x, y = np.asarray(args[0], np.float64), np.asarray(args[1], np.float64)
+    return np.where(y == 1, np.inf, np.abs(kwargs["margin"] - x))
+
+
 def ranking_pairs(rng, shape, dtype):
     """Score pairs on a 1/8 grid (so -y (x1 - x2) + margin is exact in every dtype and float32
     agrees with the float64 reference on each element's side of the kink) and preferences in

@@ -157,6 +157,10 @@ def _torch_loss(case: Case, kw: dict):
             hard = F.cross_entropy(x, labels, ignore_index=ig, reduction="none")
             return ((a * hard + c * soft) * keep).sum() / keep.sum()
         return distillation, "composed: F.cross_entropy + T^2 F.kl_div(log_softmax x2)"
+    if name == "hinge_embedding":
+        m = kw["margin"]
+        return ((lambda x, y: F.hinge_embedding_loss(x, y, margin=m)),
+                f"F.hinge_embedding_loss(margin={m})")
     if name == "margin_ranking":
         m = kw["margin"]
         return ((lambda a, b, y: F.margin_ranking_loss(a, b, y, margin=m)),
@@ -261,6 +265,10 @@ def _jax_loss(case: Case, kw: dict):
     if name == "margin_ranking":
         m = kw["margin"]
         return lambda a, b, y: jnp.mean(jnp.maximum(0.0, m - y * (a - b)))
+    if name == "hinge_embedding":
+        m = kw["margin"]
+        return lambda x, y: jnp.mean(jnp.where(y != 1, jnp.maximum(0.0, m - x), 0.0)
+                                     + jnp.where(y != -1, x, 0.0))
     if name in ("kl_divergence", "js_divergence", "distillation"):
         return _jax_divergence(name, kw)
     raise Unavailable(f"no jax counterpart written for {name}")

@@ -65,7 +65,7 @@ import numpy as np
 from .._dispatch import KERNELS
 from .._registry import REGISTRY
 from .._validate import (choice, fail, in_open_unit_interval, in_unit_interval, non_negative,
-                         positive, weights)
+                         positive, real_scalar, weights)
 from . import _plan as P
 from ._plan import Plan
 from ._vjp import apply
@@ -282,6 +282,14 @@ def margin_ranking(x1, x2, y, *, margin=0.0, reduction="mean", sample_weight=Non
     return _pointwise("margin_ranking", "x1", x1, x2, reduction=reduction,
                       sample_weight=sample_weight, params=(m,), aux0=y, aux0_name="y",
                       aux0_any=True)
+
+
+def hinge_embedding(input, target, *, margin=1.0, reduction="mean", sample_weight=None):
+    """:func:`fastloss.hinge_embedding` for JAX arrays (differentiable in ``input``; labels of
+    any real dtype)."""
+    m = P.number("jax.hinge_embedding", "margin", margin, real_scalar)
+    return _pointwise("hinge_embedding", "input", input, target, reduction=reduction,
+                      sample_weight=sample_weight, params=(m,), target_kind="label")
 
 
 def kl_div(input, target, *, log_target=False, reduction="mean", sample_weight=None):

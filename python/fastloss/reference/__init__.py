@@ -9,8 +9,9 @@ NumPy only and imports nothing from the rest of ``fastloss``, so it stays an ind
 Layout: ``regression`` (functions of pred - target), ``binary`` (one score or probability per
 element), ``multiclass`` (rows of logits, one class each), ``multilabel`` (rows of scores, several
 classes each), ``likelihood`` (negative log-likelihoods and divergences of given probabilities),
-``divergence`` (two rows of logits), ``ranking`` (scores to order); the shared argument checks,
-reductions and the ``argnums`` selection live in the private modules next to them.
+``divergence`` (two rows of logits), ``ranking`` (scores to order), ``metric`` (distances and
+embeddings); the shared argument checks, reductions and the ``argnums`` selection live in the
+private modules next to them.
 
 Common contract
 ---------------
@@ -37,14 +38,17 @@ Common contract
 
 from __future__ import annotations
 
-from . import binary, divergence, likelihood, multiclass, multilabel, ranking, regression
+from . import (binary, divergence, likelihood, metric, multiclass, multilabel, ranking,
+               regression)
 from .binary import *  # noqa: F401,F403 (each module's __all__: a new loss is listed once, beside it)
 from .divergence import *  # noqa: F401,F403
 from .likelihood import *  # noqa: F401,F403
+from .metric import *  # noqa: F401,F403
 from .multiclass import *  # noqa: F401,F403
 from .multilabel import *  # noqa: F401,F403
 from .ranking import *  # noqa: F401,F403
 from .regression import *  # noqa: F401,F403
 
 __all__ = [*regression.__all__, *binary.__all__, *multiclass.__all__, *multilabel.__all__,
-           *likelihood.__all__, *divergence.__all__, *ranking.__all__]
+           *likelihood.__all__, *divergence.__all__, *ranking.__all__,
+           *metric.__all__]

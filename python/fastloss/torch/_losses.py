@@ -139,6 +139,15 @@ LOSSES = (
     dimensions agree); ``target`` broadcasts to it.""",
         "MarginRankingLoss", mirrors_torch=True, target_grad=True,  # (its module by hand)
         prepare=margin_ranking_arguments),
+    # ---- metric learning ------------------------------------------------------------------------
+    TorchLoss(
+        "hinge_embedding_loss", "hinge_embedding", (Arg("margin", float),),
+        f"input, target, margin=1.0, {_LEGACY}",
+        r"""Hinge embedding loss, as ``torch.nn.functional.hinge_embedding_loss``: :math:`x` where
+    the label is 1, :math:`\max(0, m - x)` where it is -1 (both for other labels, as PyTorch's
+    formula), on an input that is usually a pairwise distance. Differentiable with respect to
+    ``input``; the subgradient at the kink is 0, where PyTorch's is -1.""",
+        "HingeEmbeddingLoss", f"margin=1.0, {_LEGACY}", mirrors_torch=True),
 
     # ---- negative log-likelihoods and divergences ---------------------------------------------
     TorchLoss(

@@ -124,6 +124,10 @@ def _sigmoid_focal(x, alpha, gamma, sample_weight):
     return Call(_SIGMOID_FOCAL, (alpha, gamma), weight=sample_weight)
 
 
+def _hinge_embedding(x, margin):
+    return Call(_HINGE_EMBEDDING, (margin,)) if _finite(margin) else None
+
+
 def _poisson_nll(x, log_input, full, eps):
     if type(log_input) is not bool or type(full) is not bool or not (_finite(eps) and eps > 0):
         return None
@@ -186,8 +190,8 @@ def _multilabel_margin(x, dense):
     return None if dense else Call(_MULTILABEL_MARGIN)
 
 
-(_NLL, _MULTILABEL_SOFT_MARGIN, _MULTILABEL_MARGIN) = _ids(
-    "nll", "multilabel_soft_margin", "multilabel_margin")
+(_NLL, _MULTILABEL_SOFT_MARGIN, _MULTILABEL_MARGIN, _HINGE_EMBEDDING) = _ids(
+    "nll", "multilabel_soft_margin", "multilabel_margin", "hinge_embedding")
 (_HUBER, _SMOOTH_L1, _QUANTILE, _BCE_LOGITS, _SIGMOID_FOCAL, _POISSON_NLL, _KL_DIV, _CE_SPARSE,
  _CE_DENSE, _WESTON_WATKINS, _SOFTMAX_FOCAL) = _ids(
     "huber", "smooth_l1", "quantile", "binary_cross_entropy_with_logits", "sigmoid_focal",
@@ -213,6 +217,7 @@ CALLS = {
     # Its per-element preference may be negative, which the native entry reads as a weight and
     # declines: the general path.
     "margin_ranking_loss": lambda *args: None,
+    "hinge_embedding_loss": _hinge_embedding,
     # A target of logits, with a gradient of its own: the general path (run_tensors computes
     # one gradient).
     "kl_divergence": lambda *args: None, "js_divergence": lambda *args: None,

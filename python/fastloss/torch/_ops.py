@@ -8,7 +8,8 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from .. import _classification, _divergence, _likelihood, _multilabel, _ranking, _regression
+from .. import (_classification, _divergence, _likelihood, _metric, _multilabel, _ranking,
+               _regression)
 from ._autograd import backward, fake, setup_context
 from . import _native
 from ._kernel import evaluate, grad_into
@@ -43,7 +44,7 @@ def kernel_kwargs(loss: TorchLoss, args: tuple) -> dict:
 def _kernel_function(loss: TorchLoss) -> Callable:
     return (getattr(_regression, loss.kernel, None) or getattr(_likelihood, loss.kernel, None)
             or getattr(_multilabel, loss.kernel, None) or getattr(_divergence, loss.kernel, None)
-            or getattr(_ranking, loss.kernel, None)
+            or getattr(_ranking, loss.kernel, None) or getattr(_metric, loss.kernel, None)
             or getattr(_classification, loss.kernel))
 
 
