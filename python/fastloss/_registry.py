@@ -146,8 +146,8 @@ MEAN_COUNTS = ("elements", "kept_rows", "kept_rows_class_weighted")
 @dataclass(frozen=True)
 class LossSpec:
     name: str                        # the stem shared by every layer
-    family: str                      # "regression" | "classification" | "likelihood" | "divergence"
-    kind: str                        # "pointwise" | "row"
+    family: str                      # "regression" | "classification" | "likelihood" | "divergence" | "adversarial"
+    kind: str                        # "pointwise" | "row" | "pair" (two arrays, one pass each)
     fn: Callable
     sample: Callable                 # (rng, shape, dtype) -> (args, kwargs)
     variants: tuple = ({},)          # hyper-parameter sets the tests sweep

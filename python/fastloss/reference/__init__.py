@@ -9,7 +9,8 @@ NumPy only and imports nothing from the rest of ``fastloss``, so it stays an ind
 Layout: ``regression`` (functions of pred - target), ``binary`` (one score or probability per
 element), ``multiclass`` (rows of logits, one class each), ``multilabel`` (rows of scores, several
 classes each), ``likelihood`` (negative log-likelihoods and divergences of given probabilities),
-``divergence`` (two rows of logits); the shared argument checks, reductions and the ``argnums``
+``divergence`` (two rows of logits), ``adversarial`` (the GAN losses: discriminator outputs for
+real and generated samples); the shared argument checks, reductions and the ``argnums``
 selection live in the private modules next to them.
 
 Common contract
@@ -37,7 +38,8 @@ Common contract
 
 from __future__ import annotations
 
-from . import binary, divergence, likelihood, multiclass, multilabel, regression
+from . import adversarial, binary, divergence, likelihood, multiclass, multilabel, regression
+from .adversarial import *  # noqa: F401,F403
 from .binary import *  # noqa: F401,F403 (each module's __all__: a new loss is listed once, beside it)
 from .divergence import *  # noqa: F401,F403
 from .likelihood import *  # noqa: F401,F403
@@ -46,4 +48,4 @@ from .multilabel import *  # noqa: F401,F403
 from .regression import *  # noqa: F401,F403
 
 __all__ = [*regression.__all__, *binary.__all__, *multiclass.__all__, *multilabel.__all__,
-           *likelihood.__all__, *divergence.__all__]
+           *likelihood.__all__, *divergence.__all__, *adversarial.__all__]
