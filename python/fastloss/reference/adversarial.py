@@ -74,8 +74,8 @@ def _label(kind, real_label):
 
 def _bce(x, c):
     """BCE-with-logits(x, c) = (1 - c) softplus(x) + c softplus(-x), a zero weight giving 0."""
-    neg = np.where(c == 1.0, 0.0, (1.0 - c) * _softplus(x))
-    pos = np.where(c == 0.0, 0.0, c * _softplus(-x))
+    neg = np.zeros_like(x) if c == 1.0 else (1.0 - c) * _softplus(x)
+    pos = np.zeros_like(x) if c == 0.0 else c * _softplus(-x)
     return neg + pos
 
 
