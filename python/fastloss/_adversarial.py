@@ -56,8 +56,8 @@ def _term(fn: str, x, name: str, term: int, c: float, reduction, sample_weight=N
                      params=(float(term),), reduction=reduction, sample_weight=sample_weight)
 
 
-def _real_label(kind: str, real_label) -> float:
-    fn = "gan_discriminator"
+def _real_label(kind: str, real_label, fn: str = "gan_discriminator") -> float:
+    """real_label checked (also by fastloss.jax and fastloss.torch, with their names)."""
     b = real_scalar(fn, "real_label", real_label)
     if not 0.0 < b <= 1.0:
         fail(fn, f"real_label must be in (0, 1], got {real_label!r}")

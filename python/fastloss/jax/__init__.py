@@ -71,6 +71,8 @@ from ._plan import Plan
 from ._vjp import apply
 # The divergences of two logits arrays, in a module of their own.
 from ._divergence import distillation, js_divergence, kl_divergence  # noqa: F401
+# The GAN losses: one pass per array, the discriminator's two passes added.
+from ._adversarial import gan_discriminator, gan_generator  # noqa: F401
 
 # One function per registered loss, under its fastloss name (tests/test_registry.py checks that
 # every registry entry has one).
