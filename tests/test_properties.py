@@ -58,6 +58,10 @@ UNPROBED = {
     "point_with_variance": "the probes evaluate (prediction, target) calls; var is a third array",
     "scores_per_class": "the row probes draw one class index per row, not a target per class",
     "logits_pair": "the row probes draw class indices, not a second logits array",
+    "gan_real_and_fake": "the probes evaluate (prediction, target) calls; the discriminator "
+                         "takes two prediction arrays of their own lengths and no target",
+    "gan_fake": "the probes evaluate (prediction, target) calls; the generator's loss has no "
+                "target",
 }
 
 

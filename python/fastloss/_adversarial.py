@@ -231,7 +231,8 @@ def sample_discriminator(rng, shape, dtype):
 register(LossSpec("gan_generator", "adversarial", "pointwise", gan_generator, sample_generator,
                   variants=({}, {"kind": "minimax"}, {"kind": "wasserstein"},
                             {"kind": "least_squares"}, {"kind": "hinge"}),
-                  differentiable=("fake",), growth="quadratic", nonnegative=False))
+                  differentiable=("fake",), growth="quadratic", nonnegative=False,
+                  convex=True))  # at the default kind, bce (minimax is concave)
 # kind "pair": two arrays of their own shapes, one pointwise pass each, the loss the sum of the
 # two reduced passes ("none": the pair of unreduced terms); tests/test_gan.py checks it.
 register(LossSpec("gan_discriminator", "adversarial", "pair", gan_discriminator,
@@ -239,4 +240,5 @@ register(LossSpec("gan_discriminator", "adversarial", "pair", gan_discriminator,
                   variants=({}, {"real_label": 0.9}, {"kind": "wasserstein"},
                             {"kind": "least_squares"}, {"kind": "least_squares", "real_label": 0.8},
                             {"kind": "hinge"}),
-                  differentiable=("real", "fake"), growth="quadratic", nonnegative=False))
+                  differentiable=("real", "fake"), growth="quadratic", nonnegative=False,
+                  convex=True))  # every kind: sums of convex terms of each output
