@@ -198,6 +198,22 @@ def test_large_logits_mean_is_exact():
         np.float32(0.5 * 1.5e4 + 5e3 / 3)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("kind", D_KINDS)
+def test_discriminator_both_sides_empty(kind, dtype):
+    e = np.zeros((0, 3), dtype)
+    vg = fastloss.value_and_grad(fastloss.gan_discriminator, argnums=(0, 1))
+    mean, (g_r, g_f) = vg(e, e[:, :2], kind=kind)
+    assert mean.shape == () and mean.dtype == dtype and np.isnan(mean)
+    assert g_r.shape == (0, 3) and g_f.shape == (0, 2) and g_r.dtype == dtype
+    total, _ = vg(e, e, kind=kind, reduction="sum")
+    assert total == 0.0 and total.dtype == dtype
+    (lr, lf), _ = vg(e, e[:, :1], kind=kind, reduction="none")
+    assert lr.shape == (0, 3) and lf.shape == (0, 1) and lr.dtype == dtype
+    # one empty side: its mean is nan, so the sum of the two means is nan (as the peers')
+    assert np.isnan(fastloss.gan_discriminator(np.ones(3, dtype), e[:, 0], kind=kind))
+
+
 def test_nan_propagates():
     x = np.array([np.nan, 1.0])
     for kind in D_KINDS:
