@@ -371,7 +371,7 @@ SIGNED_LABELS = ["hinge", "squared_hinge"]
 # soft_margin's target is any real number scaling the margin, as PyTorch's: 0 is not -1 there.
 OTHER_TARGETS = {n for n, s in REGISTRY.items()
                  if s.family in ("regression", "likelihood") or "target" in s.domain
-                 or s.kind == "row"} | {
+                 or s.kind == "row" or s.family == "adversarial"} | {  # GAN: no target
                      "soft_margin"}
 assert set(SIGNED_LABELS) | OTHER_TARGETS == set(REGISTRY)
 assert not set(SIGNED_LABELS) & OTHER_TARGETS

@@ -366,6 +366,20 @@ CASES = [
     _case("kl_divergence", ValueError, ["grad_into", "must not be the input itself"], X.copy(),
           X2, call=lambda x, y: fl.value_and_grad(fl.kl_divergence)(x, y, grad_into=x),
           id="kl-no-in-place-gradient"),
+    # --- GAN losses ----------------------------------------------------------------------------
+    _case("gan_discriminator", ValueError, ["kind", "'wgan'"], X, X[0], kind="wgan",
+          id="gan-d-kind"),
+    _case("gan_discriminator", ValueError, ["real_label", "(0, 1]", "1.5"], X, X,
+          real_label=1.5, id="gan-d-real-label"),
+    _case("gan_discriminator", ValueError, ["real_label", "'bce' and 'least_squares'"], X, X,
+          kind="wasserstein", real_label=0.9, id="gan-d-label-without-kind"),
+    _case("gan_discriminator", TypeError, ["fake", "dtype of real", "float32"], X,
+          X.astype(np.float32), id="gan-d-dtypes"),
+    _case("gan_discriminator", ValueError, ["argnums position 2"], X, X,
+          call=lambda *a: fl.grad(fl.gan_discriminator, argnums=2)(*a), id="gan-d-argnums"),
+    _case("gan_generator", ValueError, ["kind", "'ns'"], X, kind="ns", id="gan-g-kind"),
+    _case("gan_generator", TypeError, ["fake", "float32 or float64", "int64"], L,
+          id="gan-g-dtype"),
     # --- threads -------------------------------------------------------------------------------
     _case("set_num_threads", ValueError, ["n", ">= 1", "0"], 0, call=fl.set_num_threads,
           id="threads-0"),
@@ -543,6 +557,8 @@ def _successful_calls():
         ("js_divergence", (X.T.copy(), X2.T.copy()), {"axis": 0, "beta": 0.3}),
         ("distillation", (X, X2, L), {"reduction": "none"}),
         ("distillation", (X, X2), {"sample_weight": np.array([1.0, 3.0])}),
+        ("gan_discriminator", (X, X2[0]), {"kind": "least_squares", "real_label": 0.9}),
+        ("gan_generator", (X,), {"kind": "minimax", "sample_weight": w}),
     ]
 
 

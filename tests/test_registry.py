@@ -64,8 +64,10 @@ def test_all_names_exist():
 def test_spec_fields(spec):
     assert getattr(fastloss, spec.name) is spec.fn
     assert spec.fn.__name__ == spec.name
-    assert spec.family in ("regression", "classification", "likelihood", "divergence")
-    assert spec.kind in ("pointwise", "row")
+    assert spec.family in ("regression", "classification", "likelihood", "divergence",
+                           "adversarial")
+    assert spec.kind in ("pointwise", "row", "pair")
+    assert (spec.kind == "pair") <= (spec.family == "adversarial")
     assert isinstance(spec.variants, tuple) and spec.variants
     for dtype in (np.float32, np.float64):
         tol = spec.tol(dtype)
@@ -84,6 +86,9 @@ def test_loss_facts_are_well_formed(spec):
     if spec.family == "likelihood":
         assert spec.differentiable[:1] == spec.arrays[:1]
         assert set(spec.differentiable) <= set(spec.arrays)
+    elif spec.family == "adversarial":  # every array is a discriminator output
+        assert spec.differentiable == spec.arrays
+        assert not spec.target_differentiable  # no target: a second output has its own pass
     else:
         expected = (("pred", "target") if spec.family == "regression"
                     else spec.arrays[:2] if spec.family == "divergence" else spec.arrays[:1])
@@ -107,6 +112,11 @@ def test_samplers_respect_the_facts(spec):
         for argument, (lo, hi) in spec.domain.items():
             a = args[spec.arrays.index(argument)]
             assert np.all((a >= lo) & (a <= hi)), (argument, variant)
+        if spec.kind == "pair":  # "none" is the pair of terms, each of its array's shape
+            terms = spec.reference(*args, reduction="none", **kwargs)
+            assert tuple(t.shape for t in terms) == tuple(np.shape(a) for a in args)
+            assert spec.kinks is None and spec.mean_count == "elements"
+            continue
         shape = spec.reference(*args, reduction="none", **kwargs).shape
         assert spec.loss_shape(args, kwargs) == shape
         assert spec.kink_distance(args, kwargs).shape == shape

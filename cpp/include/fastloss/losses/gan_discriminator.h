@@ -86,7 +86,7 @@ struct GanTerm {
 // layer adds the two reduced passes.
 template <class T>
 struct GanDiscriminator : GanTerm<T> {
-  using GanTerm<T>::GanTerm;
+  FL_HOST_DEVICE explicit GanDiscriminator(const double* params) : GanTerm<T>(params) {}
 };
 
 FL_ISA_NAMESPACE_END

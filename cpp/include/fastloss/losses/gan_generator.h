@@ -10,7 +10,7 @@ FL_ISA_NAMESPACE_BEGIN
 
 template <class T>
 struct GanGenerator : GanTerm<T> {
-  using GanTerm<T>::GanTerm;
+  FL_HOST_DEVICE explicit GanGenerator(const double* params) : GanTerm<T>(params) {}
 };
 
 FL_ISA_NAMESPACE_END
