@@ -23,7 +23,11 @@ S = np.array([[1, -1, 1], [-1, 1, 1]])             # signed labels
 M = np.array([[2, 0, -1], [1, -1, 7]])             # class-index lists, each ended by -1
 NAN = float("nan")
 
-POINTWISE = tuple(name for name, spec in REGISTRY.items() if spec.kind == "pointwise")
+# The (first, target) pointwise losses. The GAN generator (one array) and discriminator (kind
+# pair) have their error cases in CASES below and in tests/test_gan.py::test_errors (non-float
+# inputs, unknown reductions, bad weights, mismatched dtypes).
+POINTWISE = tuple(name for name, spec in REGISTRY.items()
+                  if spec.kind == "pointwise" and spec.family != "adversarial")
 ROWS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "row")
 # The row losses of two logits arrays (distillation's labels are its third, keyword argument).
 DIVERGENCE = tuple(name for name, spec in REGISTRY.items() if spec.family == "divergence")

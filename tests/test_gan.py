@@ -224,6 +224,58 @@ def test_nan_propagates():
         assert np.isnan(g[0]) and not np.isnan(g[1])
 
 
+# ---- Hypothesis: any finite outputs, any lengths --------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@st.composite
+def _gan_case(draw):
+    dtype = draw(st.sampled_from(DTYPES))
+    width = 32 if dtype == np.float32 else 64
+    # |x| <= 2^50: (x - 1)^2 / 2 stays finite in float32, and float32 and float64 agree on which
+    # side of a hinge each output falls (the reference reads the kernel's rounded inputs)
+    values = st.floats(-2.0 ** 50, 2.0 ** 50, allow_nan=False, allow_infinity=False, width=width)
+    real = draw(hnp.arrays(dtype, hnp.array_shapes(min_dims=0, max_dims=2, min_side=0,
+                                                   max_side=9), elements=values))
+    fake = draw(hnp.arrays(dtype, hnp.array_shapes(min_dims=0, max_dims=2, min_side=0,
+                                                   max_side=9), elements=values))
+    kind, b = draw(st.sampled_from(D_CASES))
+    g_kind = draw(st.sampled_from(G_KINDS))
+    reduction = draw(st.sampled_from(REDUCTIONS))
+    return real, fake, kind, b, g_kind, reduction
+
+
+@settings(deadline=None)
+@given(_gan_case())
+def test_any_finite_outputs(case):
+    real, fake, kind, b, g_kind, reduction = case
+    kw = _kw(kind, b, reduction)
+    value, (d_r, d_f) = fastloss.value_and_grad(fastloss.gan_discriminator, argnums=(0, 1))(
+        real, fake, **kw)
+    plain = fastloss.gan_discriminator(real, fake, **kw)
+    r64, f64 = real.astype(np.float64), fake.astype(np.float64)
+    ref = R.gan_discriminator(r64, f64, **kw)
+    ref_r, ref_f = R.gan_discriminator_grad(r64, f64, argnums=(0, 1), **kw)
+    t = tol("gan_discriminator", real.dtype)
+    for got, want, p in zip(*(v if reduction == "none" else (v,) for v in (value, ref, plain))):
+        assert_bitwise(p, got)
+        assert_close(got, _in_dtype(want, real.dtype), **t)
+    assert_close(d_r, ref_r.astype(real.dtype), **t)
+    assert_close(d_f, ref_f.astype(real.dtype), **t)
+    assert not np.isnan(d_r).any() and not np.isnan(d_f).any()
+    g_value, g = fastloss.value_and_grad(fastloss.gan_generator)(fake, kind=g_kind,
+                                                                 reduction=reduction)
+    assert_close(g_value, _in_dtype(R.gan_generator(f64, kind=g_kind, reduction=reduction),
+                                    fake.dtype), **tol("gan_generator", fake.dtype))
+    assert_close(g, R.gan_generator_grad(f64, kind=g_kind, reduction=reduction).astype(
+        fake.dtype), **tol("gan_generator", fake.dtype))
+    assert not np.isnan(g).any()
+
+
 # ---- the reference's gradients against finite differences ---------------------------------------
 
 def _objective(kw, g):
@@ -338,6 +390,44 @@ def test_generator_against_composed_torch(kind):
     t = tolerance("torch_float64")
     np.testing.assert_allclose(value, want.item(), **t)
     np.testing.assert_allclose(grad, f.grad.numpy(), **t)
+
+
+# ---- the properties fastloss.properties states (its probes skip the GAN predictions) -----------
+
+def _per_element(name, kind, b, x):
+    """(terms, slopes) per element of x for each array the loss takes (real, fake or fake)."""
+    if name == "gan_generator":
+        vg = fastloss.value_and_grad(fastloss.gan_generator)
+        return [vg(x, kind=kind, reduction="none")]
+    kw = _kw(kind, b, "none")
+    (lr, lf), (dr, df) = fastloss.value_and_grad(fastloss.gan_discriminator, argnums=(0, 1))(
+        x, x, **kw)
+    return [(lr, dr), (lf, df)]
+
+
+@pytest.mark.parametrize("name,kind,b", [("gan_discriminator", k, b) for k, b in D_CASES]
+                         + [("gan_generator", k, 1.0) for k in G_KINDS])
+def test_stated_properties_hold(name, kind, b):
+    params = {"kind": kind} if name == "gan_generator" else {"kind": kind, "real_label": b}
+    facts = fastloss.properties(name, **params)
+    x = np.linspace(-12.0, 12.0, 4801) + 1 / 1024  # a fine grid, off the hinge kinks
+    h = x[1] - x[0]
+    scale = tolerance("property_float64")
+    for value, slope in _per_element(name, kind, b, x):
+        if facts.gradient_bound is not None:
+            assert np.max(np.abs(slope)) <= facts.gradient_bound * (1 + scale["rtol"])
+        else:  # unbounded: the slope grows with |x|
+            assert np.max(np.abs(slope)) > 10.0
+        curvature = np.diff(slope) / h
+        if facts.lipschitz is not None:
+            assert np.max(np.abs(curvature)) <= facts.lipschitz * (1 + 1e-6) + 1e-9
+        midpoint = value[1:-1] - 0.5 * (value[:-2] + value[2:])  # <= 0 where convex
+        if facts.convex:
+            assert np.max(midpoint) <= scale["atol"] + scale["rtol"] * np.max(np.abs(value))
+        else:  # minimax is concave: a witness against convexity
+            assert np.max(midpoint) > tolerance("property_witness")["atol"]
+        if facts.smooth:
+            assert np.all(np.isfinite(slope))
 
 
 # ---- determinism ---------------------------------------------------------------------------------

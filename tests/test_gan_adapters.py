@@ -145,6 +145,13 @@ def test_torch_errors():
         flt.gan_generator_loss([0.0])
     with pytest.raises(ValueError, match=r"^\[fastloss.torch.GANGeneratorLoss\] reduction"):
         flt.GANGeneratorLoss(reduction="avg")
+    for bad in (torch.ones(3, dtype=torch.bool), torch.ones(3, dtype=torch.int64)):
+        with pytest.raises(TypeError, match=r"^\[fastloss.torch.gan_discriminator_loss\] fake "
+                                            r"must be a floating tensor"):
+            flt.gan_discriminator_loss(x, bad)
+        with pytest.raises(TypeError, match=r"^\[fastloss.torch.gan_generator_loss\] fake "
+                                            r"must be a floating tensor"):
+            flt.gan_generator_loss(bad)
 
 
 # ---- fastloss.jax --------------------------------------------------------------------------------

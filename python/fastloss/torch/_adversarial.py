@@ -32,6 +32,9 @@ def _tensor(fn: str, name: str, t) -> Tensor:
     if t.layout != torch.strided:
         fail(fn, f"{name} must be a dense tensor (got layout {t.layout}); pass "
                  f"{name}.to_dense()", TypeError)
+    if not t.dtype.is_floating_point:
+        fail(fn, f"{name} must be a floating tensor (discriminator outputs), got {t.dtype}",
+             TypeError)
     return t
 
 
