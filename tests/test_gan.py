@@ -214,6 +214,22 @@ def test_discriminator_both_sides_empty(kind, dtype):
     assert np.isnan(fastloss.gan_discriminator(np.ones(3, dtype), e[:, 0], kind=kind))
 
 
+def test_half_precision_is_computed_in_float32():
+    x = np.array([0.5, -1.0, 3.0], np.float16)
+    v, (g_r, g_f) = fastloss.value_and_grad(fastloss.gan_discriminator, argnums=(0, 1))(x, x[:2])
+    w, (w_r, w_f) = fastloss.value_and_grad(fastloss.gan_discriminator, argnums=(0, 1))(
+        x.astype(np.float32), x[:2].astype(np.float32))
+    assert v.dtype == np.float32 and v == w
+    assert g_r.dtype == np.float16 and g_f.dtype == np.float16
+    assert_bitwise(g_r, w_r.astype(np.float16))
+    assert_bitwise(g_f, w_f.astype(np.float16))
+    v, g = fastloss.value_and_grad(fastloss.gan_generator)(x, kind="minimax")
+    assert v.dtype == np.float32 and g.dtype == np.float16
+    with pytest.raises(TypeError, match=r"fake must have the dtype of real \(float16\), got "
+                                        r"float32"):
+        fastloss.gan_discriminator(x, x.astype(np.float32))
+
+
 def test_nan_propagates():
     x = np.array([np.nan, 1.0])
     for kind in D_KINDS:

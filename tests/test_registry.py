@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import fastloss
-from fastloss import (_autodiff, _build, _classification, _likelihood, _multilabel, _properties,
-                      _regression, reference)
+from fastloss import (_adversarial, _autodiff, _build, _classification, _likelihood,
+                      _multilabel, _properties, _regression, reference)
 from fastloss._registry import MEAN_COUNTS, REGISTRY, TOLERANCE, LossSpec, make_inputs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,11 +28,13 @@ NAMES = [s.name for s in SPECS]
 
 
 def _is_loss(obj) -> bool:
-    """A public loss: a function taking the common `reduction` and `sample_weight` keywords."""
+    """A public loss: a function taking the common `reduction` and `sample_weight` keywords, or
+    the GAN discriminator (`reduction` over its real and fake outputs, no sample_weight)."""
     if not inspect.isfunction(obj):
         return False
     params = inspect.signature(obj).parameters
-    return "reduction" in params and "sample_weight" in params
+    pair = list(params)[:2] == ["real", "fake"]
+    return "reduction" in params and ("sample_weight" in params or pair)
 
 
 def test_repo_root_is_found():
@@ -277,7 +279,7 @@ def test_bench_row(spec):
 
 
 @pytest.mark.parametrize("module", [_regression, _classification, _likelihood, _multilabel,
-                                    _autodiff, _build, _properties],
+                                    _adversarial, _autodiff, _build, _properties],
                          ids=lambda m: m.__name__)
 def test_doctests(module):
     # Failures are printed to stdout, which pytest shows with the failing test.

@@ -19,7 +19,8 @@ import numpy as np
 from . import _device
 from ._arrays import any_array
 from ._device import DeviceArray
-from ._dispatch import GradRequest, _request, _take_request, constant, float_input, pointwise
+from ._dispatch import (GradRequest, _passed_dtype, _passed_dtypes, _request, _take_request,
+                        constant, float_input, pointwise)
 from ._registry import LossSpec, register
 from ._validate import choice, fail, real_scalar, reduction_code
 
@@ -48,7 +49,11 @@ _GENERATOR = {
 def _broadcast_constant(c: float, x):
     """A stride-0 view of one number of x's dtype and device at x's shape (the kernel's target)."""
     k = constant(c, like=x)
-    return k.broadcast_to(x.shape) if isinstance(k, DeviceArray) else np.broadcast_to(k, x.shape)
+    view = k.broadcast_to(x.shape) if isinstance(k, DeviceArray) else np.broadcast_to(k, x.shape)
+    halves = _passed_dtypes.get()
+    if halves and id(x) in halves:  # x is the float32 copy of a half-precision input: so is this
+        halves[id(view)] = halves[id(x)]
+    return view
 
 
 def _term(fn: str, x, name: str, term: int, c: float, reduction, sample_weight=None):
@@ -132,8 +137,9 @@ def gan_discriminator(real, fake, *, kind="bce", real_label=1.0, reduction="mean
     code = reduction_code(fn, reduction)
     r = float_input(fn, "real", real)
     f = float_input(fn, "fake", fake)
-    if r.dtype != f.dtype:
-        fail(fn, f"fake must have the dtype of real ({r.dtype}), got {f.dtype}", TypeError)
+    if r.dtype != f.dtype or _passed_dtype(r) != _passed_dtype(f):
+        fail(fn, f"fake must have the dtype of real ({_passed_dtype(r)}), got "
+                 f"{_passed_dtype(f)}", TypeError)
     term, c_real, c_fake = _DISCRIMINATOR[kind]
     c_real = b if c_real is None else c_real
     request = _take_request(fn)
