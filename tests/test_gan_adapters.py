@@ -105,6 +105,20 @@ def test_torch_generator(kind, reduction):
     assert_close(f.grad.numpy(), want_g, **t)
 
 
+@pytest.mark.parametrize("kind,b", D_CASES)
+def test_torch_gradcheck(kind, b):
+    torch = pytest.importorskip("torch")
+    import fastloss.torch as flt
+    rng = rng_for("gan_gradcheck", kind, b)
+    r = torch.tensor(_outputs(rng, (6,), np.float64), requires_grad=True)
+    f = torch.tensor(_outputs(rng, (4,), np.float64), requires_grad=True)
+    for reduction in REDUCTIONS:
+        assert torch.autograd.gradcheck(lambda a, c: flt.gan_discriminator_loss(
+            a, c, kind=kind, real_label=b, reduction=reduction), (r, f))
+    g_kind = {"bce": "minimax"}.get(kind, kind)
+    assert torch.autograd.gradcheck(lambda c: flt.gan_generator_loss(c, kind=g_kind), (f,))
+
+
 def test_torch_only_the_tensors_that_require_grad():
     torch = pytest.importorskip("torch")
     import fastloss.torch as flt
