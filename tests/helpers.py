@@ -20,6 +20,7 @@ __all__ = [
     "REGISTRY",
     "POINTWISE",
     "ROWS",
+    "PAIRS",
     "assert_close",
     "subnormal_floor",
     "assert_bitwise",
@@ -34,6 +35,9 @@ __all__ = [
 
 POINTWISE = sorted(name for name, spec in REGISTRY.items() if spec.kind == "pointwise")
 ROWS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "row")
+# Losses of two arrays of their own shapes, one pointwise pass each (the GAN discriminator):
+# checked against the reference, across threads and by finite differences in tests/test_gan.py.
+PAIRS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "pair")
 
 
 def row_target_kind(name: str) -> str:

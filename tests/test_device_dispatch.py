@@ -40,6 +40,8 @@ def test_every_loss_reaches_the_native_dispatch_with_device_and_stream(spec, red
         kwargs["reduction"] = reduction
         grad_output = FakeCudaArray(np.ones(6 if spec.kind == "row" else (6, 5), np.float32), 1) \
             if reduction == "none" else 2.0
+        if spec.kind == "pair" and reduction == "none":  # one upstream per array (GAN)
+            grad_output = tuple(FakeCudaArray(np.ones(a.shape, np.float32), 1) for a in args)
         for call in (spec.fn, lambda *a, **k: fl.value_and_grad(spec.fn)(*a, grad_output=grad_output, **k)):
             with pytest.raises(ValueError, match=rf"\[fastloss.{spec.name}\] arrays on cuda:1 "
                                                  rf"\(stream 1\) cannot be computed: .*{NO_CUDA}"):
@@ -115,13 +117,22 @@ def test_device_path_on_cpu_equals_the_numpy_path(spec, reduction, through_devic
                 kwargs["sample_weight"] = rng.uniform(0.5, 2.0, 7)
             upstream = rng.standard_normal(7 if spec.kind == "row" else (7, 5)) \
                 if reduction == "none" else 0.5
+            pair_none = spec.kind == "pair" and reduction == "none"  # GAN: a pair of terms
+            if pair_none:
+                upstream = tuple(rng.standard_normal(a.shape) for a in args)
             want_loss, want_grad = fl.value_and_grad(spec.fn)(*args, grad_output=upstream, **kwargs)
             t_args = [_torch_args(torch, a) for a in args]
             t_kwargs = {k: _torch_args(torch, v) for k, v in kwargs.items()}
-            t_upstream = torch.from_numpy(upstream) if reduction == "none" else upstream
+            if pair_none:
+                t_upstream = tuple(torch.from_numpy(u) for u in upstream)
+            else:
+                t_upstream = torch.from_numpy(upstream) if reduction == "none" else upstream
             loss, grad = fl.value_and_grad(spec.fn)(*t_args, grad_output=t_upstream, **t_kwargs)
-            assert isinstance(loss, torch.Tensor) and isinstance(grad, torch.Tensor)
-            np.testing.assert_array_equal(loss.numpy(), want_loss)
+            losses, want_losses = (loss, want_loss) if pair_none else ((loss,), (want_loss,))
+            assert isinstance(grad, torch.Tensor)
+            for got, want in zip(losses, want_losses):
+                assert isinstance(got, torch.Tensor)
+                np.testing.assert_array_equal(got.numpy(), want)
             np.testing.assert_array_equal(grad.numpy(), want_grad)
 
 

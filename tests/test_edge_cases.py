@@ -23,6 +23,9 @@ SPEC_VARIANTS = [pytest.param(spec, v, id=f"{name}[{variant_id(v)}]")
                  for name, spec in sorted(REGISTRY.items()) for v in spec.variants]
 POINTWISE_VARIANTS = [p for p in SPEC_VARIANTS if p.values[0].kind == "pointwise"]
 ROW_VARIANTS = [p for p in SPEC_VARIANTS if p.values[0].kind == "row"]
+# Kind "pair" (the GAN discriminator: two arrays of their own shapes, "none" a pair of arrays):
+# its empty sides are checked in tests/test_gan.py.
+ONE_LOSS_SHAPE_VARIANTS = [p for p in SPEC_VARIANTS if p.values[0].kind != "pair"]
 
 # Families the hand-made cases below are written for; each list asserts that it covers every
 # registered loss but the ones it excludes, so that a new loss cannot slip past it.
@@ -45,6 +48,10 @@ RANKING = {n for n, s in REGISTRY.items() if s.family == "ranking"}
 # hinge_embedding's input is a distance, not an error: its infinities are in
 # tests/test_hinge_embedding.py.
 METRIC = {n for n, s in REGISTRY.items() if s.family == "metric"}
+# The GAN losses take discriminator outputs with no target (the generator) or two arrays of
+# their own shapes (the discriminator), not the (input, target) calls below: their huge, infinite
+# and NaN outputs and empty sides are checked in tests/test_gan.py.
+ADVERSARIAL = {n for n, s in REGISTRY.items() if s.family == "adversarial"}
 
 
 def _covers(cases, excluded):
@@ -227,7 +234,7 @@ INFINITE_ERRORS = [
     ("smooth_l1", {}, 1.0), ("smooth_l1", {"beta": 0.0}, 1.0), ("mae", {}, 1.0),
     ("quantile", {"tau": 0.3}, 0.7), ("log_cosh", {}, 1.0)]
 # an infinite error is a regression notion (the likelihoods' own infinities: test_likelihood.py)
-_covers(INFINITE_ERRORS, CLASSIFICATION | LIKELIHOOD | DIVERGENCE | RANKING | METRIC)
+_covers(INFINITE_ERRORS, CLASSIFICATION | LIKELIHOOD | DIVERGENCE | RANKING | METRIC | ADVERSARIAL)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -300,7 +307,7 @@ def test_cross_entropy_huge_logits_exact_values():
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("name", sorted(set(REGISTRY) - NO_SOFTMAX - DIVERGENCE))
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - NO_SOFTMAX - DIVERGENCE - ADVERSARIAL))
 @pytest.mark.parametrize("t", [0, 1], ids=["target-is-inf", "target-is-finite"])
 def test_plus_infinite_logit_gives_nan_like_pytorch(dtype, name, t):
     """+inf logit: PyTorch's log_softmax is inf - inf = nan for the whole row, whatever the
@@ -320,7 +327,7 @@ MASKED_CLASSES = [("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0
 # Masking classes needs a class axis and a class-index target: for the multi-label losses a
 # -inf score is not a masked class but a confident "absent" (their own tests cover it); the
 # divergences (per-class targets too) have theirs in test_divergence.py.
-_covers(MASKED_CLASSES, POINTWISE | PER_CLASS_TARGET | DIVERGENCE)
+_covers(MASKED_CLASSES, POINTWISE | PER_CLASS_TARGET | DIVERGENCE | ADVERSARIAL)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -346,7 +353,7 @@ def test_minus_infinite_logits_mask_classes(dtype, name, kw):
 MINUS_INFINITE_TARGET = [("cross_entropy", {}), ("softmax_focal", {}),
                          ("softmax_focal", {"gamma": 0.5}),
                          ("softmax_focal", {"gamma": 1.0, "alpha": 0.5})]
-_covers(MINUS_INFINITE_TARGET, NO_SOFTMAX | DIVERGENCE)  # p_t = 0 needs a softmax
+_covers(MINUS_INFINITE_TARGET, NO_SOFTMAX | DIVERGENCE | ADVERSARIAL)  # p_t = 0 needs a softmax
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -394,7 +401,7 @@ def _empty_shapes(kind):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("spec, variant", SPEC_VARIANTS)
+@pytest.mark.parametrize("spec, variant", ONE_LOSS_SHAPE_VARIANTS)
 def test_empty_inputs(spec, variant, dtype):
     for shape in _empty_shapes(spec.kind):
         args, kw = make_inputs(spec, variant, rng_for("empty"), shape, dtype)
@@ -424,7 +431,7 @@ ALL_IGNORED = [
     ("softmax_focal", {}), ("softmax_focal", {"alpha": np.array([1.0, 2.0, 0.5, 3.0])}),
     ("softmax_focal", {"gamma": 0.0, "alpha": 0.25}),
     ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
-_covers(ALL_IGNORED, NOT_IGNORABLE | DIVERGENCE)
+_covers(ALL_IGNORED, NOT_IGNORABLE | DIVERGENCE | ADVERSARIAL)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -451,7 +458,7 @@ IGNORED_ROWS = [
     ("cross_entropy", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0]), "label_smoothing": 0.1}),
     ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5, "alpha": 0.25}),
     ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
-_covers(IGNORED_ROWS, NOT_IGNORABLE | DIVERGENCE)
+_covers(IGNORED_ROWS, NOT_IGNORABLE | DIVERGENCE | ADVERSARIAL)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -513,7 +520,7 @@ def test_zero_d_inputs(spec, variant, dtype):
         assert loss.shape == () and float(loss) == float(spec.fn(*args, **kw))
 
 
-@pytest.mark.parametrize("name", sorted(set(REGISTRY) - POINTWISE - DIVERGENCE))  # see DIVERGENCE
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - POINTWISE - DIVERGENCE - ADVERSARIAL))  # see DIVERGENCE
 def test_one_d_logits_give_a_0d_loss(name):
     """A single row: logits (C,), target 0-d (or (C,) for the per-class targets)."""
     x = np.array([0.5, -1.0, 2.0])

@@ -372,8 +372,9 @@ SIGNED_LABELS = ["hinge", "squared_hinge"]
 # so is margin_ranking's preference y (its second array is a score); hinge_embedding reads a
 # label other than +-1 (0 included) as PyTorch does: both terms.
 OTHER_TARGETS = {n for n, s in REGISTRY.items()
-                 if s.family in ("regression", "likelihood", "ranking", "metric") or "target" in s.domain
-                 or s.kind == "row"} | {
+                 if s.family in ("regression", "likelihood", "ranking", "metric")
+                 or "target" in s.domain or s.kind == "row"
+                 or s.family == "adversarial"} | {  # GAN: no target
                      "soft_margin"}
 assert set(SIGNED_LABELS) | OTHER_TARGETS == set(REGISTRY)
 assert not set(SIGNED_LABELS) & OTHER_TARGETS

@@ -23,7 +23,11 @@ S = np.array([[1, -1, 1], [-1, 1, 1]])             # signed labels
 M = np.array([[2, 0, -1], [1, -1, 7]])             # class-index lists, each ended by -1
 NAN = float("nan")
 
-POINTWISE = tuple(name for name, spec in REGISTRY.items() if spec.kind == "pointwise")
+# The (first, target) pointwise losses. The GAN generator (one array) and discriminator (kind
+# pair) have their error cases in CASES below and in tests/test_gan.py::test_errors (non-float
+# inputs, unknown reductions, bad weights, mismatched dtypes).
+POINTWISE = tuple(name for name, spec in REGISTRY.items()
+                  if spec.kind == "pointwise" and spec.family != "adversarial")
 ROWS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "row")
 # The row losses of two logits arrays (distillation's labels are its third, keyword argument).
 DIVERGENCE = tuple(name for name, spec in REGISTRY.items() if spec.family == "divergence")
@@ -393,6 +397,20 @@ CASES = [
     _case("hinge_embedding", ValueError, ["target has no gradient"], X, S,
           call=lambda *a: fl.grad(fl.hinge_embedding, argnums=1)(*a),
           id="argnums-target-hinge-embedding"),
+    # --- GAN losses ----------------------------------------------------------------------------
+    _case("gan_discriminator", ValueError, ["kind", "'wgan'"], X, X[0], kind="wgan",
+          id="gan-d-kind"),
+    _case("gan_discriminator", ValueError, ["real_label", "(0, 1]", "1.5"], X, X,
+          real_label=1.5, id="gan-d-real-label"),
+    _case("gan_discriminator", ValueError, ["real_label", "'bce' and 'least_squares'"], X, X,
+          kind="wasserstein", real_label=0.9, id="gan-d-label-without-kind"),
+    _case("gan_discriminator", TypeError, ["fake", "dtype of real", "float32"], X,
+          X.astype(np.float32), id="gan-d-dtypes"),
+    _case("gan_discriminator", ValueError, ["argnums position 2"], X, X,
+          call=lambda *a: fl.grad(fl.gan_discriminator, argnums=2)(*a), id="gan-d-argnums"),
+    _case("gan_generator", ValueError, ["kind", "'ns'"], X, kind="ns", id="gan-g-kind"),
+    _case("gan_generator", TypeError, ["fake", "float32 or float64", "int64"], L,
+          id="gan-g-dtype"),
     # --- threads -------------------------------------------------------------------------------
     _case("set_num_threads", ValueError, ["n", ">= 1", "0"], 0, call=fl.set_num_threads,
           id="threads-0"),
@@ -574,6 +592,8 @@ def _successful_calls():
         ("margin_ranking", (X, Y, S), {"margin": 0.5, "sample_weight": w}),
         ("margin_ranking", (X, Y, 1.0), {"reduction": "none"}),
         ("hinge_embedding", (np.abs(X), S), {"margin": 0.5, "sample_weight": w}),
+        ("gan_discriminator", (X, X2[0]), {"kind": "least_squares", "real_label": 0.9}),
+        ("gan_generator", (X,), {"kind": "minimax", "sample_weight": w}),
     ]
 
 

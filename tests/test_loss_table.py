@@ -14,7 +14,8 @@ from fastloss._registry import REGISTRY
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KERNELS = _core.kernels()
 # The registry's kinds and the table's families.
-FAMILY = {"pointwise": "pointwise", "row": "row"}
+# (kind "pair", the GAN discriminator, runs one pointwise kernel over each of its arrays)
+FAMILY = {"pointwise": "pointwise", "row": "row", "pair": "pointwise"}
 
 
 def test_every_kernel_belongs_to_a_registered_loss():

@@ -59,6 +59,10 @@ UNPROBED = {
     "scores_per_class": "the row probes draw one class index per row, not a target per class",
     "logits_pair": "the row probes draw class indices, not a second logits array",
     "score_pair": "the probes evaluate (prediction, target) calls; the preference is a third array",
+    "gan_real_and_fake": "the probes evaluate (prediction, target) calls; the discriminator "
+                         "takes two prediction arrays of their own lengths and no target",
+    "gan_fake": "the probes evaluate (prediction, target) calls; the generator's loss has no "
+                "target",
 }
 
 

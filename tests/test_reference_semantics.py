@@ -420,6 +420,8 @@ def _contract_cases():
         ("distillation", (x, pred), {"t2_scale": False}),
         ("margin_ranking", (pred, target, 2 * y01 - 1), {"margin": 0.3}),
         ("hinge_embedding", (np.abs(pred), 2 * y01 - 1), {"margin": 0.8}),
+        ("gan_generator", (pred,), {}), ("gan_generator", (pred,), {"kind": "minimax"}),
+        ("gan_generator", (pred,), {"kind": "least_squares"}),
     ]
 
 
@@ -427,8 +429,12 @@ CONTRACT = _contract_cases()
 CONTRACT_IDS = [f"{c[0]}-{i}" for i, c in enumerate(CONTRACT)]
 
 
-# Every registered loss has a contract case (none is excluded).
-assert {c[0] for c in CONTRACT} == set(REGISTRY), sorted(set(REGISTRY) ^ {c[0] for c in CONTRACT})
+# Every registered loss has a contract case, but those of kind "pair" (the GAN discriminator:
+# its "none" is a pair of arrays and it takes no sample_weight; tests/test_gan.py checks its
+# reductions against the reference's terms).
+PAIR = {n for n, s in REGISTRY.items() if s.kind == "pair"}
+assert {c[0] for c in CONTRACT} == set(REGISTRY) - PAIR, \
+    sorted((set(REGISTRY) - PAIR) ^ {c[0] for c in CONTRACT})
 
 
 @pytest.mark.parametrize("case", CONTRACT, ids=CONTRACT_IDS)
@@ -665,6 +671,14 @@ ERRORS = [
      "y of shape (3,)"),
     ("margin_ranking", lambda: reference.margin_ranking_grad([1.0], [2.0], [1.0], argnums=2),
      "y (argnums 2) is not differentiable"),
+    ("gan_discriminator", lambda: reference.gan_discriminator([1.0], [0.0], real_label=1.5),
+     "real_label must be in (0, 1], got 1.5"),
+    ("gan_discriminator", lambda: reference.gan_discriminator_grad([1.0], [0.0], argnums=2),
+     "argnums 2"),
+    ("gan_discriminator", lambda: reference.gan_discriminator_grad(
+        [1.0], [0.0], reduction="none", grad_output=[1.0]), "grad_output"),
+    ("gan_generator", lambda: reference.gan_generator([1.0], kind="ns"), "kind"),
+    ("gan_generator", lambda: reference.gan_generator([1.0], reduction="avg"), "reduction"),
 ]
 # Every registered loss has an error case (none is excluded).
 assert {e[0] for e in ERRORS} == set(REGISTRY), sorted(set(REGISTRY) ^ {e[0] for e in ERRORS})

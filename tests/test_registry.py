@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import fastloss
-from fastloss import (_autodiff, _build, _classification, _likelihood, _multilabel, _properties,
-                      _regression, reference)
+from fastloss import (_adversarial, _autodiff, _build, _classification, _likelihood,
+                      _multilabel, _properties, _regression, reference)
 from fastloss._registry import MEAN_COUNTS, REGISTRY, TOLERANCE, LossSpec, make_inputs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,11 +28,13 @@ NAMES = [s.name for s in SPECS]
 
 
 def _is_loss(obj) -> bool:
-    """A public loss: a function taking the common `reduction` and `sample_weight` keywords."""
+    """A public loss: a function taking the common `reduction` and `sample_weight` keywords, or
+    the GAN discriminator (`reduction` over its real and fake outputs, no sample_weight)."""
     if not inspect.isfunction(obj):
         return False
     params = inspect.signature(obj).parameters
-    return "reduction" in params and "sample_weight" in params
+    pair = list(params)[:2] == ["real", "fake"]
+    return "reduction" in params and ("sample_weight" in params or pair)
 
 
 def test_repo_root_is_found():
@@ -65,8 +67,9 @@ def test_spec_fields(spec):
     assert getattr(fastloss, spec.name) is spec.fn
     assert spec.fn.__name__ == spec.name
     assert spec.family in ("regression", "classification", "likelihood", "divergence", "ranking",
-                           "metric")
-    assert spec.kind in ("pointwise", "row")
+                           "metric", "adversarial")
+    assert spec.kind in ("pointwise", "row", "pair")
+    assert (spec.kind == "pair") <= (spec.family == "adversarial")
     assert isinstance(spec.variants, tuple) and spec.variants
     for dtype in (np.float32, np.float64):
         tol = spec.tol(dtype)
@@ -85,6 +88,9 @@ def test_loss_facts_are_well_formed(spec):
     if spec.family == "likelihood":
         assert spec.differentiable[:1] == spec.arrays[:1]
         assert set(spec.differentiable) <= set(spec.arrays)
+    elif spec.family == "adversarial":  # every array is a discriminator output
+        assert spec.differentiable == spec.arrays
+        assert not spec.target_differentiable  # no target: a second output has its own pass
     else:
         both = spec.family in ("regression", "divergence", "ranking")
         expected = (("pred", "target") if spec.family == "regression"
@@ -109,6 +115,11 @@ def test_samplers_respect_the_facts(spec):
         for argument, (lo, hi) in spec.domain.items():
             a = args[spec.arrays.index(argument)]
             assert np.all((a >= lo) & (a <= hi)), (argument, variant)
+        if spec.kind == "pair":  # "none" is the pair of terms, each of its array's shape
+            terms = spec.reference(*args, reduction="none", **kwargs)
+            assert tuple(t.shape for t in terms) == tuple(np.shape(a) for a in args)
+            assert spec.kinks is None and spec.mean_count == "elements"
+            continue
         shape = spec.reference(*args, reduction="none", **kwargs).shape
         assert spec.loss_shape(args, kwargs) == shape
         assert spec.kink_distance(args, kwargs).shape == shape
@@ -269,7 +280,7 @@ def test_bench_row(spec):
 
 
 @pytest.mark.parametrize("module", [_regression, _classification, _likelihood, _multilabel,
-                                    _autodiff, _build, _properties],
+                                    _adversarial, _autodiff, _build, _properties],
                          ids=lambda m: m.__name__)
 def test_doctests(module):
     # Failures are printed to stdout, which pytest shows with the failing test.

@@ -101,6 +101,8 @@ class _Caller:
         return out
 
     def back(self, out, *, is_grad: bool = False):
+        if type(out) is tuple:  # a pair of unreduced losses (gan_discriminator's "none")
+            return tuple(self.back(o, is_grad=is_grad) for o in out)
         if isinstance(out, DeviceArray) or not _on_cpu(self.device):
             # allocated by the caller's library on its device (a reduced loss: a 0-d array of it)
             result = out.source if isinstance(out, DeviceArray) else out

@@ -40,8 +40,9 @@ PREDICTIONS = ("point", "probability", "logit", "logits", "score", "scores",
                # of the likelihoods, the multi-label losses and the divergences:
                "log_probs", "log_rate", "rate", "log_probability", "point_with_variance",
                "scores_per_class", "logits_pair",
-               # of the ranking losses: two scores (x1, x2) with a preference y
-               "score_pair")
+               # of the ranking losses (x1, x2 and a preference y); of the GAN losses (the
+               # discriminator's outputs on real and generated samples, on generated ones alone)
+               "score_pair", "gan_real_and_fake", "gan_fake")
 
 
 @dataclass(frozen=True)
@@ -395,5 +396,5 @@ def _softmax_focal(p, classes):
 
 
 # The entries of the other families, in modules of their own (each imports entry from here).
-from . import (_properties_divergence, _properties_likelihood, _properties_multilabel,  # noqa: E402,F401
-               _properties_ranking)
+from . import (_properties_adversarial, _properties_divergence,  # noqa: E402,F401
+               _properties_likelihood, _properties_multilabel, _properties_ranking)

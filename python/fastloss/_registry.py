@@ -146,8 +146,8 @@ MEAN_COUNTS = ("elements", "kept_rows", "kept_rows_class_weighted")
 @dataclass(frozen=True)
 class LossSpec:
     name: str                        # the stem shared by every layer
-    family: str                      # "regression" | "classification" | "likelihood" | "divergence"
-    kind: str                        # "pointwise" | "row"
+    family: str                      # "regression" | "classification" | "likelihood" | "divergence" | "adversarial"
+    kind: str                        # "pointwise" | "row" | "pair" (two arrays, one pass each)
     fn: Callable
     sample: Callable                 # (rng, shape, dtype) -> (args, kwargs)
     variants: tuple = ({},)          # hyper-parameter sets the tests sweep
@@ -201,8 +201,10 @@ class LossSpec:
     def target_differentiable(self) -> bool:
         """Whether the second array has a gradient (every regression loss here is a function of
         pred - target, so d/d target is -d/d pred; the divergences differentiate both logits
-        arrays); the framework adapters offer it."""
-        return len(self.arrays) > 1 and self.arrays[1] in self.differentiable
+        arrays); the framework adapters offer it. A pair loss's second array (the GAN
+        discriminator's fake outputs) is no target: it has a pass and a gradient of its own."""
+        return (self.kind != "pair" and len(self.arrays) > 1
+                and self.arrays[1] in self.differentiable)
 
     @property
     def header(self) -> str:
@@ -237,6 +239,8 @@ class LossSpec:
         """n of ``mean = sum(s l) / sum(s n)``, per unreduced loss element, in float64."""
         kw = self.full_kwargs(kwargs)
         n = np.ones(self.loss_shape(args, kwargs))
+        if self.mean_count == "elements":  # (also a loss of one array: the GAN generator)
+            return n
         if self.labels_arg is None:
             target = np.asarray(args[1])
         else:  # given by keyword or by position

@@ -86,7 +86,7 @@ def all_cases(quick: bool) -> list[Case]:
     cases = []
     for name in sorted(REGISTRY, key=lambda n: (REGISTRY[n].kind != "pointwise", n)):
         spec = REGISTRY[name]
-        if spec.kind == "pointwise":
+        if spec.kind in ("pointwise", "pair"):  # pair: real of n, fake of n + 1 (its sampler)
             shape = ((POINTWISE_N_QUICK if quick else POINTWISE_N),)
         else:
             shape = ROW_SHAPES.get(name, DEFAULT_ROW_SHAPE)[k]
@@ -101,18 +101,21 @@ def array_args(args) -> list[np.ndarray]:
     return [a for a in args if isinstance(a, np.ndarray)]
 
 
-def traffic(args) -> dict:
-    """The explicit byte count of a case (see the module docstring).
+def traffic(args, grads: int = 1) -> dict:
+    """The explicit byte count of a case (see the module docstring); `grads`: how many leading
+    arrays get a gradient (2 for the GAN discriminator's real and fake).
 
     Returns {"reads": [(what, nbytes)], "forward": bytes, "fused": bytes}."""
     arrays = array_args(args)
-    x = arrays[0]
     names = ["x", "target"] + [f"arg{i}" for i in range(2, len(arrays))]
+    if len(arrays) == 1:
+        names = ["x"]  # no target (the GAN generator)
     reads = [(f"{n} {a.dtype} {'x'.join(map(str, a.shape))}", int(a.nbytes))
              for n, a in zip(names, arrays)]
     forward = sum(b for _, b in reads)
-    return {"reads": reads, "grad_write": int(x.nbytes), "forward": forward,
-            "fused": forward + int(x.nbytes)}
+    written = sum(int(a.nbytes) for a in arrays[:grads])
+    return {"reads": reads, "grad_write": written, "forward": forward,
+            "fused": forward + written}
 
 
 def stream_reads(args) -> tuple[list[np.ndarray], int]:

@@ -40,6 +40,8 @@ def torch_compile_peer(case: Case, args, kwargs):
     except ImportError as e:
         raise peers.Unavailable(f"torch not importable: {e}") from e
     loss, how = peers._torch_loss(case, peers.defaults(case, kwargs))
+    if peers._leaves(case) != 1 or len(args) < 2:
+        raise peers.Unavailable("torch.compile peer written for (input, target) losses only")
     reset()
     compiled_loss = compile(lambda a, t, *rest: loss(a, t, *rest))
     leaf = torch.from_numpy(args[0]).detach().requires_grad_(True)

@@ -165,7 +165,23 @@ def _torch_loss(case: Case, kw: dict):
         m = kw["margin"]
         return ((lambda a, b, y: F.margin_ranking_loss(a, b, y, margin=m)),
                 f"F.margin_ranking_loss(margin={m})")
+    if name == "gan_discriminator" and kw["kind"] == "bce":
+        b = kw["real_label"]
+
+        def gan_discriminator(r, f):  # torchgan's minimax discriminator loss
+            return (F.binary_cross_entropy_with_logits(r, torch.full_like(r, b))
+                    + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f)))
+        return gan_discriminator, "composed: F.binary_cross_entropy_with_logits x2 (torchgan)"
+    if name == "gan_generator" and kw["kind"] == "bce":
+        return ((lambda f: F.binary_cross_entropy_with_logits(f, torch.ones_like(f))),
+                "composed: F.binary_cross_entropy_with_logits(f, 1) (torchgan non-saturating)")
     raise Unavailable(f"no torch counterpart written for {name}")
+
+
+def _leaves(case: Case) -> int:
+    """How many leading arrays the fused pass differentiates: both of a pair loss (the GAN
+    discriminator's real and fake), else the first."""
+    return 2 if case.kind == "pair" else 1
 
 
 def torch_peer(case: Case, args, kwargs):
@@ -175,19 +191,21 @@ def torch_peer(case: Case, args, kwargs):
     except ImportError as e:
         raise Unavailable(f"torch not importable: {e}") from e
     loss, how = _torch_loss(case, defaults(case, kwargs))
-    x, y = (torch.from_numpy(a) for a in args[:2])
-    rest = [torch.from_numpy(a) for a in args[2:]]  # (margin_ranking's preference)
-    leaf = x.detach().requires_grad_(True)
+    # (x, target), (x1, x2, y) of margin_ranking, (real, fake) or (fake,) of the GAN losses
+    tensors = [torch.from_numpy(a) for a in args]
+    k = _leaves(case)
+    leaves = [t.detach().requires_grad_(True) for t in tensors[:k]]
 
     def forward():
         with torch.no_grad():
-            return loss(x, y, *rest)
+            return loss(*tensors)
 
     def fused():
-        leaf.grad = None
-        value = loss(leaf, y, *rest)
+        for leaf in leaves:
+            leaf.grad = None
+        value = loss(*leaves, *tensors[k:])
         value.backward()
-        return value, leaf.grad
+        return value, leaves[0].grad
 
     return forward, fused, how
 
@@ -271,6 +289,12 @@ def _jax_loss(case: Case, kw: dict):
                                      + jnp.where(y != -1, x, 0.0))
     if name in ("kl_divergence", "js_divergence", "distillation"):
         return _jax_divergence(name, kw)
+    if name == "gan_discriminator" and kw["kind"] == "bce":
+        b = kw["real_label"]
+        return lambda r, f: (jnp.mean(b * jax.nn.softplus(-r) + (1 - b) * jax.nn.softplus(r))
+                             + jnp.mean(jax.nn.softplus(f)))
+    if name == "gan_generator" and kw["kind"] == "bce":
+        return lambda f: jnp.mean(jax.nn.softplus(-f))
     raise Unavailable(f"no jax counterpart written for {name}")
 
 
@@ -319,15 +343,15 @@ def jax_peer(case: Case, args, kwargs):
     except ImportError as e:
         raise Unavailable(f"jax not importable: {e}") from e
     f = _jax_loss(case, defaults(case, kwargs))
-    x, y, *rest = (jax.device_put(a) for a in args)
+    arrays = [jax.device_put(a) for a in args]
     fwd = jax.jit(f)
-    vg = jax.jit(jax.value_and_grad(f))
+    vg = jax.jit(jax.value_and_grad(f, argnums=tuple(range(_leaves(case)))))
 
     def forward():
-        return jax.block_until_ready(fwd(x, y, *rest))
+        return jax.block_until_ready(fwd(*arrays))
 
     def fused():
-        return jax.block_until_ready(vg(x, y, *rest))
+        return jax.block_until_ready(vg(*arrays))
 
     return forward, fused, "jax.jit(jax.value_and_grad(f)), f in jax.numpy (optax forms)"
 

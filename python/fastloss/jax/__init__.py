@@ -52,6 +52,9 @@ loss alone. The functions work under ``jax.jit``, ``jax.grad``/``jax.vjp`` and `
   value is a ``TypeError``. Per-position/per-class arrays (``tau``, ``alpha``, ``pos_weight``,
   ``class_weight``) and ``sample_weight`` are operands and may be traced.
 * CPU only: the custom call is registered for XLA's CPU platform (a CUDA handler is future work).
+* The GAN losses (``gan_discriminator``, ``gan_generator``, ``_adversarial.py``) run one custom
+  call per array; the discriminator is differentiable in ``real`` and ``fake`` and its
+  ``reduction="none"`` is the pair of per-element terms.
 * The loss combinations (``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``,
   ``self_paced_weights``, ``self_paced_regularizer`` and the pytrees ``UncertaintyWeighting``,
   ``AdaptiveWeighting``, ``DynamicWeightAverage``) are plain ``jax.numpy`` code (``_combine.py``),
@@ -71,6 +74,8 @@ from ._plan import Plan
 from ._vjp import apply
 # The divergences of two logits arrays, in a module of their own.
 from ._divergence import distillation, js_divergence, kl_divergence  # noqa: F401
+# The GAN losses: one pass per array, the discriminator's two passes added.
+from ._adversarial import gan_discriminator, gan_generator  # noqa: F401
 
 # One function per registered loss, under its fastloss name (tests/test_registry.py checks that
 # every registry entry has one).

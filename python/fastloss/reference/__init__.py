@@ -10,7 +10,8 @@ Layout: ``regression`` (functions of pred - target), ``binary`` (one score or pr
 element), ``multiclass`` (rows of logits, one class each), ``multilabel`` (rows of scores, several
 classes each), ``likelihood`` (negative log-likelihoods and divergences of given probabilities),
 ``divergence`` (two rows of logits), ``ranking`` (scores to order), ``metric`` (distances and
-embeddings); the shared argument checks, reductions and the ``argnums`` selection live in the
+embeddings), ``adversarial`` (the GAN losses: discriminator outputs for real and generated
+samples); the shared argument checks, reductions and the ``argnums`` selection live in the
 private modules next to them.
 
 Common contract
@@ -29,7 +30,8 @@ Common contract
   argument's gradient, a tuple of ints a tuple of them in that order; asking for an argument
   without a gradient (class labels, binary targets) raises ``ValueError``.  The regression
   losses are differentiable in pred and target, the divergences in both logits arrays,
-  ``margin_ranking`` in both scores, every other loss in its first argument only.
+  ``margin_ranking`` in both scores, ``gan_discriminator`` in real and fake, every other loss
+  in its first argument only.
   Each gradient has its argument's shape, float64.  Where the loss has a kink the gradient is
   the subgradient documented on each function.
 * Invalid hyperparameters, reductions, shapes, labels or argnums raise ``ValueError`` with a
@@ -38,8 +40,9 @@ Common contract
 
 from __future__ import annotations
 
-from . import (binary, divergence, likelihood, metric, multiclass, multilabel, ranking,
-               regression)
+from . import (adversarial, binary, divergence, likelihood, metric, multiclass, multilabel,
+               ranking, regression)
+from .adversarial import *  # noqa: F401,F403
 from .binary import *  # noqa: F401,F403 (each module's __all__: a new loss is listed once, beside it)
 from .divergence import *  # noqa: F401,F403
 from .likelihood import *  # noqa: F401,F403
@@ -51,4 +54,4 @@ from .regression import *  # noqa: F401,F403
 
 __all__ = [*regression.__all__, *binary.__all__, *multiclass.__all__, *multilabel.__all__,
            *likelihood.__all__, *divergence.__all__, *ranking.__all__,
-           *metric.__all__]
+           *metric.__all__, *adversarial.__all__]

@@ -20,6 +20,7 @@ at 1) and ``torch.nn`` modules mirroring theirs::
 | ``quantile_loss``, ``log_cosh_loss``, ``hinge_loss``, ``squared_hinge_loss`` | fastloss |
 | ``sigmoid_focal_loss`` | ``torchvision.ops.sigmoid_focal_loss``'s signature |
 | ``softmax_focal_loss``, ``multiclass_hinge_loss`` | fastloss, class dim 1 |
+| ``gan_discriminator_loss``, ``gan_generator_loss``; ``GANDiscriminatorLoss``, ``GANGeneratorLoss`` (modules) | fastloss's GAN losses (``_adversarial.py``: the NumPy API's passes under an ``autograd.Function``; gradients to ``real`` and ``fake``; eager only) |
 | ``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``, ``self_paced_weights``, ``self_paced_regularizer``; ``UncertaintyWeighting``, ``AdaptiveWeighting``, ``DynamicWeightAverage`` (modules) | fastloss's loss combinations (``_combine.py``: torch operations, no kernel) |
 
 Where PyTorch has the loss, the values follow PyTorch, including its ``weight`` conventions:
@@ -91,6 +92,8 @@ cost.
 #   _native      the CPU path of the op bodies: one native call on the tensors' pointers
 #   _tensors     tensors to NumPy views and device operands (the general path); _codegen, _errors
 
+from ._adversarial import ADVERSARIAL as _ADVERSARIAL
+from ._adversarial import FOR_REGISTRY as _ADVERSARIAL_FOR_REGISTRY
 from ._call import eager as _eager
 from ._combine import COMBINATIONS as _COMBINATIONS
 from ._functional import FUNCTIONS as _FUNCTIONS
@@ -109,12 +112,15 @@ __all__ = [  # torch.nn.functional names, then fastloss names, then modules
     *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch),
     *sorted(_MODULES),
     *_COMBINATIONS,  # the loss combinations (fastloss._combine), written with torch operations
+    *_ADVERSARIAL,  # the GAN losses (_adversarial.py: the NumPy API's passes, an autograd.Function)
 ]
 # The functions and modules, made from the loss table, become this package's names.
 globals().update(_FUNCTIONS)
 globals().update(_MODULES)
 globals().update(_COMBINATIONS)
+globals().update(_ADVERSARIAL)
 
 # The adapter of each registered loss (tests/test_registry.py checks that every registry entry
 # has one): registry name -> function name here.
 FOR_REGISTRY = {loss.kernel: loss.name for loss in _LOSSES if loss.registry_adapter}
+FOR_REGISTRY.update(_ADVERSARIAL_FOR_REGISTRY)
