@@ -39,6 +39,10 @@ NOT_IGNORABLE = {n for n, s in REGISTRY.items() if s.mean_count == "elements"}  
 # (logits, class index) calls of the hand-made cases below: their own cases (a one-hot teacher's
 # -inf logits, +inf logits, ignored and all-ignored rows) are in tests/test_divergence.py.
 DIVERGENCE = {n for n, s in REGISTRY.items() if s.family == "divergence"}
+# The metric-learning losses take two or three embedding arrays and a row label, none of the
+# cases below: theirs (coincident embeddings, inf and NaN coordinates, empty inputs, margin 0)
+# are in tests/test_metric.py.
+METRIC = {n for n, s in REGISTRY.items() if s.family == "metric"}
 
 
 def _covers(cases, excluded):
@@ -221,7 +225,7 @@ INFINITE_ERRORS = [
     ("smooth_l1", {}, 1.0), ("smooth_l1", {"beta": 0.0}, 1.0), ("mae", {}, 1.0),
     ("quantile", {"tau": 0.3}, 0.7), ("log_cosh", {}, 1.0)]
 # an infinite error is a regression notion (the likelihoods' own infinities: test_likelihood.py)
-_covers(INFINITE_ERRORS, CLASSIFICATION | LIKELIHOOD | DIVERGENCE)
+_covers(INFINITE_ERRORS, CLASSIFICATION | LIKELIHOOD | DIVERGENCE | METRIC)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -294,7 +298,7 @@ def test_cross_entropy_huge_logits_exact_values():
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("name", sorted(set(REGISTRY) - NO_SOFTMAX - DIVERGENCE))
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - NO_SOFTMAX - DIVERGENCE - METRIC))
 @pytest.mark.parametrize("t", [0, 1], ids=["target-is-inf", "target-is-finite"])
 def test_plus_infinite_logit_gives_nan_like_pytorch(dtype, name, t):
     """+inf logit: PyTorch's log_softmax is inf - inf = nan for the whole row, whatever the
@@ -314,7 +318,7 @@ MASKED_CLASSES = [("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0
 # Masking classes needs a class axis and a class-index target: for the multi-label losses a
 # -inf score is not a masked class but a confident "absent" (their own tests cover it); the
 # divergences (per-class targets too) have theirs in test_divergence.py.
-_covers(MASKED_CLASSES, POINTWISE | PER_CLASS_TARGET | DIVERGENCE)
+_covers(MASKED_CLASSES, POINTWISE | PER_CLASS_TARGET | DIVERGENCE | METRIC)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -340,7 +344,7 @@ def test_minus_infinite_logits_mask_classes(dtype, name, kw):
 MINUS_INFINITE_TARGET = [("cross_entropy", {}), ("softmax_focal", {}),
                          ("softmax_focal", {"gamma": 0.5}),
                          ("softmax_focal", {"gamma": 1.0, "alpha": 0.5})]
-_covers(MINUS_INFINITE_TARGET, NO_SOFTMAX | DIVERGENCE)  # p_t = 0 needs a softmax
+_covers(MINUS_INFINITE_TARGET, NO_SOFTMAX | DIVERGENCE | METRIC)  # p_t = 0 needs a softmax
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -418,7 +422,7 @@ ALL_IGNORED = [
     ("softmax_focal", {}), ("softmax_focal", {"alpha": np.array([1.0, 2.0, 0.5, 3.0])}),
     ("softmax_focal", {"gamma": 0.0, "alpha": 0.25}),
     ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
-_covers(ALL_IGNORED, NOT_IGNORABLE | DIVERGENCE)
+_covers(ALL_IGNORED, NOT_IGNORABLE | DIVERGENCE | METRIC)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -445,7 +449,7 @@ IGNORED_ROWS = [
     ("cross_entropy", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0]), "label_smoothing": 0.1}),
     ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5, "alpha": 0.25}),
     ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
-_covers(IGNORED_ROWS, NOT_IGNORABLE | DIVERGENCE)
+_covers(IGNORED_ROWS, NOT_IGNORABLE | DIVERGENCE | METRIC)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -507,7 +511,8 @@ def test_zero_d_inputs(spec, variant, dtype):
         assert loss.shape == () and float(loss) == float(spec.fn(*args, **kw))
 
 
-@pytest.mark.parametrize("name", sorted(set(REGISTRY) - POINTWISE - DIVERGENCE))  # see DIVERGENCE
+# (see DIVERGENCE and METRIC)
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - POINTWISE - DIVERGENCE - METRIC))
 def test_one_d_logits_give_a_0d_loss(name):
     """A single row: logits (C,), target 0-d (or (C,) for the per-class targets)."""
     x = np.array([0.5, -1.0, 2.0])

@@ -369,9 +369,10 @@ SIGNED_LABELS = ["hinge", "squared_hinge"]
 # The other losses' targets are real numbers (regression), probabilities in [0, 1] (their
 # domain says so) or class indices (rows): none has a {-1, 1} encoding to compare.
 # soft_margin's target is any real number scaling the margin, as PyTorch's: 0 is not -1 there.
+# The metric losses' second array is another embedding.
 OTHER_TARGETS = {n for n, s in REGISTRY.items()
                  if s.family in ("regression", "likelihood") or "target" in s.domain
-                 or s.kind == "row"} | {
+                 or s.kind in ("row", "embedding")} | {
                      "soft_margin"}
 assert set(SIGNED_LABELS) | OTHER_TARGETS == set(REGISTRY)
 assert not set(SIGNED_LABELS) & OTHER_TARGETS

@@ -366,6 +366,20 @@ CASES = [
     _case("kl_divergence", ValueError, ["grad_into", "must not be the input itself"], X.copy(),
           X2, call=lambda x, y: fl.value_and_grad(fl.kl_divergence)(x, y, grad_into=x),
           id="kl-no-in-place-gradient"),
+    # --- metric learning -----------------------------------------------------------------------
+    _case("contrastive", ValueError, ["x2", "number of features", "(2, 3)", "(2, 2)"], X,
+          X2[:, :2], L % 2, id="features-contrastive"),
+    _case("contrastive", ValueError, ["similar", "row shape", "(2,)", "(3,)"], X, X2,
+          np.array([0, 1, 1]), id="label-shape-contrastive"),
+    _case("contrastive", ValueError, ["similar", "0 or 1", "2", "index (1,)"], X, X2, L,
+          id="label-value-contrastive"),
+    _case("contrastive", ValueError, ["margin", ">= 0", "-1"], X, X2, L % 2, margin=-1.0,
+          id="margin-contrastive"),
+    _case("contrastive", TypeError, ["x1", "float32 or float64", "int64"], L[:, None], L[:, None],
+          L % 2, id="dtype-contrastive"),
+    _case("contrastive", ValueError, ["grad_into", "must not be the input itself"], X.copy(),
+          X2, L % 2, call=lambda x, y, t: fl.value_and_grad(fl.contrastive)(x, y, t, grad_into=x),
+          id="contrastive-no-in-place-gradient"),
     # --- threads -------------------------------------------------------------------------------
     _case("set_num_threads", ValueError, ["n", ">= 1", "0"], 0, call=fl.set_num_threads,
           id="threads-0"),
@@ -543,6 +557,8 @@ def _successful_calls():
         ("js_divergence", (X.T.copy(), X2.T.copy()), {"axis": 0, "beta": 0.3}),
         ("distillation", (X, X2, L), {"reduction": "none"}),
         ("distillation", (X, X2), {"sample_weight": np.array([1.0, 3.0])}),
+        ("contrastive", (X, X2, L % 2), {"margin": 2.0, "sample_weight": np.array([1.0, 3.0])}),
+        ("contrastive", (X.T.copy(), X2.T.copy(), np.array([1.0, 0.0, 1.0])), {"reduction": "none"}),
     ]
 
 

@@ -335,9 +335,11 @@ CASES = [
 ]
 
 
-# Every registered loss has a case (none is excluded).
-assert {case.values[0].__name__ for case in CASES} == set(REGISTRY), \
-    sorted(set(REGISTRY) ^ {case.values[0].__name__ for case in CASES})
+# Every registered loss has a case, but those whose fastloss.jax function is still to come:
+# the embedding losses (metric learning, issue 11: the NumPy API first, fastloss.jax next).
+PENDING_JAX = {"contrastive"}
+assert {case.values[0].__name__ for case in CASES} | PENDING_JAX == set(REGISTRY), \
+    sorted(set(REGISTRY) ^ ({case.values[0].__name__ for case in CASES} | PENDING_JAX))
 
 
 def _materialise(kwargs, r):

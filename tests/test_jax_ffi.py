@@ -27,8 +27,11 @@ def _float32(value):
     return a.astype(np.float32) if a.dtype.kind == "f" else a
 
 
+# The embedding losses' fastloss.jax functions are still to come (issue 11: the NumPy API first).
+PENDING_JAX = {"contrastive"}
 CASES = [pytest.param(name, variant, id=f"{name}-{variant_id(variant)}")
-         for name, spec in sorted(REGISTRY.items()) for variant in spec.variants]
+         for name, spec in sorted(REGISTRY.items()) for variant in spec.variants
+         if name not in PENDING_JAX]
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

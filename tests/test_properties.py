@@ -51,13 +51,16 @@ BOUND_REACHED = 0.8
 # Predictions whose claims these probes cannot check yet (the entries state them; the numerical
 # tests skip them, saying why): a rate must stay above -eps, and exp(x)'s growth needs a range
 # for the Lipschitz witness where the smoothness zoom only sees rounding; var is a third array;
-# the multi-label targets are one entry per class; the divergences compare two logits arrays.
+# the multi-label targets are one entry per class; the divergences compare two logits arrays;
+# the metric losses take two embedding arrays and a label.
 UNPROBED = {
     "rate": "probes for a prediction bounded below (rate > -eps) are still to write",
     "log_rate": "exp(x): the Lipschitz witness and the smoothness zoom need different ranges",
     "point_with_variance": "the probes evaluate (prediction, target) calls; var is a third array",
     "scores_per_class": "the row probes draw one class index per row, not a target per class",
     "logits_pair": "the row probes draw class indices, not a second logits array",
+    "embedding_pair": "the probes evaluate (prediction, target) calls; a pair's loss takes two "
+                      "embedding arrays and a similarity label",
 }
 
 

@@ -232,7 +232,25 @@ def _logits_pair(shape=(5, 4), axis=-1, ignored=(), labels=False, **kw):
     return make
 
 
+def _embedding_pairs(shape=(2, 3, 5), margin=1.0, label_dtype=np.int64):
+    """Embedding pairs with leading axes, half similar, at distances 0.1 away from the
+    dissimilar pairs' kinks (d = margin, d = 0)."""
+    def make(rng):
+        rows = shape[:-1]
+        x1 = rng.normal(size=shape)
+        direction = rng.normal(size=shape)
+        direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+        d = _away_from(rng, rows, [margin], lo=0.1, hi=2 * margin + 0.5, gap=0.1)
+        x2 = x1 + np.abs(d)[..., None] * direction
+        similar = (rng.random(rows) < 0.5).astype(label_dtype)
+        return (x1, x2, similar), {"margin": margin}
+    return make
+
+
 CASES = [
+    ("contrastive_3d", "contrastive", _embedding_pairs()),
+    ("contrastive_m2.5_float_labels", "contrastive",
+     _embedding_pairs(shape=(6, 9), margin=2.5, label_dtype=np.float32)),
     ("kl", "kl_divergence", _logits_pair()),
     ("kl_t3_3d_axis1", "kl_divergence", _logits_pair(shape=(2, 4, 3), axis=1, temperature=3.0)),
     ("js", "js_divergence", _logits_pair()),

@@ -418,6 +418,7 @@ def _contract_cases():
         ("js_divergence", (x, pred), {"beta": 0.3}),
         ("distillation", (x, pred, t_ign), {"temperature": 3.0}),
         ("distillation", (x, pred), {"t2_scale": False}),
+        ("contrastive", (pred, target, t % 2), {"margin": 2.0}),
     ]
 
 
@@ -651,6 +652,14 @@ ERRORS = [
                                                     alpha=-1.0), "alpha"),
     ("distillation", lambda: reference.distillation_grad(np.zeros((2, 3)), np.zeros((2, 3)),
                                                          [0, 1], argnums=2), "labels"),
+    ("contrastive", lambda: reference.contrastive(np.zeros((2, 3)), np.zeros((2, 2)), [0, 1]),
+     "x2 must have the shape"),
+    ("contrastive", lambda: reference.contrastive(np.zeros((2, 3)), np.zeros((2, 3)), [0, 2]),
+     "similar must hold 0"),
+    ("contrastive", lambda: reference.contrastive(np.zeros((2, 3)), np.zeros((2, 3)), [0, 1],
+                                                  margin=-1.0), "margin"),
+    ("contrastive", lambda: reference.contrastive_grad(np.zeros((2, 3)), np.zeros((2, 3)),
+                                                       [0, 1], argnums=2), "similar"),
 ]
 # Every registered loss has an error case (none is excluded).
 assert {e[0] for e in ERRORS} == set(REGISTRY), sorted(set(REGISTRY) ^ {e[0] for e in ERRORS})

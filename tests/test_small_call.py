@@ -15,9 +15,11 @@ FAST = ["mse", "mae", "huber", "smooth_l1", "log_cosh", "binary_cross_entropy", 
 # No small-call path: an array hyper-parameter (quantile's tau, the pos_weight of BCE with
 # logits) or a class axis (the row losses) needs the general request.
 # The likelihoods' boolean flags are not the small call's real hyper-parameters (and
-# gaussian_nll's var is an array).
+# gaussian_nll's var is an array). The embedding losses take two or three arrays and a row
+# label: the general request too.
 NO_SMALL_PATH = {"quantile", "binary_cross_entropy_with_logits", "poisson_nll", "kl_div",
-                 "gaussian_nll"} | {name for name, spec in REGISTRY.items() if spec.kind == "row"}
+                 "gaussian_nll"} | {name for name, spec in REGISTRY.items()
+                                    if spec.kind in ("row", "embedding")}
 assert set(FAST) | NO_SMALL_PATH == set(REGISTRY), sorted(set(REGISTRY) ^ (set(FAST) |
                                                                      NO_SMALL_PATH))
 assert {name for name, spec in REGISTRY.items() if hasattr(spec.fn, "_small")} == set(FAST)

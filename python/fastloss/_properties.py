@@ -39,7 +39,9 @@ from ._validate import (choice, fail, in_open_unit_interval, in_unit_interval, i
 PREDICTIONS = ("point", "probability", "logit", "logits", "score", "scores",
                # of the likelihoods, the multi-label losses and the divergences:
                "log_probs", "log_rate", "rate", "log_probability", "point_with_variance",
-               "scores_per_class", "logits_pair")
+               "scores_per_class", "logits_pair",
+               # of the metric-learning losses: rows of a pair's first embedding
+               "embedding_pair")
 
 
 @dataclass(frozen=True)
@@ -393,4 +395,5 @@ def _softmax_focal(p, classes):
 
 
 # The entries of the other families, in modules of their own (each imports entry from here).
-from . import _properties_divergence, _properties_likelihood, _properties_multilabel  # noqa: E402,F401
+from . import (_properties_divergence, _properties_likelihood, _properties_metric,  # noqa: E402,F401
+               _properties_multilabel)

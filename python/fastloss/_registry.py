@@ -147,7 +147,8 @@ MEAN_COUNTS = ("elements", "kept_rows", "kept_rows_class_weighted")
 class LossSpec:
     name: str                        # the stem shared by every layer
     family: str                      # "regression" | "classification" | "likelihood" | "divergence"
-    kind: str                        # "pointwise" | "row"
+                                     # | "metric"
+    kind: str                        # "pointwise" | "row" | "embedding"
     fn: Callable
     sample: Callable                 # (rng, shape, dtype) -> (args, kwargs)
     variants: tuple = ({},)          # hyper-parameter sets the tests sweep
@@ -220,10 +221,13 @@ class LossSpec:
         return {**defaults, **kwargs}
 
     def loss_shape(self, args, kwargs) -> tuple:
-        """The shape of the unreduced loss: the first array's, without the class axis for rows."""
+        """The shape of the unreduced loss: the first array's, without the class axis for rows
+        and the feature axis (the last) for embeddings."""
         shape = np.shape(args[0])
         if self.kind == "pointwise":
             return shape
+        if self.kind == "embedding":
+            return shape[:-1]
         axis = self.full_kwargs(kwargs)["axis"] % len(shape)
         return shape[:axis] + shape[axis + 1:]
 

@@ -9,7 +9,7 @@ NumPy only and imports nothing from the rest of ``fastloss``, so it stays an ind
 Layout: ``regression`` (functions of pred - target), ``binary`` (one score or probability per
 element), ``multiclass`` (rows of logits, one class each), ``multilabel`` (rows of scores, several
 classes each), ``likelihood`` (negative log-likelihoods and divergences of given probabilities),
-``divergence`` (two rows of logits); the shared argument checks, reductions and the ``argnums``
+``divergence`` (two rows of logits), ``metric`` (rows of embedding features); the shared argument checks, reductions and the ``argnums``
 selection live in the private modules next to them.
 
 Common contract
@@ -27,7 +27,8 @@ Common contract
   ones).  ``argnums`` (as in ``jax.grad``) indexes the array arguments: an int returns that
   argument's gradient, a tuple of ints a tuple of them in that order; asking for an argument
   without a gradient (class labels, binary targets) raises ``ValueError``.  The regression
-  losses are differentiable in pred and target, the divergences in both logits arrays, every
+  losses are differentiable in pred and target, the divergences in both logits arrays, the
+  metric losses in every embedding array, every
   other loss in its first argument only.
   Each gradient has its argument's shape, float64.  Where the loss has a kink the gradient is
   the subgradient documented on each function.
@@ -37,13 +38,14 @@ Common contract
 
 from __future__ import annotations
 
-from . import binary, divergence, likelihood, multiclass, multilabel, regression
+from . import binary, divergence, likelihood, metric, multiclass, multilabel, regression
 from .binary import *  # noqa: F401,F403 (each module's __all__: a new loss is listed once, beside it)
 from .divergence import *  # noqa: F401,F403
 from .likelihood import *  # noqa: F401,F403
+from .metric import *  # noqa: F401,F403
 from .multiclass import *  # noqa: F401,F403
 from .multilabel import *  # noqa: F401,F403
 from .regression import *  # noqa: F401,F403
 
 __all__ = [*regression.__all__, *binary.__all__, *multiclass.__all__, *multilabel.__all__,
-           *likelihood.__all__, *divergence.__all__]
+           *likelihood.__all__, *divergence.__all__, *metric.__all__]
