@@ -380,6 +380,13 @@ CASES = [
     _case("contrastive", ValueError, ["grad_into", "must not be the input itself"], X.copy(),
           X2, L % 2, call=lambda x, y, t: fl.value_and_grad(fl.contrastive)(x, y, t, grad_into=x),
           id="contrastive-no-in-place-gradient"),
+    _case("triplet", ValueError, ["negative", "number of features", "(2, 3)", "(2, 2)"], X, X2,
+          X2[:, :2], id="features-triplet"),
+    _case("triplet", ValueError, ["p", ">= 1", "0.5"], X, X2, X, p=0.5, id="p-triplet"),
+    _case("triplet", ValueError, ["margin", ">= 0", "-1"], X, X2, X, margin=-1.0,
+          id="margin-triplet"),
+    _case("triplet", TypeError, ["positive", "dtype of anchor", "float32"], X,
+          X2.astype(np.float32), X, id="dtype-triplet"),
     # --- threads -------------------------------------------------------------------------------
     _case("set_num_threads", ValueError, ["n", ">= 1", "0"], 0, call=fl.set_num_threads,
           id="threads-0"),
@@ -559,6 +566,8 @@ def _successful_calls():
         ("distillation", (X, X2), {"sample_weight": np.array([1.0, 3.0])}),
         ("contrastive", (X, X2, L % 2), {"margin": 2.0, "sample_weight": np.array([1.0, 3.0])}),
         ("contrastive", (X.T.copy(), X2.T.copy(), np.array([1.0, 0.0, 1.0])), {"reduction": "none"}),
+        ("triplet", (X, X2, X[:, ::-1].copy()), {"p": 1.0, "swap": True}),
+        ("triplet", (X.T.copy(), X2.T.copy(), X.T[::-1].copy()), {"reduction": "none"}),
     ]
 
 

@@ -61,6 +61,8 @@ UNPROBED = {
     "logits_pair": "the row probes draw class indices, not a second logits array",
     "embedding_pair": "the probes evaluate (prediction, target) calls; a pair's loss takes two "
                       "embedding arrays and a similarity label",
+    "embedding_triplet": "the probes evaluate (prediction, target) calls; a triplet's loss takes "
+                         "three embedding arrays",
 }
 
 

@@ -247,7 +247,27 @@ def _embedding_pairs(shape=(2, 3, 5), margin=1.0, label_dtype=np.int64):
     return make
 
 
+def _embedding_triplets(shape=(2, 3, 5), **kw):
+    """Triplets with leading axes clear of the kinks (the hinge, the swap's tie, for p < 2 a
+    zero coordinate difference), the hinge active in at least half of the rows."""
+    from fastloss._registry import REGISTRY
+    full = {"margin": 1.0, "p": 2.0, "eps": 1e-6, "swap": False, **kw}
+
+    def make(rng):
+        while True:
+            a = rng.normal(size=shape)
+            s = 1 / np.sqrt(shape[-1])
+            args = (a, a + rng.normal(size=shape) * 0.3 * s, a + rng.normal(size=shape) * 0.8 * s)
+            active = reference.triplet(*args, reduction="none", **kw) > 0
+            if np.all(REGISTRY["triplet"].kinks(args, full) > 0.02) and active.mean() >= 0.5:
+                return args, dict(kw)
+    return make
+
+
 CASES = [
+    ("triplet_3d", "triplet", _embedding_triplets()),
+    ("triplet_p1_swap", "triplet", _embedding_triplets(shape=(4, 3), p=1.0, swap=True)),
+    ("triplet_p3_eps0", "triplet", _embedding_triplets(shape=(3, 6), p=3.0, eps=0.0, margin=0.7)),
     ("contrastive_3d", "contrastive", _embedding_pairs()),
     ("contrastive_m2.5_float_labels", "contrastive",
      _embedding_pairs(shape=(6, 9), margin=2.5, label_dtype=np.float32)),

@@ -419,6 +419,7 @@ def _contract_cases():
         ("distillation", (x, pred, t_ign), {"temperature": 3.0}),
         ("distillation", (x, pred), {"t2_scale": False}),
         ("contrastive", (pred, target, t % 2), {"margin": 2.0}),
+        ("triplet", (pred, target, x), {"p": 1.5, "swap": True}),
     ]
 
 
@@ -660,6 +661,12 @@ ERRORS = [
                                                   margin=-1.0), "margin"),
     ("contrastive", lambda: reference.contrastive_grad(np.zeros((2, 3)), np.zeros((2, 3)),
                                                        [0, 1], argnums=2), "similar"),
+    ("triplet", lambda: reference.triplet(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 2))),
+     "negative must have the shape"),
+    ("triplet", lambda: reference.triplet(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)),
+                                          p=0.5), "p must be"),
+    ("triplet", lambda: reference.triplet(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)),
+                                          swap=1), "swap"),
 ]
 # Every registered loss has an error case (none is excluded).
 assert {e[0] for e in ERRORS} == set(REGISTRY), sorted(set(REGISTRY) ^ {e[0] for e in ERRORS})

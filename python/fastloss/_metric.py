@@ -18,7 +18,7 @@ from ._dispatch_embedding import embedding
 from ._registry import LossSpec, register
 from ._validate import fail, real_scalar
 
-__all__ = ["contrastive"]
+__all__ = ["contrastive", "triplet"]
 
 
 def _margin(fn: str, margin) -> float:
@@ -73,6 +73,64 @@ def contrastive(x1, x2, similar, *, margin=1.0, reduction="mean", sample_weight=
                      reduction=reduction, sample_weight=sample_weight)
 
 
+@any_array
+def triplet(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6, swap=False,
+            reduction="mean", sample_weight=None):
+    r"""Triplet margin loss: an anchor closer to its positive than to its negative by a margin.
+
+    .. math:: \ell_i = \max\big(0,\; m + d(a_i, p_i) - d(a_i, n_i)\big), \qquad
+       d(x, y) = \lVert x - y + \epsilon \rVert_p
+
+    per row of the last axis (the features): the values of
+    ``torch.nn.functional.triplet_margin_loss`` for the same arguments, including PyTorch's
+    ``eps`` added to every coordinate difference (so :math:`d(x, x) = \epsilon D^{1/p}`, and
+    :math:`d` is not symmetric). With ``swap`` (the distance swap of Balntas et al.) the
+    negative distance is :math:`\min(d(a, n), d(p, n))`, the positive-negative one taken when
+    strictly smaller. Gradients, with :math:`u` the p-norm's gradient at each difference:
+    :math:`\partial\ell/\partial a = u_{ap} - u_{an}`, :math:`\partial\ell/\partial p = -u_{ap}`,
+    :math:`\partial\ell/\partial n = u_{an}` where the hinge is active (swapped:
+    :math:`u_{ap}`, :math:`-u_{ap} - u_{pn}`, :math:`u_{pn}`); 0 at the hinge's kink and below
+    (PyTorch's clamp passes the gradient at the kink itself), and :math:`u = 0` at a zero
+    difference (a subgradient): never NaN. p = 2 and p = 1 run without ``pow``.
+
+    Edge cases: NaN in a row propagates to its loss and gradients; an infinite coordinate gives
+    an infinite (or NaN) distance, and NaN gradients where the hinge is active.
+
+    Args:
+      anchor: float32/float64 embeddings of shape ``(..., D)``.
+      positive: embeddings of the shape and dtype of ``anchor``.
+      negative: embeddings of the shape and dtype of ``anchor``.
+      margin: m >= 0 (default 1.0).
+      p: the norm's degree, finite and >= 1 (default 2.0).
+      eps: added to every coordinate difference (default 1e-6), finite.
+      swap: use :math:`\min(d(a, n), d(p, n))` as the negative distance; off by default.
+
+    >>> import numpy as np, fastloss
+    >>> a, p, n = np.zeros((1, 2)), np.array([[0.3, 0.4]]), np.array([[0.6, 0.8]])
+    >>> round(float(fastloss.triplet(a, p, n, eps=0.0)), 12)
+    0.5
+
+    Reference: F. Schroff, D. Kalenichenko and J. Philbin, "FaceNet: A Unified Embedding for
+    Face Recognition and Clustering", 2015; V. Balntas et al., "Learning local feature
+    descriptors with triplets and shallow convolutional neural networks", 2016 (the swap).
+    """
+    fn = "triplet"
+    x = float_input(fn, "anchor", anchor)
+    m = _margin(fn, margin)
+    power = real_scalar(fn, "p", p)
+    if not (power >= 1 and np.isfinite(power)):
+        fail(fn, f"p must be a finite number >= 1, got {p!r}")
+    e = real_scalar(fn, "eps", eps)
+    if not np.isfinite(e):
+        fail(fn, f"eps must be finite, got {eps!r}")
+    if not isinstance(swap, (bool, np.bool_)):
+        fail(fn, f"swap must be a bool, got {swap!r}", TypeError)
+    return embedding(fn, "triplet", (x, positive, negative),
+                     names=("anchor", "positive", "negative"),
+                     params=(m, power, e, float(bool(swap))), reduction=reduction,
+                     sample_weight=sample_weight)
+
+
 def _pair_sample(rng, shape, dtype):
     """Pairs at distances around the default margin (x2 = x1 + noise of scale 1/sqrt(D)) and
     half of them similar; labels as int64 (any real dtype is accepted)."""
@@ -91,6 +149,39 @@ def _contrastive_kinks(args, kwargs):
     return np.where(similar, np.inf, np.minimum(np.abs(d - kwargs["margin"]), d))
 
 
+def _triplet_sample(rng, shape, dtype):
+    """Triplets with d(a, p) about half of d(a, n) (the hinge active in most rows at the
+    default margin, not in all)."""
+    a = rng.normal(0.0, 1.0, shape)
+    d = shape[-1] if shape else 1
+    scale = 1.0 / np.sqrt(max(d, 1))
+    pos = a + rng.normal(0.0, 0.6 * scale, shape)
+    neg = a + rng.normal(0.0, 1.2 * scale, shape)
+    return tuple(x.astype(dtype) for x in (a, pos, neg)), {}
+
+
+def _triplet_kinks(args, kwargs):
+    """The hinge's kink (margin + d_ap - d_neg = 0), the swap's tie d(p, n) = d(a, n), and for
+    p < 2 a zero coordinate of an active difference (|v|^p is not twice differentiable there)."""
+    a, pos, neg = (np.asarray(x, np.float64) for x in args[:3])
+    p, eps = kwargs["p"], kwargs["eps"]
+    v = {"ap": a - pos + eps, "an": a - neg + eps, "pn": pos - neg + eps}
+    d = {k: np.sum(np.abs(x) ** p, axis=-1) ** (1 / p) for k, x in v.items()}
+    swap = bool(kwargs["swap"])
+    d_neg = np.minimum(d["an"], d["pn"]) if swap else d["an"]
+    out = np.abs(kwargs["margin"] + d["ap"] - d_neg)
+    if swap:
+        out = np.minimum(out, np.abs(d["an"] - d["pn"]))
+    if p < 2:
+        for x in v.values():
+            out = np.minimum(out, np.min(np.abs(x), axis=-1))
+    return out
+
+
 register(LossSpec("contrastive", "metric", "embedding", contrastive, _pair_sample,
                   variants=({}, {"margin": 0.0}, {"margin": 2.5}),
                   differentiable=("x1", "x2"), kinks=_contrastive_kinks, growth="quadratic"))
+register(LossSpec("triplet", "metric", "embedding", triplet, _triplet_sample,
+                  variants=({}, {"p": 1.0}, {"p": 3.0, "swap": True},
+                            {"margin": 0.5, "eps": 0.0, "swap": True}),
+                  differentiable=("anchor", "positive", "negative"), kinks=_triplet_kinks))

@@ -40,8 +40,9 @@ PREDICTIONS = ("point", "probability", "logit", "logits", "score", "scores",
                # of the likelihoods, the multi-label losses and the divergences:
                "log_probs", "log_rate", "rate", "log_probability", "point_with_variance",
                "scores_per_class", "logits_pair",
-               # of the metric-learning losses: rows of a pair's first embedding
-               "embedding_pair")
+               # of the metric-learning losses: rows of a pair's first embedding, of a
+               # triplet's anchor
+               "embedding_pair", "embedding_triplet")
 
 
 @dataclass(frozen=True)

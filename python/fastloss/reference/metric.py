@@ -1,4 +1,4 @@
-"""Metric-learning losses (the lecture's contrastive loss): rows of D features along the last
+"""Metric-learning losses (the lecture's contrastive and triplet losses): rows of D features along the last
 axis of two or three embedding arrays of one shape, one loss per row; every embedding array has
 a gradient, a pair's similarity label does not.
 """
@@ -16,6 +16,8 @@ from ._reductions import _reduce, _upstream
 __all__ = [
     "contrastive",
     "contrastive_grad",
+    "triplet",
+    "triplet_grad",
 ]
 
 
@@ -95,3 +97,85 @@ def contrastive_grad(x1, x2, similar, *, grad_output=None, argnums=0, margin=1.0
     with np.errstate(invalid="ignore"):
         g = np.where(c[..., None] == 0, 0.0, (up * c)[..., None] * diff)
     return _select(name, ("x1", "x2", "similar"), argnums, {"x1": g, "x2": -g})
+
+
+def _triplet_params(name, margin, p, eps, swap):
+    m = _margin(name, margin)
+    power = _real(name, "p", p)
+    if not (power >= 1 and math.isfinite(power)):
+        _fail(name, f"p must be a finite number >= 1, got {_fmt(p)}")
+    e = _real(name, "eps", eps)
+    if not math.isfinite(e):
+        _fail(name, f"eps must be finite, got {_fmt(eps)}")
+    if not isinstance(swap, (bool, np.bool_)):
+        _fail(name, f"swap must be a bool, got {swap!r}")
+    return m, power, e, bool(swap)
+
+
+def _norm_and_gradient(v, p):
+    """||v||_p over the last axis, as m ||v / m||_p with m = max |v_j| (no overflow or
+    underflow of |v_j|^p), and its gradient sign(v) (|v| / ||v||)^(p-1) (0 where the norm is
+    0)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        m = np.max(np.abs(v), axis=-1, initial=0.0)
+        safe = np.where((m > 0) & np.isfinite(m), m, 1.0)[..., None]
+        d = np.where((m > 0) & np.isfinite(m),
+                     m * np.sum((np.abs(v) / safe) ** p, axis=-1) ** (1.0 / p), m)
+        d = np.where(np.isnan(v).any(axis=-1), np.nan, d)
+        u = v / d[..., None] if p == 2 else np.sign(v) * (np.abs(v) / d[..., None]) ** (p - 1)
+    return d, np.where((d == 0)[..., None], 0.0, u)
+
+
+def _triplet_parts(a, pos, neg, margin, p, eps, swap):
+    """Per row: the loss, the hinge's gate, whether the negative distance was swapped, and the
+    norms' gradients for (a - p + eps), (a - n + eps), (p - n + eps)."""
+    d_ap, u_ap = _norm_and_gradient(a - pos + eps, p)
+    d_an, u_an = _norm_and_gradient(a - neg + eps, p)
+    d_pn, u_pn = _norm_and_gradient(pos - neg + eps, p)
+    swapped = swap & (d_pn < d_an)
+    h = margin + d_ap - np.where(swapped, d_pn, d_an)
+    loss = np.where(h > 0, h, np.where(np.isnan(h), h, 0.0))
+    gate = np.where(np.isnan(h), np.nan, (h > 0).astype(np.float64))  # NaN rows stay NaN
+    return loss, gate, swapped, u_ap, u_an, u_pn
+
+
+def triplet(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6, swap=False,
+            reduction="mean", sample_weight=None):
+    """Triplet margin loss per row (the last axis the features), PyTorch's distance::
+
+        d(x, y) = ||x - y + eps||_p
+        d_neg = d(a, n), or with swap min(d(a, n), d(p, n))
+        l_i = max(0, margin + d(a_i, p_i) - d_neg_i)
+
+    mean = sum_i s_i l_i / sum_i s_i.
+    """
+    name = "triplet"
+    m, power, e, sw = _triplet_params(name, margin, p, eps, swap)
+    a, pos, neg = _embeddings(name, ("anchor", "positive", "negative"),
+                              (anchor, positive, negative))
+    loss = _triplet_parts(a, pos, neg, m, power, e, sw)[0]
+    return _reduce(name, loss, reduction, sample_weight)
+
+
+def triplet_grad(anchor, positive, negative, *, grad_output=None, argnums=0, margin=1.0,
+                 p=2.0, eps=1e-6, swap=False, reduction="mean", sample_weight=None):
+    """With u the p-norm's gradient at each difference (0 at a zero difference) and the hinge
+    active (0 at its kink and below): ``d/da = u_ap - u_an``, ``d/dp = -u_ap``,
+    ``d/dn = u_an``; swapped (``d(p, n) < d(a, n)``): ``d/da = u_ap``,
+    ``d/dp = -u_ap - u_pn``, ``d/dn = u_pn``."""
+    name = "triplet"
+    m, power, e, sw = _triplet_params(name, margin, p, eps, swap)
+    a, pos, neg = _embeddings(name, ("anchor", "positive", "negative"),
+                              (anchor, positive, negative))
+    loss, gate, swapped, u_ap, u_an, u_pn = _triplet_parts(a, pos, neg, m, power, e, sw)
+    up = _upstream(name, loss.shape, reduction, sample_weight, grad_output)
+    c = (up * gate)[..., None]
+    s = swapped[..., None]
+    off = (gate == 0)[..., None]  # an inactive hinge: 0, also at an infinite coordinate
+    with np.errstate(invalid="ignore"):
+        g_ap = np.where(off, 0.0, c * u_ap)
+        g_neg = np.where(off, 0.0, c * np.where(s, u_pn, u_an))
+    grads = {"anchor": np.where(s, g_ap, g_ap - g_neg),
+             "positive": np.where(s, -g_ap - g_neg, -g_ap),
+             "negative": g_neg}
+    return _select(name, ("anchor", "positive", "negative"), argnums, grads)
