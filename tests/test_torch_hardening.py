@@ -46,7 +46,11 @@ def test_bool_targets_are_refused(name):
         "cross_entropy", "multi_margin_loss", "softmax_focal_loss", "multiclass_hinge_loss") \
         else torch.tensor([True, False])
     extra = (torch.ones(2, 3),) if name == "gaussian_nll_loss" else ()  # var
-    with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] target must hold numbers"):
+    # the metric losses: a second embedding (and a third, or the pair's labels)
+    extra = {"triplet_margin_loss": (torch.ones(2, 3),), "contrastive": (torch.ones(2),)}.get(
+        name, extra)
+    arg = {"triplet_margin_loss": "positive", "contrastive": "x2"}.get(name, "target")
+    with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] {arg} must hold numbers"):
         getattr(flt, name)(x, target, *extra)
 
 
