@@ -46,6 +46,7 @@ ROW_SHAPES = {
     "distillation": ((4096, 32000), (64, 1000)),
     # embeddings: rows of D features (the 2^20 x 128 float32)
     "contrastive": ((1 << 20, 128), (512, 128)),
+    "triplet": ((1 << 20, 128), (512, 128)),
 }
 DEFAULT_ROW_SHAPE = ((16384, 1000), (64, 1000))
 

@@ -157,6 +157,20 @@ def _torch_loss(case: Case, kw: dict):
             hard = F.cross_entropy(x, labels, ignore_index=ig, reduction="none")
             return ((a * hard + c * soft) * keep).sum() / keep.sum()
         return distillation, "composed: F.cross_entropy + T^2 F.kl_div(log_softmax x2)"
+    if name == "contrastive":
+        m = kw["margin"]
+        similar = torch.from_numpy(np.asarray(kw["similar"]))
+
+        def contrastive(x1, x2):
+            y = similar.to(x1.dtype)
+            d = (x1 - x2).norm(dim=-1)
+            return (0.5 * (y * d ** 2 + (1 - y) * torch.clamp(m - d, min=0) ** 2)).mean()
+        return contrastive, "composed: norm, clamp, squares, mean"
+    if name == "triplet":
+        m, p, e, sw = kw["margin"], kw["p"], kw["eps"], kw["swap"]
+        return ((lambda a, pos, neg: F.triplet_margin_loss(a, pos, neg, margin=m, p=p, eps=e,
+                                                           swap=sw)),
+                f"F.triplet_margin_loss (pairwise_distance x{3 if sw else 2}, clamp, mean)")
     raise Unavailable(f"no torch counterpart written for {name}")
 
 
@@ -167,16 +181,17 @@ def torch_peer(case: Case, args, kwargs):
     except ImportError as e:
         raise Unavailable(f"torch not importable: {e}") from e
     loss, how = _torch_loss(case, defaults(case, kwargs))
-    x, y = (torch.from_numpy(a) for a in args[:2])
+    # the array arguments: (x, target), or an embedding loss's two or three embeddings
+    x, *rest = (torch.from_numpy(a) for a in args if isinstance(a, np.ndarray))
     leaf = x.detach().requires_grad_(True)
 
     def forward():
         with torch.no_grad():
-            return loss(x, y)
+            return loss(x, *rest)
 
     def fused():
         leaf.grad = None
-        value = loss(leaf, y)
+        value = loss(leaf, *rest)
         value.backward()
         return value, leaf.grad
 
