@@ -82,6 +82,8 @@ py::dict kernel_table() {
     facts["aux"] = fact_name(info.aux);
     facts["class_weight"] = fact_name(info.class_weight);
     facts["target_differentiable"] = info.target_differentiable();
+    facts["inputs"] = int(info.embedding_inputs);
+    facts["row_label"] = fact_name(info.row_label);
     out[info.name] = facts;
   }
   return out;

@@ -154,6 +154,7 @@ LaunchFn<T> launcher(Kernel k) {
   static const LaunchFn<T> table[kNumKernels] = {
 #define FL_POINTWISE(name, Functor, target, aux) launch_of<generic::Functor<T>, T>(),
 #define FL_ROW(...) nullptr,
+#define FL_EMBEDDING(...) nullptr,  // no CUDA embedding driver yet: "no kernel"
 #include "fastloss/losses.def"
   };
   return table[int(k)];

@@ -21,6 +21,7 @@ __all__ = [
     "POINTWISE",
     "ROWS",
     "PAIRS",
+    "EMBEDDINGS",
     "assert_close",
     "subnormal_floor",
     "assert_bitwise",
@@ -38,6 +39,7 @@ ROWS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "row")
 # Losses of two arrays of their own shapes, one pointwise pass each (the GAN discriminator):
 # checked against the reference, across threads and by finite differences in tests/test_gan.py.
 PAIRS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "pair")
+EMBEDDINGS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "embedding")
 
 
 def row_target_kind(name: str) -> str:

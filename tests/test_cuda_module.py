@@ -70,8 +70,10 @@ def test_cuda_arrays_get_an_error_naming_the_kernel(name):
     kwargs = {}
     if name.startswith("multiclass_hinge"):
         kwargs["kind"] = name[len("multiclass_hinge_"):]
-    # (gaussian_nll's var; distillation's labels, one class index per row)
-    more = [FakeCudaArray(np.zeros(2, np.int64) if a == "labels" else np.ones((2, 3), np.float32))
+    # (gaussian_nll's var; distillation's labels, one class index per row; contrastive's
+    # similar, one label per row)
+    more = [FakeCudaArray(np.zeros(2, np.int64) if a in ("labels", "similar")
+                          else np.ones((2, 3), np.float32))
             for a in REGISTRY[stem].arrays[2:]]
     with pytest.raises(ValueError, match=rf"\[fastloss.{stem}\] .*no CUDA kernel for this loss "
                                          rf"\({name}\)"):

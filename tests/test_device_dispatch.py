@@ -38,7 +38,7 @@ def test_every_loss_reaches_the_native_dispatch_with_device_and_stream(spec, red
         args = [_device_like(a, 1) for a in args]
         kwargs = {k: _device_like(v, 1) for k, v in kwargs.items()}
         kwargs["reduction"] = reduction
-        grad_output = FakeCudaArray(np.ones(6 if spec.kind == "row" else (6, 5), np.float32), 1) \
+        grad_output = FakeCudaArray(np.ones(6 if spec.kind in ("row", "embedding") else (6, 5), np.float32), 1) \
             if reduction == "none" else 2.0
         if spec.kind == "pair" and reduction == "none":  # one upstream per array (GAN)
             grad_output = tuple(FakeCudaArray(np.ones(a.shape, np.float32), 1) for a in args)
@@ -113,9 +113,10 @@ def test_device_path_on_cpu_equals_the_numpy_path(spec, reduction, through_devic
         for dtype in (np.float32, np.float64):
             args, kwargs = make_inputs(spec, variant, rng, (7, 5), dtype)
             kwargs["reduction"] = reduction
-            if spec.kind == "row" and "target" not in variant:
+            per_row = spec.kind in ("row", "embedding")
+            if per_row and "target" not in variant:
                 kwargs["sample_weight"] = rng.uniform(0.5, 2.0, 7)
-            upstream = rng.standard_normal(7 if spec.kind == "row" else (7, 5)) \
+            upstream = rng.standard_normal(7 if per_row else (7, 5)) \
                 if reduction == "none" else 0.5
             pair_none = spec.kind == "pair" and reduction == "none"  # GAN: a pair of terms
             if pair_none:

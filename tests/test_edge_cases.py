@@ -45,9 +45,12 @@ DIVERGENCE = {n for n, s in REGISTRY.items() if s.family == "divergence"}
 # The ranking losses take a third array (margin_ranking's preference y): their own edge cases
 # (infinite and NaN scores, y = 0, the kink) are in tests/test_margin_ranking.py.
 RANKING = {n for n, s in REGISTRY.items() if s.family == "ranking"}
-# hinge_embedding's input is a distance, not an error: its infinities are in
-# tests/test_hinge_embedding.py.
+# The metric-learning losses: hinge_embedding's input is a distance, not an error (its
+# infinities are in tests/test_hinge_embedding.py); the embedding losses (kind embedding) take
+# two or three embedding arrays and a row label, none of the cases below: theirs (coincident
+# embeddings, inf and NaN coordinates, empty inputs, margin 0) are in tests/test_metric.py.
 METRIC = {n for n, s in REGISTRY.items() if s.family == "metric"}
+EMBEDDING = {n for n, s in REGISTRY.items() if s.kind == "embedding"}
 # The GAN losses take discriminator outputs with no target (the generator) or two arrays of
 # their own shapes (the discriminator), not the (input, target) calls below: their huge, infinite
 # and NaN outputs and empty sides are checked in tests/test_gan.py.
@@ -307,7 +310,8 @@ def test_cross_entropy_huge_logits_exact_values():
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("name", sorted(set(REGISTRY) - NO_SOFTMAX - DIVERGENCE - ADVERSARIAL))
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - NO_SOFTMAX - DIVERGENCE - ADVERSARIAL
+                                        - EMBEDDING))
 @pytest.mark.parametrize("t", [0, 1], ids=["target-is-inf", "target-is-finite"])
 def test_plus_infinite_logit_gives_nan_like_pytorch(dtype, name, t):
     """+inf logit: PyTorch's log_softmax is inf - inf = nan for the whole row, whatever the
@@ -327,7 +331,7 @@ MASKED_CLASSES = [("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0
 # Masking classes needs a class axis and a class-index target: for the multi-label losses a
 # -inf score is not a masked class but a confident "absent" (their own tests cover it); the
 # divergences (per-class targets too) have theirs in test_divergence.py.
-_covers(MASKED_CLASSES, POINTWISE | PER_CLASS_TARGET | DIVERGENCE | ADVERSARIAL)
+_covers(MASKED_CLASSES, POINTWISE | PER_CLASS_TARGET | DIVERGENCE | ADVERSARIAL | EMBEDDING)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -353,7 +357,8 @@ def test_minus_infinite_logits_mask_classes(dtype, name, kw):
 MINUS_INFINITE_TARGET = [("cross_entropy", {}), ("softmax_focal", {}),
                          ("softmax_focal", {"gamma": 0.5}),
                          ("softmax_focal", {"gamma": 1.0, "alpha": 0.5})]
-_covers(MINUS_INFINITE_TARGET, NO_SOFTMAX | DIVERGENCE | ADVERSARIAL)  # p_t = 0 needs a softmax
+# (p_t = 0 needs a softmax)
+_covers(MINUS_INFINITE_TARGET, NO_SOFTMAX | DIVERGENCE | ADVERSARIAL | EMBEDDING)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -431,7 +436,7 @@ ALL_IGNORED = [
     ("softmax_focal", {}), ("softmax_focal", {"alpha": np.array([1.0, 2.0, 0.5, 3.0])}),
     ("softmax_focal", {"gamma": 0.0, "alpha": 0.25}),
     ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
-_covers(ALL_IGNORED, NOT_IGNORABLE | DIVERGENCE | ADVERSARIAL)
+_covers(ALL_IGNORED, NOT_IGNORABLE | DIVERGENCE | ADVERSARIAL | EMBEDDING)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -458,7 +463,7 @@ IGNORED_ROWS = [
     ("cross_entropy", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0]), "label_smoothing": 0.1}),
     ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5, "alpha": 0.25}),
     ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
-_covers(IGNORED_ROWS, NOT_IGNORABLE | DIVERGENCE | ADVERSARIAL)
+_covers(IGNORED_ROWS, NOT_IGNORABLE | DIVERGENCE | ADVERSARIAL | EMBEDDING)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -520,7 +525,9 @@ def test_zero_d_inputs(spec, variant, dtype):
         assert loss.shape == () and float(loss) == float(spec.fn(*args, **kw))
 
 
-@pytest.mark.parametrize("name", sorted(set(REGISTRY) - POINTWISE - DIVERGENCE - ADVERSARIAL))  # see DIVERGENCE
+# (see DIVERGENCE, ADVERSARIAL and METRIC)
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - POINTWISE - DIVERGENCE - ADVERSARIAL
+                                        - EMBEDDING))
 def test_one_d_logits_give_a_0d_loss(name):
     """A single row: logits (C,), target 0-d (or (C,) for the per-class targets)."""
     x = np.array([0.5, -1.0, 2.0])

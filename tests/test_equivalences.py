@@ -370,7 +370,8 @@ SIGNED_LABELS = ["hinge", "squared_hinge"]
 # domain says so) or class indices (rows): none has a {-1, 1} encoding to compare.
 # soft_margin's target is any real number scaling the margin, as PyTorch's: 0 is not -1 there;
 # so is margin_ranking's preference y (its second array is a score); hinge_embedding reads a
-# label other than +-1 (0 included) as PyTorch does: both terms.
+# label other than +-1 (0 included) as PyTorch does: both terms; the embedding losses' second
+# array is another embedding.
 OTHER_TARGETS = {n for n, s in REGISTRY.items()
                  if s.family in ("regression", "likelihood", "ranking", "metric")
                  or "target" in s.domain or s.kind == "row"

@@ -411,6 +411,27 @@ CASES = [
     _case("gan_generator", ValueError, ["kind", "'ns'"], X, kind="ns", id="gan-g-kind"),
     _case("gan_generator", TypeError, ["fake", "float32 or float64", "int64"], L,
           id="gan-g-dtype"),
+    # --- metric learning -----------------------------------------------------------------------
+    _case("contrastive", ValueError, ["x2", "number of features", "(2, 3)", "(2, 2)"], X,
+          X2[:, :2], L % 2, id="features-contrastive"),
+    _case("contrastive", ValueError, ["similar", "row shape", "(2,)", "(3,)"], X, X2,
+          np.array([0, 1, 1]), id="label-shape-contrastive"),
+    _case("contrastive", ValueError, ["similar", "0 or 1", "2", "index (1,)"], X, X2, L,
+          id="label-value-contrastive"),
+    _case("contrastive", ValueError, ["margin", ">= 0", "-1"], X, X2, L % 2, margin=-1.0,
+          id="margin-contrastive"),
+    _case("contrastive", TypeError, ["x1", "float32 or float64", "int64"], L[:, None], L[:, None],
+          L % 2, id="dtype-contrastive"),
+    _case("contrastive", ValueError, ["grad_into", "must not be the input itself"], X.copy(),
+          X2, L % 2, call=lambda x, y, t: fl.value_and_grad(fl.contrastive)(x, y, t, grad_into=x),
+          id="contrastive-no-in-place-gradient"),
+    _case("triplet", ValueError, ["negative", "number of features", "(2, 3)", "(2, 2)"], X, X2,
+          X2[:, :2], id="features-triplet"),
+    _case("triplet", ValueError, ["p", ">= 1", "0.5"], X, X2, X, p=0.5, id="p-triplet"),
+    _case("triplet", ValueError, ["margin", ">= 0", "-1"], X, X2, X, margin=-1.0,
+          id="margin-triplet"),
+    _case("triplet", TypeError, ["positive", "dtype of anchor", "float32"], X,
+          X2.astype(np.float32), X, id="dtype-triplet"),
     # --- threads -------------------------------------------------------------------------------
     _case("set_num_threads", ValueError, ["n", ">= 1", "0"], 0, call=fl.set_num_threads,
           id="threads-0"),
@@ -594,6 +615,10 @@ def _successful_calls():
         ("hinge_embedding", (np.abs(X), S), {"margin": 0.5, "sample_weight": w}),
         ("gan_discriminator", (X, X2[0]), {"kind": "least_squares", "real_label": 0.9}),
         ("gan_generator", (X,), {"kind": "minimax", "sample_weight": w}),
+        ("contrastive", (X, X2, L % 2), {"margin": 2.0, "sample_weight": np.array([1.0, 3.0])}),
+        ("contrastive", (X.T.copy(), X2.T.copy(), np.array([1.0, 0.0, 1.0])), {"reduction": "none"}),
+        ("triplet", (X, X2, X[:, ::-1].copy()), {"p": 1.0, "swap": True}),
+        ("triplet", (X.T.copy(), X2.T.copy(), X.T[::-1].copy()), {"reduction": "none"}),
     ]
 
 

@@ -349,9 +349,13 @@ CASES = [
 # Every registered loss has a case, but the GAN losses (family adversarial), which have no
 # (input, target) call: one array, or two of their own shapes whose "none" is a pair; their JAX
 # forms are checked against jax.numpy formulas in tests/test_gan_adapters.py.
+# Nor the embedding losses, whose fastloss.jax functions take the jax.pure_callback path for
+# now (not this file's custom call): tests/test_jax_metric.py.
 ADVERSARIAL = {n for n, s in REGISTRY.items() if s.family == "adversarial"}
-assert {case.values[0].__name__ for case in CASES} == set(REGISTRY) - ADVERSARIAL, \
-    sorted((set(REGISTRY) - ADVERSARIAL) ^ {case.values[0].__name__ for case in CASES})
+PENDING_JAX = {"contrastive", "triplet"}
+_COVERED = set(REGISTRY) - ADVERSARIAL - PENDING_JAX
+assert {case.values[0].__name__ for case in CASES} == _COVERED, \
+    sorted(_COVERED ^ {case.values[0].__name__ for case in CASES})
 
 
 def _materialise(kwargs, r):

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import fastloss
-from helpers import (PAIRS, POINTWISE, REGISTRY, ROWS, assert_close, make_inputs, rng_for,
-                     to_reference, variant_id)
+from helpers import (EMBEDDINGS, PAIRS, POINTWISE, REGISTRY, ROWS, assert_close, make_inputs,
+                     rng_for, to_reference, variant_id)
 
 DTYPES = (np.float32, np.float64)
 REDUCTIONS = ("mean", "sum", "none")
@@ -188,8 +188,9 @@ def test_rows_broadcast_grad_output(name, g_shape, dtype):
 
 
 def test_every_registered_loss_is_covered():
-    # (the pair losses, the GAN discriminator, have their kernel checks in tests/test_gan.py)
-    assert sorted(POINTWISE + ROWS + PAIRS) == sorted(REGISTRY)
+    # (the pair losses, the GAN discriminator, have their kernel checks in tests/test_gan.py; the
+    # embedding losses theirs in tests/test_metric.py and tests/test_triplet.py)
+    assert sorted(POINTWISE + ROWS + PAIRS + EMBEDDINGS) == sorted(REGISTRY)
     assert set(POINTWISE).isdisjoint(ROWS)
     for name in REGISTRY:
         assert callable(getattr(fastloss, name)), name

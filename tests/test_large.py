@@ -25,9 +25,9 @@ N_ODD = 2 ** 24 + 3  # not a multiple of any block, chunk or SIMD width
 # under test, and every loss runs through the same drivers in test_kernels.py's shapes. Each
 # kind of loss (each driver) must have one.
 LARGE = {"mse": "pointwise", "binary_cross_entropy_with_logits": "pointwise, odd length",
-         "cross_entropy": "rows"}
+         "cross_entropy": "rows", "contrastive": "embedding"}
 # (kind "pair", the GAN discriminator, runs two passes of the pointwise driver)
-_DRIVER = {"pointwise": "pointwise", "pair": "pointwise", "row": "row"}
+_DRIVER = {"pointwise": "pointwise", "pair": "pointwise", "row": "row", "embedding": "embedding"}
 assert {_DRIVER[REGISTRY[name].kind] for name in LARGE} == \
     {_DRIVER[spec.kind] for spec in REGISTRY.values()}
 
@@ -72,6 +72,14 @@ def test_cross_entropy_float32_1024x12000_matches_reference():
     args, kwargs = make_inputs(REGISTRY["cross_entropy"], {"label_smoothing": 0.1}, rng,
                                (1024, 12000), np.float32)
     _check_value_and_grad("cross_entropy", args, kwargs, np.float32, "mean", 0.37)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_contrastive_float32_2pow24_features_matches_reference(reduction):
+    # 2^17 + 3 rows of 128 features: blocks of 256 rows, the last one short
+    rng = rng_for("large", "contrastive", reduction)
+    args, kwargs = make_inputs(REGISTRY["contrastive"], {}, rng, (2 ** 17 + 3, 128), np.float32)
+    _check_value_and_grad("contrastive", args, kwargs, np.float32, reduction, 0.37)
 
 
 def test_mean_of_equal_float32_losses_is_exact_at_any_length():

@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 KERNELS = _core.kernels()
 # The registry's kinds and the table's families.
 # (kind "pair", the GAN discriminator, runs one pointwise kernel over each of its arrays)
-FAMILY = {"pointwise": "pointwise", "row": "row", "pair": "pointwise"}
+FAMILY = {"pointwise": "pointwise", "row": "row", "pair": "pointwise", "embedding": "embedding"}
 
 
 def test_every_kernel_belongs_to_a_registered_loss():
@@ -38,7 +38,7 @@ def test_the_table_and_the_registry_agree_on_the_target_gradient():
 def test_kernel_ids_are_the_table_order():
     assert sorted(facts["id"] for facts in KERNELS.values()) == list(range(len(KERNELS)))
     table = (REPO_ROOT / "cpp/include/fastloss/losses.def").read_text()
-    listed = re.findall(r"^FL_(?:POINTWISE|ROW)\((\w+),", table, flags=re.M)
+    listed = re.findall(r"^FL_(?:POINTWISE|ROW|EMBEDDING)\((\w+),", table, flags=re.M)
     assert listed == sorted(KERNELS, key=lambda k: KERNELS[k]["id"])
 
 
@@ -71,7 +71,8 @@ def test_no_layer_outside_the_table_lists_the_kernels_by_hand():
     # Drivers, bindings, the device check and the CPU tables expand losses.def; a loss's name in
     # them would be a second list that the next loss could miss.
     seams = ["cpp/src/ops.cc", "cpp/src/cpu/elementwise.cc", "cpp/src/cpu/rowwise.cc",
-             "cpp/src/cpu/elementwise_kernels.cc", "cpp/src/cpu/rowwise_kernels.cc",
+             "cpp/src/cpu/embedding.cc", "cpp/src/cpu/elementwise_kernels.cc",
+             "cpp/src/cpu/rowwise_kernels.cc", "cpp/src/cpu/embedding_kernels.cc",
              "bindings/module.cpp", "bindings/small_call.cc", "cuda/device_check.cu",
              "cuda/backend.cc"]
     for seam in seams:

@@ -51,7 +51,8 @@ BOUND_REACHED = 0.8
 # Predictions whose claims these probes cannot check yet (the entries state them; the numerical
 # tests skip them, saying why): a rate must stay above -eps, and exp(x)'s growth needs a range
 # for the Lipschitz witness where the smoothness zoom only sees rounding; var is a third array;
-# the multi-label targets are one entry per class; the divergences compare two logits arrays.
+# the multi-label targets are one entry per class; the divergences compare two logits arrays;
+# the metric losses take two embedding arrays and a label.
 UNPROBED = {
     "rate": "probes for a prediction bounded below (rate > -eps) are still to write",
     "log_rate": "exp(x): the Lipschitz witness and the smoothness zoom need different ranges",
@@ -63,6 +64,10 @@ UNPROBED = {
                          "takes two prediction arrays of their own lengths and no target",
     "gan_fake": "the probes evaluate (prediction, target) calls; the generator's loss has no "
                 "target",
+    "embedding_pair": "the probes evaluate (prediction, target) calls; a pair's loss takes two "
+                      "embedding arrays and a similarity label",
+    "embedding_triplet": "the probes evaluate (prediction, target) calls; a triplet's loss takes "
+                         "three embedding arrays",
 }
 
 

@@ -253,14 +253,52 @@ def _logits_pair(shape=(5, 4), axis=-1, ignored=(), labels=False, **kw):
     return make
 
 
-
 def _gan_fake(kind="bce", shape=(3, 4), hi=3.0):
     """Discriminator outputs on generated samples (the generator's losses are smooth)."""
     def make(rng):
         return (_away_from(rng, shape, (), hi=hi),), {"kind": kind}
     return make
 
+
+def _embedding_pairs(shape=(2, 3, 5), margin=1.0, label_dtype=np.int64):
+    """Embedding pairs with leading axes, half similar, at distances 0.1 away from the
+    dissimilar pairs' kinks (d = margin, d = 0)."""
+    def make(rng):
+        rows = shape[:-1]
+        x1 = rng.normal(size=shape)
+        direction = rng.normal(size=shape)
+        direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+        d = _away_from(rng, rows, [margin], lo=0.1, hi=2 * margin + 0.5, gap=0.1)
+        x2 = x1 + np.abs(d)[..., None] * direction
+        similar = (rng.random(rows) < 0.5).astype(label_dtype)
+        return (x1, x2, similar), {"margin": margin}
+    return make
+
+
+def _embedding_triplets(shape=(2, 3, 5), **kw):
+    """Triplets with leading axes clear of the kinks (the hinge, the swap's tie, for p < 2 a
+    zero coordinate difference), the hinge active in at least half of the rows."""
+    from fastloss._registry import REGISTRY
+    full = {"margin": 1.0, "p": 2.0, "eps": 1e-6, "swap": False, **kw}
+
+    def make(rng):
+        while True:
+            a = rng.normal(size=shape)
+            s = 1 / np.sqrt(shape[-1])
+            args = (a, a + rng.normal(size=shape) * 0.3 * s, a + rng.normal(size=shape) * 0.8 * s)
+            active = reference.triplet(*args, reduction="none", **kw) > 0
+            if np.all(REGISTRY["triplet"].kinks(args, full) > 0.02) and active.mean() >= 0.5:
+                return args, dict(kw)
+    return make
+
+
 CASES = [
+    ("triplet_3d", "triplet", _embedding_triplets()),
+    ("triplet_p1_swap", "triplet", _embedding_triplets(shape=(4, 3), p=1.0, swap=True)),
+    ("triplet_p3_eps0", "triplet", _embedding_triplets(shape=(3, 6), p=3.0, eps=0.0, margin=0.7)),
+    ("contrastive_3d", "contrastive", _embedding_pairs()),
+    ("contrastive_m2.5_float_labels", "contrastive",
+     _embedding_pairs(shape=(6, 9), margin=2.5, label_dtype=np.float32)),
     ("kl", "kl_divergence", _logits_pair()),
     ("kl_t3_3d_axis1", "kl_divergence", _logits_pair(shape=(2, 4, 3), axis=1, temperature=3.0)),
     ("js", "js_divergence", _logits_pair()),

@@ -17,7 +17,8 @@ from helpers import rng_for, variant_id
 REDUCTIONS = ("mean", "sum", "none")
 WEIGHTINGS = ("unweighted", "weighted", "broadcast_weight")
 SCALAR_GRAD_OUTPUT = -0.7  # not 1, and negative so that a dropped sign shows
-SHAPE = {"pointwise": (4, 5), "row": (12, 5), "pair": (4, 5)}  # rows: 12 rows of 5 classes
+# rows: 12 rows of 5 classes; embeddings: 12 rows of 5 features
+SHAPE = {"pointwise": (4, 5), "row": (12, 5), "pair": (4, 5), "embedding": (12, 5)}
 
 CASES = [pytest.param(spec, variant, argument,
                       id=f"{spec.name}[{variant_id(variant)}]-{argument}")
@@ -34,6 +35,8 @@ def _comparable(spec, args, kwargs, argnums):
     if spec.kind == "row":  # a row's mask holds for each of its classes
         axis = spec.full_kwargs(kwargs)["axis"]
         clear = np.expand_dims(clear, axis)
+    elif spec.kind == "embedding":  # a row's mask holds for each of its features
+        clear = clear[..., None]
     return np.broadcast_to(clear, np.shape(args[argnums]))
 
 

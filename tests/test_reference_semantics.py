@@ -422,6 +422,8 @@ def _contract_cases():
         ("hinge_embedding", (np.abs(pred), 2 * y01 - 1), {"margin": 0.8}),
         ("gan_generator", (pred,), {}), ("gan_generator", (pred,), {"kind": "minimax"}),
         ("gan_generator", (pred,), {"kind": "least_squares"}),
+        ("contrastive", (pred, target, t % 2), {"margin": 2.0}),
+        ("triplet", (pred, target, x), {"p": 1.5, "swap": True}),
     ]
 
 
@@ -679,6 +681,20 @@ ERRORS = [
         [1.0], [0.0], reduction="none", grad_output=[1.0]), "grad_output"),
     ("gan_generator", lambda: reference.gan_generator([1.0], kind="ns"), "kind"),
     ("gan_generator", lambda: reference.gan_generator([1.0], reduction="avg"), "reduction"),
+    ("contrastive", lambda: reference.contrastive(np.zeros((2, 3)), np.zeros((2, 2)), [0, 1]),
+     "x2 must have the shape"),
+    ("contrastive", lambda: reference.contrastive(np.zeros((2, 3)), np.zeros((2, 3)), [0, 2]),
+     "similar must hold 0"),
+    ("contrastive", lambda: reference.contrastive(np.zeros((2, 3)), np.zeros((2, 3)), [0, 1],
+                                                  margin=-1.0), "margin"),
+    ("contrastive", lambda: reference.contrastive_grad(np.zeros((2, 3)), np.zeros((2, 3)),
+                                                       [0, 1], argnums=2), "similar"),
+    ("triplet", lambda: reference.triplet(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 2))),
+     "negative must have the shape"),
+    ("triplet", lambda: reference.triplet(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)),
+                                          p=0.5), "p must be"),
+    ("triplet", lambda: reference.triplet(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)),
+                                          swap=1), "swap"),
 ]
 # Every registered loss has an error case (none is excluded).
 assert {e[0] for e in ERRORS} == set(REGISTRY), sorted(set(REGISTRY) ^ {e[0] for e in ERRORS})

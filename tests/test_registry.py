@@ -68,8 +68,9 @@ def test_spec_fields(spec):
     assert spec.fn.__name__ == spec.name
     assert spec.family in ("regression", "classification", "likelihood", "divergence", "ranking",
                            "metric", "adversarial")
-    assert spec.kind in ("pointwise", "row", "pair")
+    assert spec.kind in ("pointwise", "row", "pair", "embedding")
     assert (spec.kind == "pair") <= (spec.family == "adversarial")
+    assert (spec.kind == "embedding") <= (spec.family == "metric")
     assert isinstance(spec.variants, tuple) and spec.variants
     for dtype in (np.float32, np.float64):
         tol = spec.tol(dtype)
@@ -83,9 +84,14 @@ def test_spec_fields(spec):
 def test_loss_facts_are_well_formed(spec):
     assert spec.arrays == tuple(inspect.signature(spec.reference).parameters)[:len(spec.arrays)]
     # regression losses are functions of pred - target (margin_ranking of x1 - x2); the
-    # divergences differentiate both logits arrays; the classification losses differentiate the
-    # first input; the likelihoods the first and, where PyTorch does, the others
-    if spec.family == "likelihood":
+    # divergences differentiate both logits arrays; the embedding losses every embedding array
+    # (not a row label); the classification losses (and hinge_embedding) differentiate the first
+    # input; the likelihoods the first and, where PyTorch does, the others
+    if spec.kind == "embedding":
+        from fastloss._dispatch import KERNELS
+        assert spec.differentiable == spec.arrays[:KERNELS[spec.name]["inputs"]]
+        assert spec.target_differentiable
+    elif spec.family == "likelihood":
         assert spec.differentiable[:1] == spec.arrays[:1]
         assert set(spec.differentiable) <= set(spec.arrays)
     elif spec.family == "adversarial":  # every array is a discriminator output

@@ -16,11 +16,12 @@ FAST = ["mse", "mae", "huber", "smooth_l1", "log_cosh", "binary_cross_entropy", 
 # logits) or a class axis (the row losses) needs the general request.
 # The likelihoods' boolean flags are not the small call's real hyper-parameters (and
 # gaussian_nll's var is an array), nor margin_ranking's preference y (a third array).
-# The GAN losses have no (pred, target) call (one array, or two of their own shapes).
+# The GAN losses have no (pred, target) call (one array, or two of their own shapes); the
+# embedding losses take two or three arrays and a row label: the general request too.
 NO_SMALL_PATH = {"quantile", "binary_cross_entropy_with_logits", "poisson_nll", "kl_div",
                  "gaussian_nll", "margin_ranking"} | {
                      name for name, spec in REGISTRY.items()
-                     if spec.kind == "row" or spec.family == "adversarial"}
+                     if spec.kind in ("row", "embedding") or spec.family == "adversarial"}
 assert set(FAST) | NO_SMALL_PATH == set(REGISTRY), sorted(set(REGISTRY) ^ (set(FAST) |
                                                                      NO_SMALL_PATH))
 assert {name for name, spec in REGISTRY.items() if hasattr(spec.fn, "_small")} == set(FAST)

@@ -852,7 +852,10 @@ def test_eager_path_equals_the_custom_op_path(reduction, monkeypatch):
 # The GAN losses (fastloss.torch._adversarial) have no custom op and no (input, target) call:
 # their values, gradients (gradcheck too), modules and errors are in tests/test_gan_adapters.py.
 _GAN = {"gan_discriminator_loss", "gan_generator_loss"}
-_ADAPTERS = set(flt.FOR_REGISTRY.values()) - _GAN
+# The embedding losses (fastloss.torch._metric: two or three differentiable tensors, no custom op
+# yet) are checked against torch.nn.functional and the NumPy API in tests/test_torch_metric.py.
+_EMBEDDING = {"triplet_margin_loss", "contrastive"}
+_ADAPTERS = set(flt.FOR_REGISTRY.values()) - _GAN - _EMBEDDING
 # MODULES compare with torch.nn's modules, so they leave out the modules of the losses PyTorch
 # does not have (their functions are in CASES, against fastloss's own NumPy API).
 # (GaussianNLLLoss: its forward takes var, test_likelihood.py compares it with torch's.)
@@ -865,7 +868,9 @@ _MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss
                                  # (its forward takes three tensors: test_margin_ranking.py)
                                  "MarginRankingLoss",
                                  # (no torch.nn GAN loss: tests/test_gan_adapters.py)
-                                 "GANDiscriminatorLoss", "GANGeneratorLoss"}
+                                 "GANDiscriminatorLoss", "GANGeneratorLoss",
+                                 # (tests/test_torch_metric.py)
+                                 "TripletMarginLoss", "ContrastiveLoss"}
 
 
 def test_the_hand_lists_cover_every_adapter():

@@ -52,7 +52,11 @@ def test_bool_targets_are_refused(name):
     extra = (torch.ones(2, 3),) if name == "gaussian_nll_loss" else ()
     if name == "margin_ranking_loss":
         x, target, extra = x, torch.randn(2, 3), (target,)
-    with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] target must hold numbers"):
+    # the embedding losses: a second embedding (and a third, or the pair's labels)
+    extra = {"triplet_margin_loss": (torch.ones(2, 3),), "contrastive": (torch.ones(2),)}.get(
+        name, extra)
+    arg = {"triplet_margin_loss": "positive", "contrastive": "x2"}.get(name, "target")
+    with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] {arg} must hold numbers"):
         getattr(flt, name)(x, target, *extra)
 
 

@@ -40,6 +40,7 @@ const DeviceBackend* device_backend(DeviceKind kind);
 namespace cpu {
 LossResult pointwise(const LossRequest& req);
 LossResult rows(const LossRequest& req);
+LossResult embedding(const LossRequest& req);
 }  // namespace cpu
 
 }  // namespace fastloss

@@ -170,25 +170,68 @@ void check_rows(const LossRequest& req) {
            "self-overlapping view)");
 }
 
+// Structure of an embedding request: 2 or 3 inputs of one shape (..., D) and dtype, an optional
+// label per row, a gradient per input of the inputs' shape; never in place.
+void check_embedding(const LossRequest& req) {
+  const char* name = req.name;
+  const KernelInfo& info = kernel_info(req.kernel);
+  const int n = info.embedding_inputs;
+  const View* x = req.x();
+  FL_CHECK(x->ndim >= 1, name, "embeddings need a feature axis (the last)");
+  for (int i = 1; i < n; ++i) {
+    FL_CHECK(req.inputs[i], name, "missing input ", i);
+    FL_CHECK(same_shape(*req.inputs[i], *x), name, "the embedding arrays must share a shape");
+    FL_CHECK_TYPE(req.inputs[i]->dtype == x->dtype, name,
+                  "the embedding arrays must share a dtype");
+  }
+  View rows = *x;  // the row shape: x without its feature axis
+  rows.ndim = x->ndim - 1;
+  if (info.row_label == RowLabel::row) {
+    const View* label = req.inputs[n];
+    FL_CHECK(label, name, "missing the labels");
+    FL_CHECK(same_shape(*label, rows), name, "labels must have the row shape");
+  } else {
+    FL_CHECK(n == kMaxInputs || !req.inputs[n], name, "too many inputs");
+  }
+  for (const View* v : {req.weight, req.upstream})
+    if (v) FL_CHECK(same_shape(*v, rows), name, "operands must be broadcast to the row shape");
+  FL_CHECK(!req.aux[0] && !req.aux[1], name, "this loss takes no auxiliary arrays");
+  check_output(name, "loss output", req.loss_out, rows, x->dtype);
+  for (int i = 0; i < kMaxInputs; ++i) {
+    FL_CHECK(!req.grads[i] || i < n, name, "input ", i, " has no gradient");
+    check_output(name, "gradient output", req.grads[i], *x, x->dtype);
+    // A functor may read its inputs again after writing a gradient row: never in place.
+    for (const View* in : req.inputs)
+      FL_CHECK(!req.grads[i] || !in || req.grads[i]->data != in->data, name,
+               "a gradient output must not be an input (no in-place gradients for this loss)");
+    for (int k = 0; k < i; ++k)
+      FL_CHECK(!req.grads[i] || !req.grads[k] || req.grads[i]->data != req.grads[k]->data, name,
+               "the gradient outputs must be different arrays");
+  }
+}
+
 }  // namespace
 
 LossResult run(const LossRequest& req) {
   const char* name = req.name;
   FL_CHECK(int(req.kernel) >= 0 && int(req.kernel) < kNumKernels, name, "unknown kernel");
   FL_CHECK(req.x() && req.target(), name, "missing input");
-  FL_CHECK(!req.inputs[2] || kernel_info(req.kernel).target == TargetKind::logits, name,
-           "this loss takes two arrays");
+  FL_CHECK(!req.inputs[2] || kernel_info(req.kernel).target == TargetKind::logits ||
+               kernel_info(req.kernel).family == Family::embedding,
+           name, "this loss takes two arrays");
   FL_CHECK_TYPE(is_floating(req.x()->dtype), name, "expected a float32 or float64 input, got ",
                 dtype_name(req.x()->dtype));
   FL_CHECK(req.reduction == Reduction::none ? req.loss_out != nullptr : req.loss_out == nullptr,
            name, "loss output must be given exactly for reduction='none'");
   const Family family = kernel_info(req.kernel).family;
   if (family == Family::pointwise) check_pointwise(req);
-  else check_rows(req);
+  else if (family == Family::row) check_rows(req);
+  else check_embedding(req);
   Device device = common_device(name, {req.inputs[0], req.inputs[1], req.inputs[2], req.aux[0],
                                        req.aux[1], req.weight, req.upstream, req.loss_out, req.grads[0],
                                        req.grads[1], req.grads[2]});
   if (device.kind != DeviceKind::cpu) return run_on_device(req, device);
+  if (family == Family::embedding) return cpu::embedding(req);
   return family == Family::pointwise ? cpu::pointwise(req) : cpu::rows(req);
 }
 

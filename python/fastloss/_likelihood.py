@@ -186,6 +186,11 @@ register(LossSpec("poisson_nll", "likelihood", "pointwise", poisson_nll, S.poiss
                   # log-rates below 80, where exp(x) summed over a batch still fits in float32
                   # (any real is valid, but past ~88 the rate itself overflows).
                   differentiable=("input", "target"), domain={"input": (0.0, 80.0)},
+                  # The input's gradient, 1 - t / (x + eps) or exp(x) - t, is a difference of
+                  # terms of the target's size: near x = t it is as exact as a few eps of them,
+                  # however small the difference (float32 rounds 1 - 1 / (1 + 1e-8) to 0).
+                  tolerance={np.dtype(np.float32): {"abs_floor": 2e-6},
+                             np.dtype(np.float64): {"abs_floor": 2e-14}},
                   kinks=S.poisson_kinks, convex=True, nonnegative=False))
 register(LossSpec("gaussian_nll", "likelihood", "pointwise", gaussian_nll, S.gaussian,
                   # (var's broadcast layouts: tests/test_likelihood.py)

@@ -37,12 +37,11 @@ from ._validate import (choice, fail, in_open_unit_interval, in_unit_interval, i
                         non_negative, positive)
 
 PREDICTIONS = ("point", "probability", "logit", "logits", "score", "scores",
-               # of the likelihoods, the multi-label losses and the divergences:
+               # of the likelihoods, multi-label, divergence, ranking, GAN and embedding losses
+               # (test_properties.UNPROBED says what each of the latter is):
                "log_probs", "log_rate", "rate", "log_probability", "point_with_variance",
-               "scores_per_class", "logits_pair",
-               # of the ranking losses (x1, x2 and a preference y); of the GAN losses (the
-               # discriminator's outputs on real and generated samples, on generated ones alone)
-               "score_pair", "gan_real_and_fake", "gan_fake")
+               "scores_per_class", "logits_pair", "score_pair", "gan_real_and_fake", "gan_fake",
+               "embedding_pair", "embedding_triplet")
 
 
 @dataclass(frozen=True)
@@ -397,4 +396,5 @@ def _softmax_focal(p, classes):
 
 # The entries of the other families, in modules of their own (each imports entry from here).
 from . import (_properties_adversarial, _properties_divergence,  # noqa: E402,F401
-               _properties_likelihood, _properties_multilabel, _properties_ranking)
+               _properties_likelihood, _properties_metric, _properties_multilabel,
+               _properties_ranking)

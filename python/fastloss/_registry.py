@@ -146,8 +146,10 @@ MEAN_COUNTS = ("elements", "kept_rows", "kept_rows_class_weighted")
 @dataclass(frozen=True)
 class LossSpec:
     name: str                        # the stem shared by every layer
-    family: str                      # "regression" | "classification" | "likelihood" | "divergence" | "adversarial"
-    kind: str                        # "pointwise" | "row" | "pair" (two arrays, one pass each)
+    family: str                      # "regression" | "classification" | "likelihood" | "divergence"
+                                     # | "ranking" | "metric" | "adversarial"
+    kind: str                        # "pointwise" | "row" | "embedding" | "pair" (two arrays,
+                                     # one pass each)
     fn: Callable
     sample: Callable                 # (rng, shape, dtype) -> (args, kwargs)
     variants: tuple = ({},)          # hyper-parameter sets the tests sweep
@@ -222,10 +224,13 @@ class LossSpec:
         return {**defaults, **kwargs}
 
     def loss_shape(self, args, kwargs) -> tuple:
-        """The shape of the unreduced loss: the first array's, without the class axis for rows."""
+        """The shape of the unreduced loss: the first array's, without the class axis for rows
+        and the feature axis (the last) for embeddings."""
         shape = np.shape(args[0])
         if self.kind == "pointwise":
             return shape
+        if self.kind == "embedding":
+            return shape[:-1]
         axis = self.full_kwargs(kwargs)["axis"] % len(shape)
         return shape[:axis] + shape[axis + 1:]
 

@@ -17,21 +17,25 @@ namespace fastloss {
     return names[static_cast<int>(v)];                                       \
   }
 
-#define FL_FAMILIES(X) X(pointwise) X(row)
+#define FL_FAMILIES(X) X(pointwise) X(row) X(embedding)
 // What a kernel's second input holds (see losses.def).
 #define FL_TARGET_KINDS(X) \
-  X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable) X(index_list) X(logits)
+  X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable) X(index_list) X(logits) X(embedding)
 #define FL_AUX_KINDS(X) X(none) X(per_element) X(per_class) X(differentiable)
 #define FL_CLASS_WEIGHTS(X) X(none) X(in_row) X(in_row_and_mean) X(factor)
+// An embedding kernel's per-row label (input `inputs`): none, or one real value per row.
+#define FL_ROW_LABELS(X) X(none) X(row)
 
 FL_FACT(Family, FL_FAMILIES)
 FL_FACT(TargetKind, FL_TARGET_KINDS)
 FL_FACT(AuxKind, FL_AUX_KINDS)
 FL_FACT(ClassWeight, FL_CLASS_WEIGHTS)
+FL_FACT(RowLabel, FL_ROW_LABELS)
 
 enum class Kernel : int {
 #define FL_POINTWISE(name, Functor, target, aux) name,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) name,
+#define FL_EMBEDDING(name, Functor, inputs, label) name,
 #include "fastloss/losses.def"
   count
 };
@@ -44,13 +48,16 @@ struct KernelInfo {
   TargetKind target;
   AuxKind aux;            // pointwise: the per-element operand; rows: the label's per-class value
   ClassWeight class_weight;
+  // Embedding kernels: the number of embedding arrays (2 or 3) and their per-row label.
+  int8_t embedding_inputs = 0;
+  RowLabel row_label = RowLabel::none;
 
   // The target gets a gradient from the same pass: d/dy = -d/dx (difference), the functor's
-  // own d/dy (differentiable), or the row functor's second gradient row for a second logits
-  // array (logits).
+  // own d/dy (differentiable), the row functor's second gradient row for a second logits
+  // array (logits), or an embedding functor's gradient row of its second input (embedding).
   constexpr bool target_differentiable() const {
     return target == TargetKind::difference || target == TargetKind::differentiable ||
-           target == TargetKind::logits;
+           target == TargetKind::logits || target == TargetKind::embedding;
   }
   // A pointwise kernel that reads a per-element operand (aux 0, required).
   constexpr bool has_operand() const {
@@ -76,6 +83,9 @@ inline constexpr KernelInfo kKernels[kNumKernels] = {
   {#name, #name, Family::pointwise, TargetKind::target, AuxKind::aux, ClassWeight::none},
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux)                           \
   {#name, #stem, Family::row, TargetKind::target, AuxKind::label_aux, ClassWeight::class_weight},
+#define FL_EMBEDDING(name, Functor, inputs, label)                                              \
+  {#name, #name, Family::embedding, TargetKind::embedding, AuxKind::none, ClassWeight::none,     \
+   inputs, RowLabel::label},
 #include "fastloss/losses.def"
 };
 

@@ -194,12 +194,14 @@ namespace fastloss::cpu {
 const ElementwiseTable& FL_CAT(elementwise_table_, FL_ISA)() {
   static const ElementwiseTable table = {
 #define FL_ROW(...) nullptr,
+#define FL_EMBEDDING(...) nullptr,
 #define FL_POINTWISE(name, Functor, target, aux) \
   ::fastloss::FL_ISA::pointwise_chunk<::fastloss::FL_ISA::Functor<float>, float>,
       {
 #include "fastloss/losses.def"
       },
 #define FL_ROW(...) nullptr,
+#define FL_EMBEDDING(...) nullptr,
 #define FL_POINTWISE(name, Functor, target, aux) \
   ::fastloss::FL_ISA::pointwise_chunk<::fastloss::FL_ISA::Functor<double>, double>,
       {

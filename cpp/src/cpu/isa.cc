@@ -15,18 +15,19 @@ struct Variant {
   const char* name;
   const ElementwiseTable& (*elementwise)();
   const RowTable& (*rows)();
+  const EmbeddingTable& (*embedding)();
 };
 
 // Worst to best.
 const Variant kVariants[] = {
 #ifdef FL_HAVE_ISA_baseline
-    {"baseline", elementwise_table_baseline, row_table_baseline},
+    {"baseline", elementwise_table_baseline, row_table_baseline, embedding_table_baseline},
 #endif
 #ifdef FL_HAVE_ISA_avx2
-    {"avx2", elementwise_table_avx2, row_table_avx2},
+    {"avx2", elementwise_table_avx2, row_table_avx2, embedding_table_avx2},
 #endif
 #ifdef FL_HAVE_ISA_avx512
-    {"avx512", elementwise_table_avx512, row_table_avx512},
+    {"avx512", elementwise_table_avx512, row_table_avx512, embedding_table_avx512},
 #endif
 };
 constexpr int kNumVariants = sizeof(kVariants) / sizeof(kVariants[0]);
@@ -45,7 +46,9 @@ bool cpu_supports(const char* name) {
   return false;
 }
 
-IsaKernels make(const Variant& v) { return {v.name, &v.elementwise(), &v.rows()}; }
+IsaKernels make(const Variant& v) {
+  return {v.name, &v.elementwise(), &v.rows(), &v.embedding()};
+}
 
 std::string g_override_problem;  // why FASTLOSS_ISA was not followed, or empty
 

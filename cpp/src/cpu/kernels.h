@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "fastloss/kernels.h"
+#include "fastloss/embedding.h"
 #include "fastloss/row.h"
 
 namespace fastloss::cpu {
@@ -75,16 +76,33 @@ struct RowTable {
   TileFn<double> tile_f64[kNumKernels];
 };
 
+// Embedding losses: one row of D features of each input at a time (EmbeddingArgs:
+// fastloss/embedding.h). Returns the row's loss and writes its scaled gradient rows.
+template <class T>
+using EmbeddingFn = double (*)(const EmbeddingArgs<T>&);
+// Whether a row's label is valid (the functor's valid_label), for the kernels with one.
+using LabelCheckFn = bool (*)(double);
+
+// Indexed by Kernel; nullptr for the pointwise and row kernels (and, in valid_label, for the
+// embedding kernels without a per-row label).
+struct EmbeddingTable {
+  EmbeddingFn<float> f32[kNumKernels];
+  EmbeddingFn<double> f64[kNumKernels];
+  LabelCheckFn valid_label[kNumKernels];
+};
+
 struct IsaKernels {
   const char* name;
   const ElementwiseTable* elementwise;
   const RowTable* rows;
+  const EmbeddingTable* embedding;
 };
 
 // One per compiled ISA (defined in the per-ISA translation units).
 #define FL_DECLARE_ISA(isa)                      \
   const ElementwiseTable& elementwise_table_##isa(); \
-  const RowTable& row_table_##isa();
+  const RowTable& row_table_##isa();       \
+  const EmbeddingTable& embedding_table_##isa();
 FL_DECLARE_ISA(baseline)
 FL_DECLARE_ISA(avx2)
 FL_DECLARE_ISA(avx512)

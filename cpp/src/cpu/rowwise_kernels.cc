@@ -47,24 +47,28 @@ namespace fastloss::cpu {
 const RowTable& FL_CAT(row_table_, FL_ISA)() {
   static const RowTable table = {
 #define FL_POINTWISE(...) nullptr,
+#define FL_EMBEDDING(...) nullptr,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) \
   ::fastloss::FL_ISA::row_kernel<::fastloss::FL_ISA::Functor<float>, float>,
       {
 #include "fastloss/losses.def"
       },
 #define FL_POINTWISE(...) nullptr,
+#define FL_EMBEDDING(...) nullptr,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) \
   ::fastloss::FL_ISA::row_kernel<::fastloss::FL_ISA::Functor<double>, double>,
       {
 #include "fastloss/losses.def"
       },
 #define FL_POINTWISE(...) nullptr,
+#define FL_EMBEDDING(...) nullptr,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) \
   ::fastloss::FL_ISA::tile_entry<::fastloss::FL_ISA::Functor<float>, float>(),
       {
 #include "fastloss/losses.def"
       },
 #define FL_POINTWISE(...) nullptr,
+#define FL_EMBEDDING(...) nullptr,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) \
   ::fastloss::FL_ISA::tile_entry<::fastloss::FL_ISA::Functor<double>, double>(),
       {

@@ -44,6 +44,9 @@ ROW_SHAPES = {
     "kl_divergence": ((4096, 32000), (64, 1000)),
     "js_divergence": ((4096, 32000), (64, 1000)),
     "distillation": ((4096, 32000), (64, 1000)),
+    # embeddings: rows of D features (the 2^20 x 128 float32)
+    "contrastive": ((1 << 20, 128), (512, 128)),
+    "triplet": ((1 << 20, 128), (512, 128)),
 }
 DEFAULT_ROW_SHAPE = ((16384, 1000), (64, 1000))
 

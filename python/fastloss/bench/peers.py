@@ -175,6 +175,20 @@ def _torch_loss(case: Case, kw: dict):
     if name == "gan_generator" and kw["kind"] == "bce":
         return ((lambda f: F.binary_cross_entropy_with_logits(f, torch.ones_like(f))),
                 "composed: F.binary_cross_entropy_with_logits(f, 1) (torchgan non-saturating)")
+    if name == "contrastive":
+        m = kw["margin"]
+        similar = torch.from_numpy(np.asarray(kw["similar"]))
+
+        def contrastive(x1, x2):
+            y = similar.to(x1.dtype)
+            d = (x1 - x2).norm(dim=-1)
+            return (0.5 * (y * d ** 2 + (1 - y) * torch.clamp(m - d, min=0) ** 2)).mean()
+        return contrastive, "composed: norm, clamp, squares, mean"
+    if name == "triplet":
+        m, p, e, sw = kw["margin"], kw["p"], kw["eps"], kw["swap"]
+        return ((lambda a, pos, neg: F.triplet_margin_loss(a, pos, neg, margin=m, p=p, eps=e,
+                                                           swap=sw)),
+                f"F.triplet_margin_loss (pairwise_distance x{3 if sw else 2}, clamp, mean)")
     raise Unavailable(f"no torch counterpart written for {name}")
 
 
@@ -191,8 +205,9 @@ def torch_peer(case: Case, args, kwargs):
     except ImportError as e:
         raise Unavailable(f"torch not importable: {e}") from e
     loss, how = _torch_loss(case, defaults(case, kwargs))
-    # (x, target), (x1, x2, y) of margin_ranking, (real, fake) or (fake,) of the GAN losses
-    tensors = [torch.from_numpy(a) for a in args]
+    # the array arguments: (x, target), (x1, x2, y) of margin_ranking, an embedding loss's two
+    # or three embeddings, (real, fake) or (fake,) of the GAN losses
+    tensors = [torch.from_numpy(a) for a in args if isinstance(a, np.ndarray)]
     k = _leaves(case)
     leaves = [t.detach().requires_grad_(True) for t in tensors[:k]]
 

@@ -9,10 +9,10 @@ NumPy only and imports nothing from the rest of ``fastloss``, so it stays an ind
 Layout: ``regression`` (functions of pred - target), ``binary`` (one score or probability per
 element), ``multiclass`` (rows of logits, one class each), ``multilabel`` (rows of scores, several
 classes each), ``likelihood`` (negative log-likelihoods and divergences of given probabilities),
-``divergence`` (two rows of logits), ``ranking`` (scores to order), ``metric`` (distances and
-embeddings), ``adversarial`` (the GAN losses: discriminator outputs for real and generated
-samples); the shared argument checks, reductions and the ``argnums`` selection live in the
-private modules next to them.
+``divergence`` (two rows of logits), ``ranking`` (scores to order), ``metric`` (distances, and
+rows of embedding features), ``adversarial`` (the GAN losses: discriminator outputs for real and
+generated samples); the shared argument checks, reductions and the ``argnums`` selection live
+in the private modules next to them.
 
 Common contract
 ---------------
@@ -30,8 +30,8 @@ Common contract
   argument's gradient, a tuple of ints a tuple of them in that order; asking for an argument
   without a gradient (class labels, binary targets) raises ``ValueError``.  The regression
   losses are differentiable in pred and target, the divergences in both logits arrays,
-  ``margin_ranking`` in both scores, ``gan_discriminator`` in real and fake, every other loss
-  in its first argument only.
+  ``margin_ranking`` in both scores, ``gan_discriminator`` in real and fake, ``contrastive``
+  and ``triplet`` in every embedding array, every other loss in its first argument only.
   Each gradient has its argument's shape, float64.  Where the loss has a kink the gradient is
   the subgradient documented on each function.
 * Invalid hyperparameters, reductions, shapes, labels or argnums raise ``ValueError`` with a

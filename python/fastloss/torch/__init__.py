@@ -21,6 +21,8 @@ at 1) and ``torch.nn`` modules mirroring theirs::
 | ``sigmoid_focal_loss`` | ``torchvision.ops.sigmoid_focal_loss``'s signature |
 | ``softmax_focal_loss``, ``multiclass_hinge_loss`` | fastloss, class dim 1 |
 | ``gan_discriminator_loss``, ``gan_generator_loss``; ``GANDiscriminatorLoss``, ``GANGeneratorLoss`` (modules) | fastloss's GAN losses (``_adversarial.py``: the NumPy API's passes under an ``autograd.Function``; gradients to ``real`` and ``fake``; eager only) |
+| ``triplet_margin_loss`` (``TripletMarginLoss``) | as ``torch.nn.functional``, eager CPU (``_metric.py``) |
+| ``contrastive`` (``ContrastiveLoss``) | fastloss, eager CPU (``_metric.py``) |
 | ``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``, ``self_paced_weights``, ``self_paced_regularizer``; ``UncertaintyWeighting``, ``AdaptiveWeighting``, ``DynamicWeightAverage`` (modules) | fastloss's loss combinations (``_combine.py``: torch operations, no kernel) |
 
 Where PyTorch has the loss, the values follow PyTorch, including its ``weight`` conventions:
@@ -100,6 +102,7 @@ from ._functional import FUNCTIONS as _FUNCTIONS
 from ._kernel import value_and_grad_of as _value_and_grad
 from ._losses import LOSSES as _LOSSES
 from ._modules import MODULES as _MODULES
+from . import _metric as _metric_losses
 from ._tensors import as_numpy as _as_numpy
 from ._tensors import through_device_path as _through_device_path
 from .._core import run_tensors as _run_tensors
@@ -108,9 +111,9 @@ from .._core import run_tensors as _run_tensors
 # on the package, by the submodules at every call: tests replace them to force the custom-op path
 # or the device route, to forbid computing the gradient, or to see what reaches the native entry.
 __all__ = [  # torch.nn.functional names, then fastloss names, then modules
-    *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch),
-    *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch),
-    *sorted(_MODULES),
+    *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch), "triplet_margin_loss",
+    *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch), "contrastive",
+    *sorted(_MODULES), *sorted(_metric_losses.MODULES),
     *_COMBINATIONS,  # the loss combinations (fastloss._combine), written with torch operations
     *_ADVERSARIAL,  # the GAN losses (_adversarial.py: the NumPy API's passes, an autograd.Function)
 ]
@@ -119,8 +122,12 @@ globals().update(_FUNCTIONS)
 globals().update(_MODULES)
 globals().update(_COMBINATIONS)
 globals().update(_ADVERSARIAL)
+# The metric-learning losses of embeddings (two or three differentiable tensors): their own
+# autograd.Function.
+globals().update(_metric_losses.FUNCTIONS)
+globals().update(_metric_losses.MODULES)
 
 # The adapter of each registered loss (tests/test_registry.py checks that every registry entry
 # has one): registry name -> function name here.
-FOR_REGISTRY = {loss.kernel: loss.name for loss in _LOSSES if loss.registry_adapter}
-FOR_REGISTRY.update(_ADVERSARIAL_FOR_REGISTRY)
+FOR_REGISTRY = {**{loss.kernel: loss.name for loss in _LOSSES if loss.registry_adapter},
+                **_ADVERSARIAL_FOR_REGISTRY, **_metric_losses.FOR_REGISTRY}

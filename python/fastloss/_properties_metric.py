@@ -1,0 +1,52 @@
+"""``fastloss.properties`` entries of the metric-learning losses (``_metric.py``: contrastive, triplet),
+in the table of ``_properties.py`` (see its module doc). Stated as functions of the first
+embedding row (the anchor) at fixed others (and label).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._properties import _flag, entry
+from ._validate import fail, non_negative, positive, real_scalar
+
+
+@entry("contrastive", margin=(1.0, non_negative))
+def _contrastive(p):
+    # In x1 at fixed x2: y = 1 gives d^2 / 2 (convex, gradient x1 - x2, unbounded, Lipschitz 1);
+    # y = 0 gives max(0, m - d)^2 / 2, which falls as x1 leaves x2 (not convex) and whose
+    # gradient -(m - d)(x1 - x2) / d turns with the direction at x1 = x2 (no limit there: a
+    # kink, where fastloss takes the subgradient 0). With m = 0 that term vanishes.
+    flat = p["margin"] == 0.0
+    return dict(prediction="embedding_pair", convex=flat, smooth=flat,
+                kinks=None if flat else "x1 = x2 for a dissimilar pair (the distance's cone)",
+                bounded_gradient=False, gradient_bound=None, lipschitz_gradient=flat,
+                lipschitz=1.0 if flat else None, robust=False, proper_scoring=None,
+                nll_of=None, minimiser=None, constant_minimiser=None,
+                notes="similar pairs: d^2 / 2 (quadratic growth); dissimilar pairs: 0 beyond "
+                      "the margin")
+
+
+def _degree(fn, name, value):
+    v = positive(fn, name, value)
+    if not (v >= 1 and math.isfinite(v)):
+        fail(fn, f"{name} must be a finite number >= 1, got {value!r}")
+    return v
+
+
+@entry("triplet", margin=(1.0, non_negative), p=(2.0, _degree), eps=(1e-6, real_scalar),
+       swap=(False, _flag))
+def _triplet(p):
+    # In the anchor at fixed positive and negative: margin + d(a, p) - d(a, n) is a norm minus
+    # a norm (not convex), hinged (a kink where it crosses 0). The gradient u_ap - u_an is the
+    # difference of two p-norm gradients, each of dual norm 1: Euclidean norm <= 2 for p >= 2
+    # (the q-norm, q <= 2, bounds the 2-norm), a bound growing with D for p < 2. Bounded
+    # gradient: one far outlier moves the fit boundedly (robust). The norms' gradients turn
+    # with the direction at a zero difference: not Lipschitz.
+    return dict(prediction="embedding_triplet", convex=False, smooth=False,
+                kinks="margin + d(a, p) = d_neg (the hinge), a zero difference",
+                bounded_gradient=True, gradient_bound=2.0 if p["p"] >= 2 else None,
+                lipschitz_gradient=False, lipschitz=None, robust=True, proper_scoring=None,
+                nll_of=None, minimiser=None, constant_minimiser=None,
+                notes="0 once the negative is margin farther than the positive"
+                      + ("; swap takes min(d(a, n), d(p, n))" if p["swap"] else ""))

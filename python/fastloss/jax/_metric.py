@@ -1,0 +1,127 @@
+"""fastloss.jax's metric-learning losses (``contrastive``, ``triplet``): a first step through
+``jax.pure_callback``, not yet the XLA FFI custom call of the other losses.
+
+Each call is a ``jax.custom_vjp``: its forward runs the NumPy API on the host through
+``jax.pure_callback`` (under differentiation ``fastloss.value_and_grad`` over every embedding
+array, the loss and the gradients from one kernel pass), and the backward multiplies the saved
+gradients by the cotangent (per row for ``reduction="none"``). It works under ``jax.jit``,
+``jax.grad`` and ``jax.vmap`` (``vmap_method="sequential"``: one call per batch element), on
+the CPU; the callback leaves the compiled program for the host (a copy of the operands where
+XLA's buffers are not host memory), which the FFI path will save. Static facts are checked at
+trace time with the NumPy API's own checks (errors name ``fastloss.jax.<loss>``); a label
+other than 0/1 is found by the kernel when the program runs. Reverse mode only.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _metric as numpy_api
+from .._autodiff import value_and_grad
+
+
+def _renamed(fn: str):
+    """Re-raise the NumPy API's errors under the name fastloss.jax.<fn>."""
+    def wrap(call):
+        try:
+            return call()
+        except (ValueError, TypeError) as e:
+            raise type(e)(str(e).replace(f"[fastloss.{fn}]", f"[fastloss.jax.{fn}]")) from None
+    return wrap
+
+
+def _check(fn: str, names: tuple, arrays: tuple, label, static: dict):
+    """Trace-time checks: dtypes and shapes of the abstract arrays, and the hyper-parameters
+    (the NumPy API on empty stand-ins of the arrays' feature count)."""
+    first = arrays[0]
+    stand_in = np.zeros((0,) + first.shape[-1:], first.dtype) if first.ndim else \
+        np.zeros((), first.dtype)
+    for name, a in zip(names[1:], arrays[1:]):
+        if a.shape != first.shape:
+            raise ValueError(f"[fastloss.jax.{fn}] {name} must have the shape of {names[0]} "
+                             f"{first.shape}, got {a.shape}")
+        if a.dtype != first.dtype:
+            raise TypeError(f"[fastloss.jax.{fn}] {name} must have the dtype of {names[0]} "
+                            f"({first.dtype}), got {a.dtype}")
+    if label is not None and label.shape != first.shape[:-1]:
+        raise ValueError(f"[fastloss.jax.{fn}] similar must have the row shape "
+                         f"{first.shape[:-1]}, got {label.shape}")
+    labels = () if label is None else (np.zeros(stand_in.shape[:-1]),)
+    _renamed(fn)(lambda: getattr(numpy_api, fn)(
+        *(stand_in,) * len(arrays), *labels, **static))
+
+
+@functools.lru_cache(maxsize=None)
+def _loss(fn: str, n_arrays: int, has_label: bool, static: tuple):
+    """The custom_vjp of one loss at static hyper-parameters."""
+    np_fn = getattr(numpy_api, fn)
+    kwargs = dict(static)
+    none = kwargs["reduction"] == "none"
+
+    def shapes(arrays):
+        x = arrays[0]
+        loss = jax.ShapeDtypeStruct(x.shape[:-1] if none else (), x.dtype)
+        return loss, tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in arrays[:n_arrays])
+
+    def host_value(*arrays):
+        return np.asarray(np_fn(*map(np.asarray, arrays), **kwargs))
+
+    def host_value_and_grads(*arrays):
+        value, grads = value_and_grad(np_fn, argnums=tuple(range(n_arrays)))(
+            *map(np.asarray, arrays), **kwargs)
+        return np.asarray(value), tuple(np.asarray(g) for g in grads)
+
+    @jax.custom_vjp
+    def f(*arrays):
+        return jax.pure_callback(host_value, shapes(arrays)[0], *arrays,
+                                 vmap_method="sequential")
+
+    def fwd(*arrays):
+        value, grads = jax.pure_callback(host_value_and_grads, shapes(arrays), *arrays,
+                                         vmap_method="sequential")
+        return value, grads
+
+    def bwd(grads, ct):
+        ct = ct[..., None] if none else ct
+        out = tuple((g * ct).astype(g.dtype) for g in grads)
+        return out + ((None,) if has_label else ())
+
+    f.defvjp(fwd, bwd)
+    return f
+
+
+def _run(fn, names, arrays, label, static):
+    arrays = tuple(jnp.asarray(a) for a in arrays)
+    if arrays[0].dtype not in (jnp.float32, jnp.float64):
+        raise TypeError(f"[fastloss.jax.{fn}] {names[0]} must be float32 or float64, got dtype "
+                        f"{arrays[0].dtype}")
+    label = None if label is None else jnp.asarray(label)
+    _check(fn, names, arrays, label, static)
+    f = _loss(fn, len(arrays), label is not None, tuple(sorted(static.items())))
+    return f(*arrays, *(() if label is None else (label,)))
+
+
+def contrastive(x1, x2, similar, *, margin=1.0, reduction="mean", sample_weight=None):
+    """:func:`fastloss.contrastive` for JAX arrays (a ``jax.pure_callback`` path for now: see
+    this module's doc); differentiable with respect to ``x1`` and ``x2``."""
+    if sample_weight is not None:
+        raise TypeError("[fastloss.jax.contrastive] sample_weight is not supported by the "
+                        "pure_callback path yet")
+    return _run("contrastive", ("x1", "x2"), (x1, x2), similar,
+                {"margin": margin, "reduction": reduction})
+
+
+def triplet(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6, swap=False,
+            reduction="mean", sample_weight=None):
+    """:func:`fastloss.triplet` for JAX arrays (a ``jax.pure_callback`` path for now: see this
+    module's doc); differentiable with respect to all three arrays."""
+    if sample_weight is not None:
+        raise TypeError("[fastloss.jax.triplet] sample_weight is not supported by the "
+                        "pure_callback path yet")
+    return _run("triplet", ("anchor", "positive", "negative"), (anchor, positive, negative),
+                None, {"margin": margin, "p": p, "eps": eps, "swap": swap,
+                       "reduction": reduction})

@@ -1,0 +1,144 @@
+"""The metric-learning losses in fastloss.torch: ``triplet_margin_loss`` (PyTorch's signature
+and semantics) and fastloss's ``contrastive``, with their modules ``TripletMarginLoss`` and
+``ContrastiveLoss``.
+
+Their kernels take two or three embedding tensors, each differentiable, which the custom-op
+table (``_losses.py``: an input, a target and one gradient output) does not describe yet. So a
+call runs as one ``torch.autograd.Function`` over NumPy views of the CPU tensors (zero-copy for
+float32/float64): its forward asks the NumPy API's ``value_and_grad`` for the loss and the
+gradients of every tensor that requires grad in the same kernel pass, and its backward
+multiplies them by the upstream gradient (per row for ``reduction='none'``). A first step:
+CPU tensors only (others are a ``RuntimeError``), and under ``torch.compile`` the call is a
+graph break (no custom op yet), never a wrong gradient.
+"""
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .. import _metric as numpy_api
+from .._autodiff import value_and_grad
+from ._call import legacy_reduction
+from ._tensors import as_numpy
+
+
+def _operand(name: str, t, like: Tensor):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"[fastloss.torch.{name}] expected tensors, got {type(t).__name__}")
+    if t.device.type != "cpu" or t.is_sparse:
+        raise RuntimeError(f"[fastloss.torch.{name}] CPU dense tensors only for now (no CUDA "
+                           f"embedding kernel yet), got {t.device} {t.layout}")
+    a = as_numpy(t)
+    x = as_numpy(like) if t is not like else a
+    return a.astype(x.dtype) if t.dtype.is_floating_point and a.dtype != x.dtype else a
+
+
+_NAMES = {"triplet_margin_loss": ("anchor", "positive", "negative"),
+          "contrastive": ("x1", "x2")}
+
+
+def _check_embeddings(name: str, tensors: tuple, n_arrays: int):
+    """The embeddings must be float tensors (a bool or integer one is refused, not read as
+    numbers)."""
+    for arg, t in zip(_NAMES[name], tensors[:n_arrays]):
+        if isinstance(t, Tensor) and not t.dtype.is_floating_point:
+            raise TypeError(f"[fastloss.torch.{name}] {arg} must hold numbers of a float dtype, "
+                            f"got {t.dtype}")
+
+
+class _Embedding(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, fn, name, kwargs, n_arrays, *tensors):
+        arrays = [_operand(name, t, tensors[0]) for t in tensors]
+        needs = ctx.needs_input_grad[4:4 + n_arrays]
+        positions = tuple(i for i, need in enumerate(needs) if need)
+        ctx.positions, ctx.dtypes = positions, [t.dtype for t in tensors]
+        ctx.reduction, ctx.n = kwargs["reduction"], len(tensors)
+        if positions:
+            value, grads = value_and_grad(fn, argnums=positions)(*arrays, **kwargs)
+            ctx.grads = [torch.from_numpy(np.asarray(g)) for g in grads]
+        else:
+            value = fn(*arrays, **kwargs)
+        return torch.from_numpy(np.asarray(value))
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        if torch.is_grad_enabled():
+            raise RuntimeError("[fastloss.torch] double backward is not supported: the fused "
+                               "kernel computes the first derivative only")
+        result = [None] * (4 + ctx.n)
+        if grad_loss is None or not ctx.positions:
+            return tuple(result)
+        up = grad_loss if ctx.reduction != "none" else grad_loss[..., None]
+        for position, g in zip(ctx.positions, ctx.grads):
+            result[4 + position] = (g * up.to(g.dtype)).to(ctx.dtypes[position])
+        return tuple(result)
+
+
+def _call(fn, name: str, tensors: tuple, n_arrays: int, kwargs: dict) -> Tensor:
+    _check_embeddings(name, tensors, n_arrays)
+    for t in tensors[n_arrays:]:
+        if isinstance(t, Tensor) and t.requires_grad:
+            raise RuntimeError(f"[fastloss.torch.{name}] labels have no gradient")
+    return _Embedding.apply(fn, name, kwargs, n_arrays, *tensors)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-06, swap=False,
+                        size_average=None, reduce=None, reduction="mean"):
+    """``torch.nn.functional.triplet_margin_loss``: :math:`\\max(0, m + d(a, p) - d(a, n))`
+    per row of the last dimension, :math:`d(x, y) = \\lVert x - y + \\epsilon \\rVert_p`
+    (PyTorch's eps on every coordinate difference), ``swap`` the distance swap, as
+    :func:`fastloss.triplet` (one fused pass for the loss and every gradient requested).
+    As PyTorch, ``margin`` must be > 0; unlike it, the three tensors must have one shape
+    (no broadcasting), ``p`` is finite and >= 1, and the gradient at the hinge's kink is 0."""
+    name = "triplet_margin_loss"
+    if not margin > 0:
+        raise ValueError(f"[fastloss.torch.{name}] margin must be greater than 0, got {margin}")
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    kwargs = dict(margin=float(margin), p=float(p), eps=float(eps), swap=bool(swap),
+                  reduction=reduction)
+    return _call(numpy_api.triplet, name, (anchor, positive, negative), 3, kwargs)
+
+
+def contrastive(x1, x2, similar, margin=1.0, reduction="mean", sample_weight=None):
+    """:func:`fastloss.contrastive` on tensors: :math:`\\tfrac12[y d^2 + (1 - y)\\max(0,
+    m - d)^2]` per row of the last dimension, ``similar`` 1 for a similar pair and 0 for a
+    dissimilar one (any real dtype); differentiable with respect to ``x1`` and ``x2``."""
+    kwargs = dict(margin=margin, reduction=reduction)
+    if sample_weight is not None:
+        kwargs["sample_weight"] = as_numpy(sample_weight) if isinstance(sample_weight, Tensor) \
+            else sample_weight
+    return _call(numpy_api.contrastive, "contrastive", (x1, x2, similar), 2, kwargs)
+
+
+class TripletMarginLoss(torch.nn.Module):
+    """Module form of :func:`triplet_margin_loss` (``torch.nn.TripletMarginLoss``'s
+    constructor)."""
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-06,
+                 swap: bool = False, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__()
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+        self.reduction = legacy_reduction(size_average, reduce, reduction)
+
+    def forward(self, anchor, positive, negative):
+        return triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
+                                   eps=self.eps, swap=self.swap, reduction=self.reduction)
+
+
+class ContrastiveLoss(torch.nn.Module):
+    """Module form of :func:`contrastive`."""
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
+        super().__init__()
+        self.margin, self.reduction = margin, reduction
+
+    def forward(self, x1, x2, similar, sample_weight=None):
+        return contrastive(x1, x2, similar, margin=self.margin, reduction=self.reduction,
+                           sample_weight=sample_weight)
+
+
+FUNCTIONS = {"triplet_margin_loss": triplet_margin_loss, "contrastive": contrastive}
+MODULES = {"TripletMarginLoss": TripletMarginLoss, "ContrastiveLoss": ContrastiveLoss}
+# registry name -> function name here
+FOR_REGISTRY = {"triplet": "triplet_margin_loss", "contrastive": "contrastive"}
