@@ -61,13 +61,14 @@ def rounds(fns: dict[str, Callable], repeats: int, warmup: int = 1,
         spent = sum(sum(v) for v in times.values())
         floor = min(min_runs, repeats)
         while min(len(v) for v in times.values()) < repeats:
+            # (checked before each round too: slow warm-ups kept as runs may already suffice)
+            if budget_s is not None and spent > budget_s and min(len(v) for v in times.values()) >= floor:
+                break
             for k, fn in fns.items():
                 if len(times[k]) < repeats:
                     t = _time_once(fn, setup.get(k))
                     times[k].append(t)
                     spent += t
-            if budget_s is not None and spent > budget_s and min(len(v) for v in times.values()) >= floor:
-                break
     return times
 
 
