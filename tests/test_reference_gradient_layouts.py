@@ -292,7 +292,25 @@ def _embedding_triplets(shape=(2, 3, 5), **kw):
     return make
 
 
+def _cosine_pairs(shape=(2, 3, 5), margin=0.0, label_dtype=np.int64):
+    """Embedding pairs with leading axes, labels 1 or -1, the dissimilar pairs' cosines at
+    least 0.05 from the margin (the hinge's kink)."""
+    from fastloss._registry import REGISTRY
+
+    def make(rng):
+        while True:
+            x1, x2 = rng.normal(size=shape), rng.normal(size=shape)
+            y = (rng.integers(0, 2, shape[:-1]) * 2 - 1).astype(label_dtype)
+            kw = {"margin": margin, "target": y}
+            if np.all(REGISTRY["cosine_embedding"].kinks((x1, x2), kw) > 0.05):
+                return (x1, x2, y), {"margin": margin}
+    return make
+
+
 CASES = [
+    ("cosine_3d", "cosine_embedding", _cosine_pairs()),
+    ("cosine_m-0.4_float_labels", "cosine_embedding",
+     _cosine_pairs(shape=(5, 4), margin=-0.4, label_dtype=np.float32)),
     ("triplet_3d", "triplet", _embedding_triplets()),
     ("triplet_p1_swap", "triplet", _embedding_triplets(shape=(4, 3), p=1.0, swap=True)),
     ("triplet_p3_eps0", "triplet", _embedding_triplets(shape=(3, 6), p=3.0, eps=0.0, margin=0.7)),

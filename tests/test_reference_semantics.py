@@ -423,6 +423,7 @@ def _contract_cases():
         ("gan_generator", (pred,), {}), ("gan_generator", (pred,), {"kind": "minimax"}),
         ("gan_generator", (pred,), {"kind": "least_squares"}),
         ("contrastive", (pred, target, t % 2), {"margin": 2.0}),
+        ("cosine_embedding", (pred, target, 2 * (t % 2) - 1), {"margin": 0.1}),
         ("triplet", (pred, target, x), {"p": 1.5, "swap": True}),
     ]
 
@@ -681,6 +682,12 @@ ERRORS = [
         [1.0], [0.0], reduction="none", grad_output=[1.0]), "grad_output"),
     ("gan_generator", lambda: reference.gan_generator([1.0], kind="ns"), "kind"),
     ("gan_generator", lambda: reference.gan_generator([1.0], reduction="avg"), "reduction"),
+    ("cosine_embedding", lambda: reference.cosine_embedding(np.ones((2, 3)), np.ones((2, 3)),
+                                                            [1, 0]), "target must hold 1"),
+    ("cosine_embedding", lambda: reference.cosine_embedding(np.ones((2, 3)), np.ones((2, 3)),
+                                                            [1, -1], margin=np.nan), "margin"),
+    ("cosine_embedding", lambda: reference.cosine_embedding_grad(
+        np.ones((2, 3)), np.ones((2, 3)), [1, -1], argnums=2), "target"),
     ("contrastive", lambda: reference.contrastive(np.zeros((2, 3)), np.zeros((2, 2)), [0, 1]),
      "x2 must have the shape"),
     ("contrastive", lambda: reference.contrastive(np.zeros((2, 3)), np.zeros((2, 3)), [0, 2]),

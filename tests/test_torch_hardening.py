@@ -53,9 +53,10 @@ def test_bool_targets_are_refused(name):
     if name == "margin_ranking_loss":
         x, target, extra = x, torch.randn(2, 3), (target,)
     # the embedding losses: a second embedding (and a third, or the pair's labels)
-    extra = {"triplet_margin_loss": (torch.ones(2, 3),), "contrastive": (torch.ones(2),)}.get(
-        name, extra)
-    arg = {"triplet_margin_loss": "positive", "contrastive": "x2"}.get(name, "target")
+    extra = {"triplet_margin_loss": (torch.ones(2, 3),), "contrastive": (torch.ones(2),),
+             "cosine_embedding_loss": (torch.ones(2),)}.get(name, extra)
+    arg = {"triplet_margin_loss": "positive", "contrastive": "x2",
+           "cosine_embedding_loss": "input2"}.get(name, "target")
     with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] {arg} must hold numbers"):
         getattr(flt, name)(x, target, *extra)
 

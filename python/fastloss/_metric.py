@@ -1,9 +1,9 @@
 """Metric-learning losses (the lecture's "Metric Learning Losses").
 
-``contrastive`` and ``triplet`` take rows of D features along the last axis of two or three
+``contrastive``, ``cosine_embedding`` and ``triplet`` take rows of D features along the last axis of two or three
 embedding arrays of one shape and dtype, one loss per row (the embedding driver, ``cpp/src/cpu/
 embedding.cc``). Every embedding array is differentiable (``argnums`` any of its positions);
-a row label (contrastive's ``similar``) is not. ``reduction`` is ``"mean"`` (over rows),
+a row label (contrastive's ``similar``, cosine_embedding's ``target``) is not. ``reduction`` is ``"mean"`` (over rows),
 ``"sum"`` or ``"none"`` (the row shape: the arrays' shape without the feature axis);
 ``sample_weight`` broadcasts to the row shape and ``mean = sum(s l) / sum(s)``.
 
@@ -24,7 +24,7 @@ from ._registry import LossSpec, register
 from ._small_call import small_call
 from ._validate import fail, real_scalar
 
-__all__ = ["contrastive", "hinge_embedding", "triplet"]
+__all__ = ["contrastive", "cosine_embedding", "hinge_embedding", "triplet"]
 
 
 def _margin(fn: str, margin) -> float:
@@ -137,6 +137,49 @@ def triplet(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6, swap=Fal
                      sample_weight=sample_weight)
 
 
+@any_array
+def cosine_embedding(x1, x2, target, *, margin=0.0, reduction="mean", sample_weight=None):
+    r"""Cosine embedding loss of pairs of embeddings: similar pairs toward cosine 1, dissimilar
+    ones below the cosine ``margin``.
+
+    .. math:: \ell_i = \begin{cases} 1 - \cos_i & y_i = 1 \\ \max(0,\ \cos_i - m) & y_i = -1
+       \end{cases}, \qquad \cos_i = \frac{\langle x_{1,i}, x_{2,i} \rangle}
+       {\sqrt{(\lVert x_{1,i} \rVert^2 + \epsilon)(\lVert x_{2,i} \rVert^2 + \epsilon)}}
+
+    per row of the last axis (the features), :math:`\epsilon = 10^{-12}`: the values of
+    ``torch.nn.functional.cosine_embedding_loss``, whose :math:`\epsilon` keeps a zero
+    embedding finite (its cosine is 0). Gradients:
+    :math:`\partial\cos/\partial x_1 = (x_2 - \tfrac{\langle x_1, x_2\rangle}
+    {\lVert x_1\rVert^2 + \epsilon} x_1) / \sqrt{\cdot}`, and symmetrically for
+    :math:`x_2`; the subgradient at the hinge's kink (:math:`\cos = m` exactly) is 0, as
+    fastloss's other hinges. The sums are taken in float64, so float64 inputs past ~1e154
+    overflow them (NaN, as PyTorch's). NaN or inf in a row makes its loss and gradient NaN.
+
+    Deviation from PyTorch: a label other than 1 or -1 is a ``ValueError`` (PyTorch gives such
+    a row 0, so 0/1 labels silently drop every dissimilar pair).
+
+    Args:
+      x1: float32/float64 embeddings of shape ``(..., D)``.
+      x2: embeddings of the shape and dtype of ``x1``.
+      target: labels of the row shape ``x1.shape[:-1]``, any real dtype, each 1 (similar) or
+        -1 (dissimilar).
+      margin: m, a finite cosine (default 0.0, as PyTorch, which suggests 0 to 0.5).
+
+    >>> import numpy as np, fastloss
+    >>> x1, x2 = np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([[0.6, 0.8], [0.6, 0.8]])
+    >>> fastloss.cosine_embedding(x1, x2, np.array([1, -1]), reduction="none").round(9).tolist()
+    [0.4, 0.6]
+    """
+    fn = "cosine_embedding"
+    x = float_input(fn, "x1", x1)
+    m = real_scalar(fn, "margin", margin)
+    if not np.isfinite(m):
+        fail(fn, f"margin must be finite, got {margin!r}")
+    return embedding(fn, fn, (x, x2), names=("x1", "x2"), label=target, label_name="target",
+                     label_rule="1 or -1", params=(m,), reduction=reduction,
+                     sample_weight=sample_weight)
+
+
 @small_call("hinge_embedding", "margin")
 @any_array
 def hinge_embedding(input, target, *, margin=1.0, reduction="mean", sample_weight=None):
@@ -187,6 +230,22 @@ def _contrastive_kinks(args, kwargs):
     return np.where(similar, np.inf, np.minimum(np.abs(d - kwargs["margin"]), d))
 
 
+def _cosine_sample(rng, shape, dtype):
+    """Pairs at every angle (x2 = x1 + noise of x1's scale), labels 1 or -1 as int64."""
+    x1 = rng.normal(0.0, 1.0, shape)
+    x2 = x1 + rng.normal(0.0, 1.0, shape)
+    target = rng.integers(0, 2, shape[:-1]).astype(np.int64) * 2 - 1
+    return (x1.astype(dtype), x2.astype(dtype)), {"target": target}
+
+
+def _cosine_kinks(args, kwargs):
+    """Dissimilar pairs: the hinge's end at cos = m (a similar pair's loss is smooth)."""
+    x1, x2 = (np.asarray(a, np.float64) for a in args[:2])
+    n = np.sqrt((np.sum(x1 * x1, axis=-1) + 1e-12) * (np.sum(x2 * x2, axis=-1) + 1e-12))
+    cos = np.sum(x1 * x2, axis=-1) / n
+    return np.where(np.asarray(kwargs["target"]) == 1, np.inf, np.abs(cos - kwargs["margin"]))
+
+
 def _triplet_sample(rng, shape, dtype):
     """Triplets with d(a, p) about half of d(a, n) (the hinge active in most rows at the
     default margin, not in all)."""
@@ -223,6 +282,9 @@ register(LossSpec("triplet", "metric", "embedding", triplet, _triplet_sample,
                   variants=({}, {"p": 1.0}, {"p": 3.0, "swap": True},
                             {"margin": 0.5, "eps": 0.0, "swap": True}),
                   differentiable=("anchor", "positive", "negative"), kinks=_triplet_kinks))
+register(LossSpec("cosine_embedding", "metric", "embedding", cosine_embedding, _cosine_sample,
+                  variants=({}, {"margin": 0.5}, {"margin": -0.3}),
+                  differentiable=("x1", "x2"), kinks=_cosine_kinks))
 register(LossSpec("hinge_embedding", "metric", "pointwise", hinge_embedding,
                   S.distances_and_pair_labels,
                   variants=({}, {"margin": 0.5}, {"margin": 2.0}),

@@ -1,6 +1,6 @@
-"""``fastloss.properties`` entries of the metric-learning losses (``_metric.py``: contrastive, triplet),
-in the table of ``_properties.py`` (see its module doc). Stated as functions of the first
-embedding row (the anchor) at fixed others (and label).
+"""``fastloss.properties`` entries of the embedding losses (``_metric.py``: contrastive,
+triplet, cosine_embedding), in the table of ``_properties.py`` (see its module doc). Stated as
+functions of the first embedding row (the anchor) at fixed others (and label).
 """
 
 from __future__ import annotations
@@ -50,3 +50,19 @@ def _triplet(p):
                 nll_of=None, minimiser=None, constant_minimiser=None,
                 notes="0 once the negative is margin farther than the positive"
                       + ("; swap takes min(d(a, n), d(p, n))" if p["swap"] else ""))
+
+
+@entry("cosine_embedding", margin=(0.0, real_scalar))
+def _cosine_embedding(p):
+    # In x1 at fixed x2: 1 - cos and max(0, cos - m) depend on x1's direction only (cos is
+    # scale-invariant but for the 1e-12 eps), so neither is convex; the hinge has a kink where
+    # cos = m. The gradient's norm is sin(angle) / |x1|: unbounded as x1 shrinks (capped near
+    # 1e6 by eps), vanishing as x1 grows, so a far outlier moves the fit boundedly (robust).
+    # The loss itself stays in [0, 2].
+    return dict(prediction="embedding_pair", convex=False, smooth=False,
+                kinks="cos(x1, x2) = margin for a dissimilar pair (the hinge)",
+                bounded_gradient=False, gradient_bound=None, lipschitz_gradient=False,
+                lipschitz=None, robust=True, proper_scoring=None, nll_of=None, minimiser=None,
+                constant_minimiser=None,
+                notes="similar pairs: 1 - cos; dissimilar pairs: 0 once cos <= margin; "
+                      "values in [0, 2]")

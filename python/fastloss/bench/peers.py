@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from . import jax_forms
 from .cases import Case
 
 LOG2 = math.log(2.0)
@@ -175,6 +176,11 @@ def _torch_loss(case: Case, kw: dict):
     if name == "gan_generator" and kw["kind"] == "bce":
         return ((lambda f: F.binary_cross_entropy_with_logits(f, torch.ones_like(f))),
                 "composed: F.binary_cross_entropy_with_logits(f, 1) (torchgan non-saturating)")
+    if name == "cosine_embedding":
+        m = kw["margin"]
+        target = torch.from_numpy(np.asarray(kw["target"]))
+        return ((lambda x1, x2: F.cosine_embedding_loss(x1, x2, target, margin=m)),
+                f"F.cosine_embedding_loss(margin={m})")
     if name == "contrastive":
         m = kw["margin"]
         similar = torch.from_numpy(np.asarray(kw["similar"]))
@@ -303,7 +309,9 @@ def _jax_loss(case: Case, kw: dict):
         return lambda x, y: jnp.mean(jnp.where(y != 1, jnp.maximum(0.0, m - x), 0.0)
                                      + jnp.where(y != -1, x, 0.0))
     if name in ("kl_divergence", "js_divergence", "distillation"):
-        return _jax_divergence(name, kw)
+        return jax_forms.divergence(name, kw)
+    if name in ("contrastive", "cosine_embedding", "triplet"):
+        return jax_forms.embedding(name, kw)
     if name == "gan_discriminator" and kw["kind"] == "bce":
         b = kw["real_label"]
         return lambda r, f: (jnp.mean(b * jax.nn.softplus(-r) + (1 - b) * jax.nn.softplus(r))
@@ -311,45 +319,6 @@ def _jax_loss(case: Case, kw: dict):
     if name == "gan_generator" and kw["kind"] == "bce":
         return lambda f: jnp.mean(jax.nn.softplus(-f))
     raise Unavailable(f"no jax counterpart written for {name}")
-
-
-def _jax_divergence(name: str, kw: dict):
-    """The divergences of two logits arrays as their users write them in jax.numpy (the forms
-    of optax's kl_divergence_with_log_targets and of the distillation recipes), a row per
-    sample, the mean over rows."""
-    import jax
-    import jax.numpy as jnp
-
-    T = kw["temperature"]
-    if name == "kl_divergence":
-        def kl_divergence(x, y):
-            lp, lq = jax.nn.log_softmax(x / T, -1), jax.nn.log_softmax(y / T, -1)
-            return jnp.mean(jnp.sum(jnp.exp(lp) * (lp - lq), -1))
-        return kl_divergence
-    if name == "js_divergence":
-        b = kw["beta"]
-
-        def js_divergence(x, y):
-            lp, lq = jax.nn.log_softmax(x / T, -1), jax.nn.log_softmax(y / T, -1)
-            p, q = jnp.exp(lp), jnp.exp(lq)
-            log_m = jnp.log(b * p + (1 - b) * q)
-            return jnp.mean(b * jnp.sum(p * (lp - log_m), -1)
-                            + (1 - b) * jnp.sum(q * (lq - log_m), -1))
-        return js_divergence
-    a, b, ig = kw["alpha"], kw["beta"], kw["ignore_index"]
-    c = b * T * T if kw["t2_scale"] else b
-    labels = None if kw.get("labels") is None else jnp.asarray(kw["labels"])
-
-    def distillation(x, y):
-        ls, lt = jax.nn.log_softmax(x / T, -1), jax.nn.log_softmax(y / T, -1)
-        soft = jnp.sum(jnp.exp(lt) * (lt - ls), -1)
-        if labels is None:
-            return c * jnp.mean(soft)
-        keep = labels != ig
-        logp = jax.nn.log_softmax(x, -1)
-        hard = -jnp.take_along_axis(logp, jnp.where(keep, labels, 0)[..., None], -1)[..., 0]
-        return jnp.sum(jnp.where(keep, a * hard + c * soft, 0.0)) / jnp.sum(keep)
-    return distillation
 
 
 def jax_peer(case: Case, args, kwargs):

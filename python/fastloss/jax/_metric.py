@@ -1,4 +1,4 @@
-"""fastloss.jax's metric-learning losses (``contrastive``, ``triplet``): a first step through
+"""fastloss.jax's embedding losses (``contrastive``, ``cosine_embedding``, ``triplet``): a first step through
 ``jax.pure_callback``, not yet the XLA FFI custom call of the other losses.
 
 Each call is a ``jax.custom_vjp``: its forward runs the NumPy API on the host through
@@ -9,7 +9,7 @@ gradients by the cotangent (per row for ``reduction="none"``). It works under ``
 the CPU; the callback leaves the compiled program for the host (a copy of the operands where
 XLA's buffers are not host memory), which the FFI path will save. Static facts are checked at
 trace time with the NumPy API's own checks (errors name ``fastloss.jax.<loss>``); a label
-other than 0/1 is found by the kernel when the program runs. Reverse mode only.
+the loss refuses is found by the kernel when the program runs. Reverse mode only.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _renamed(fn: str):
     return wrap
 
 
-def _check(fn: str, names: tuple, arrays: tuple, label, static: dict):
+def _check(fn: str, names: tuple, arrays: tuple, label, label_name: str, static: dict):
     """Trace-time checks: dtypes and shapes of the abstract arrays, and the hyper-parameters
     (the NumPy API on empty stand-ins of the arrays' feature count)."""
     first = arrays[0]
@@ -48,7 +48,7 @@ def _check(fn: str, names: tuple, arrays: tuple, label, static: dict):
             raise TypeError(f"[fastloss.jax.{fn}] {name} must have the dtype of {names[0]} "
                             f"({first.dtype}), got {a.dtype}")
     if label is not None and label.shape != first.shape[:-1]:
-        raise ValueError(f"[fastloss.jax.{fn}] similar must have the row shape "
+        raise ValueError(f"[fastloss.jax.{fn}] {label_name} must have the row shape "
                          f"{first.shape[:-1]}, got {label.shape}")
     labels = () if label is None else (np.zeros(stand_in.shape[:-1]),)
     _renamed(fn)(lambda: getattr(numpy_api, fn)(
@@ -94,13 +94,13 @@ def _loss(fn: str, n_arrays: int, has_label: bool, static: tuple):
     return f
 
 
-def _run(fn, names, arrays, label, static):
+def _run(fn, names, arrays, label, static, label_name=""):
     arrays = tuple(jnp.asarray(a) for a in arrays)
     if arrays[0].dtype not in (jnp.float32, jnp.float64):
         raise TypeError(f"[fastloss.jax.{fn}] {names[0]} must be float32 or float64, got dtype "
                         f"{arrays[0].dtype}")
     label = None if label is None else jnp.asarray(label)
-    _check(fn, names, arrays, label, static)
+    _check(fn, names, arrays, label, label_name, static)
     f = _loss(fn, len(arrays), label is not None, tuple(sorted(static.items())))
     return f(*arrays, *(() if label is None else (label,)))
 
@@ -112,7 +112,17 @@ def contrastive(x1, x2, similar, *, margin=1.0, reduction="mean", sample_weight=
         raise TypeError("[fastloss.jax.contrastive] sample_weight is not supported by the "
                         "pure_callback path yet")
     return _run("contrastive", ("x1", "x2"), (x1, x2), similar,
-                {"margin": margin, "reduction": reduction})
+                {"margin": margin, "reduction": reduction}, "similar")
+
+
+def cosine_embedding(x1, x2, target, *, margin=0.0, reduction="mean", sample_weight=None):
+    """:func:`fastloss.cosine_embedding` for JAX arrays (a ``jax.pure_callback`` path for now:
+    see this module's doc); differentiable with respect to ``x1`` and ``x2``."""
+    if sample_weight is not None:
+        raise TypeError("[fastloss.jax.cosine_embedding] sample_weight is not supported by the "
+                        "pure_callback path yet")
+    return _run("cosine_embedding", ("x1", "x2"), (x1, x2), target,
+                {"margin": margin, "reduction": reduction}, "target")
 
 
 def triplet(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6, swap=False,

@@ -1,6 +1,6 @@
 """Metric-learning losses (the lecture's "Metric Learning Losses").
 
-contrastive and triplet: rows of D features along the last axis of two or three embedding arrays
+contrastive, cosine_embedding and triplet: rows of D features along the last axis of two or three embedding arrays
 of one shape, one loss per row; every embedding array has a gradient, a pair's similarity label
 does not. hinge_embedding takes the distances (or any score) and a similar/dissimilar label per
 element; only the distances have a gradient.
@@ -19,6 +19,8 @@ from ._reductions import _reduce, _upstream
 __all__ = [
     "contrastive",
     "contrastive_grad",
+    "cosine_embedding",
+    "cosine_embedding_grad",
     "hinge_embedding",
     "hinge_embedding_grad",
     "triplet",
@@ -102,6 +104,67 @@ def contrastive_grad(x1, x2, similar, *, grad_output=None, argnums=0, margin=1.0
     with np.errstate(invalid="ignore"):
         g = np.where(c[..., None] == 0, 0.0, (up * c)[..., None] * diff)
     return _select(name, ("x1", "x2", "similar"), argnums, {"x1": g, "x2": -g})
+
+
+_COSINE_EPS = 1e-12  # added to each squared norm, as PyTorch's cosine_embedding_loss
+
+
+def _cosine_parts(x1, x2, target, margin):
+    """Per row: the loss, d l / d cos, and the cosine's pieces (dot, |x1|^2 + e, |x2|^2 + e)."""
+    name = "cosine_embedding"
+    m = _real(name, "margin", margin)
+    if not math.isfinite(m):
+        _fail(name, f"margin must be finite, got {_fmt(margin)}")
+    x1, x2 = _embeddings(name, ("x1", "x2"), (x1, x2))
+    y = np.asarray(target)
+    if y.dtype.kind not in "biuf":
+        _fail(name, f"target must hold real labels, got dtype {y.dtype}")
+    y = y.astype(np.float64)
+    if y.shape != x1.shape[:-1]:
+        _fail(name, f"target must have the row shape {x1.shape[:-1]}, got {y.shape}")
+    if not np.all((y == 1) | (y == -1)):
+        _fail(name, "target must hold 1 (similar) or -1 (dissimilar)")
+    dot = np.sum(x1 * x2, axis=-1)
+    n1 = np.sum(x1 * x1, axis=-1) + _COSINE_EPS
+    n2 = np.sum(x2 * x2, axis=-1) + _COSINE_EPS
+    with np.errstate(invalid="ignore"):
+        cos = dot / np.sqrt(n1 * n2)
+        h = cos - m
+        active = np.where(h > 0, 1.0, np.where(np.isnan(h), h, 0.0))
+    similar = y == 1
+    # dissimilar: h where the hinge is active, else 0 (NaN stays NaN, through `active`)
+    loss = np.where(similar, 1.0 - cos, np.where(h > 0, h, active))
+    slope = np.where(similar, -1.0, active)
+    return loss, slope, (x1, x2, dot, n1, n2)
+
+
+def cosine_embedding(x1, x2, target, *, margin=0.0, reduction="mean", sample_weight=None):
+    """Cosine embedding loss of embedding pairs, per row (PyTorch ``cosine_embedding_loss``)::
+
+        cos_i = <x1_i, x2_i> / sqrt((|x1_i|^2 + 1e-12) (|x2_i|^2 + 1e-12))
+        l_i = 1 - cos_i                 if y_i = 1
+              max(0, cos_i - margin)    if y_i = -1
+
+    labels other than 1 and -1 are an error. mean = sum_i s_i l_i / sum_i s_i.
+    """
+    loss, _, _ = _cosine_parts(x1, x2, target, margin)
+    return _reduce("cosine_embedding", loss, reduction, sample_weight)
+
+
+def cosine_embedding_grad(x1, x2, target, *, grad_output=None, argnums=0, margin=0.0,
+                          reduction="mean", sample_weight=None):
+    """``d cos / d x1 = (x2 - dot / (|x1|^2 + e) x1) / sqrt((|x1|^2 + e)(|x2|^2 + e))`` and
+    symmetrically for x2, times -1 (similar) or the hinge's indicator (dissimilar; 0 at the
+    kink and past it, where the gradient is 0 whatever the coordinates)."""
+    name = "cosine_embedding"
+    loss, slope, (a, b, dot, n1, n2) = _cosine_parts(x1, x2, target, margin)
+    up = _upstream(name, loss.shape, reduction, sample_weight, grad_output)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = (up * slope / np.sqrt(n1 * n2))[..., None]
+        zero = (slope == 0)[..., None]
+        g1 = np.where(zero, 0.0, s * (b - (dot / n1)[..., None] * a))
+        g2 = np.where(zero, 0.0, s * (a - (dot / n2)[..., None] * b))
+    return _select(name, ("x1", "x2", "target"), argnums, {"x1": g1, "x2": g2})
 
 
 def _triplet_params(name, margin, p, eps, swap):

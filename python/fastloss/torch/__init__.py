@@ -21,7 +21,7 @@ at 1) and ``torch.nn`` modules mirroring theirs::
 | ``sigmoid_focal_loss`` | ``torchvision.ops.sigmoid_focal_loss``'s signature |
 | ``softmax_focal_loss``, ``multiclass_hinge_loss`` | fastloss, class dim 1 |
 | ``gan_discriminator_loss``, ``gan_generator_loss``; ``GANDiscriminatorLoss``, ``GANGeneratorLoss`` (modules) | fastloss's GAN losses (``_adversarial.py``: the NumPy API's passes under an ``autograd.Function``; gradients to ``real`` and ``fake``; eager only) |
-| ``triplet_margin_loss`` (``TripletMarginLoss``) | as ``torch.nn.functional``, eager CPU (``_metric.py``) |
+| ``triplet_margin_loss`` (``TripletMarginLoss``), ``cosine_embedding_loss`` (``CosineEmbeddingLoss``) | as ``torch.nn.functional``, eager CPU (``_metric.py``) |
 | ``contrastive`` (``ContrastiveLoss``) | fastloss, eager CPU (``_metric.py``) |
 | ``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``, ``self_paced_weights``, ``self_paced_regularizer``; ``UncertaintyWeighting``, ``AdaptiveWeighting``, ``DynamicWeightAverage`` (modules) | fastloss's loss combinations (``_combine.py``: torch operations, no kernel) |
 
@@ -111,7 +111,8 @@ from .._core import run_tensors as _run_tensors
 # on the package, by the submodules at every call: tests replace them to force the custom-op path
 # or the device route, to forbid computing the gradient, or to see what reaches the native entry.
 __all__ = [  # torch.nn.functional names, then fastloss names, then modules
-    *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch), "triplet_margin_loss",
+    *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch), "cosine_embedding_loss",
+    "triplet_margin_loss",
     *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch), "contrastive",
     *sorted(_MODULES), *sorted(_metric_losses.MODULES),
     *_COMBINATIONS,  # the loss combinations (fastloss._combine), written with torch operations

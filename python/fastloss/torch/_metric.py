@@ -1,6 +1,6 @@
-"""The metric-learning losses in fastloss.torch: ``triplet_margin_loss`` (PyTorch's signature
-and semantics) and fastloss's ``contrastive``, with their modules ``TripletMarginLoss`` and
-``ContrastiveLoss``.
+"""The embedding losses in fastloss.torch: ``triplet_margin_loss`` and ``cosine_embedding_loss``
+(PyTorch's signatures and semantics) and fastloss's ``contrastive``, with their modules
+``TripletMarginLoss``, ``CosineEmbeddingLoss`` and ``ContrastiveLoss``.
 
 Their kernels take two or three embedding tensors, each differentiable, which the custom-op
 table (``_losses.py``: an input, a target and one gradient output) does not describe yet. So a
@@ -34,7 +34,7 @@ def _operand(name: str, t, like: Tensor):
 
 
 _NAMES = {"triplet_margin_loss": ("anchor", "positive", "negative"),
-          "contrastive": ("x1", "x2")}
+          "cosine_embedding_loss": ("input1", "input2"), "contrastive": ("x1", "x2")}
 
 
 def _check_embeddings(name: str, tensors: tuple, n_arrays: int):
@@ -100,6 +100,20 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-06, 
     return _call(numpy_api.triplet, name, (anchor, positive, negative), 3, kwargs)
 
 
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                          reduction="mean"):
+    """``torch.nn.functional.cosine_embedding_loss``: :math:`1 - \\cos` for a similar pair
+    (target 1), :math:`\\max(0, \\cos - m)` for a dissimilar one (-1), per row of the last
+    dimension, as :func:`fastloss.cosine_embedding` (one fused pass for the loss and both
+    gradients). Unlike PyTorch, a target other than 1 or -1 is an error (PyTorch gives the row
+    0), the inputs must have one shape (no broadcasting), and the gradient at the hinge's kink
+    is 0."""
+    name = "cosine_embedding_loss"
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    kwargs = dict(margin=float(margin), reduction=reduction)
+    return _call(numpy_api.cosine_embedding, name, (input1, input2, target), 2, kwargs)
+
+
 def contrastive(x1, x2, similar, margin=1.0, reduction="mean", sample_weight=None):
     """:func:`fastloss.contrastive` on tensors: :math:`\\tfrac12[y d^2 + (1 - y)\\max(0,
     m - d)^2]` per row of the last dimension, ``similar`` 1 for a similar pair and 0 for a
@@ -126,6 +140,21 @@ class TripletMarginLoss(torch.nn.Module):
                                    eps=self.eps, swap=self.swap, reduction=self.reduction)
 
 
+class CosineEmbeddingLoss(torch.nn.Module):
+    """Module form of :func:`cosine_embedding_loss` (``torch.nn.CosineEmbeddingLoss``'s
+    constructor)."""
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__()
+        self.margin = margin
+        self.reduction = legacy_reduction(size_average, reduce, reduction)
+
+    def forward(self, input1, input2, target):
+        return cosine_embedding_loss(input1, input2, target, margin=self.margin,
+                                     reduction=self.reduction)
+
+
 class ContrastiveLoss(torch.nn.Module):
     """Module form of :func:`contrastive`."""
 
@@ -138,7 +167,10 @@ class ContrastiveLoss(torch.nn.Module):
                            sample_weight=sample_weight)
 
 
-FUNCTIONS = {"triplet_margin_loss": triplet_margin_loss, "contrastive": contrastive}
-MODULES = {"TripletMarginLoss": TripletMarginLoss, "ContrastiveLoss": ContrastiveLoss}
+FUNCTIONS = {"triplet_margin_loss": triplet_margin_loss,
+             "cosine_embedding_loss": cosine_embedding_loss, "contrastive": contrastive}
+MODULES = {"TripletMarginLoss": TripletMarginLoss, "CosineEmbeddingLoss": CosineEmbeddingLoss,
+           "ContrastiveLoss": ContrastiveLoss}
 # registry name -> function name here
-FOR_REGISTRY = {"triplet": "triplet_margin_loss", "contrastive": "contrastive"}
+FOR_REGISTRY = {"triplet": "triplet_margin_loss", "cosine_embedding": "cosine_embedding_loss",
+                "contrastive": "contrastive"}
