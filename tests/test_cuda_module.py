@@ -71,8 +71,8 @@ def test_cuda_arrays_get_an_error_naming_the_kernel(name):
     if name.startswith("multiclass_hinge"):
         kwargs["kind"] = name[len("multiclass_hinge_"):]
     # (gaussian_nll's var; distillation's labels, one class index per row; contrastive's
-    # similar, one label per row)
-    more = [FakeCudaArray(np.zeros(2, np.int64) if a in ("labels", "similar")
+    # similar and cosine_embedding's target, one label per row)
+    more = [FakeCudaArray(np.ones(2, np.int64) if a in ("labels", "similar", "target")
                           else np.ones((2, 3), np.float32))
             for a in REGISTRY[stem].arrays[2:]]
     with pytest.raises(ValueError, match=rf"\[fastloss.{stem}\] .*no CUDA kernel for this loss "
