@@ -161,10 +161,11 @@ def _run_peer(name: str, case: Case, args, kwargs, cfg: Config, t: dict, fl: dic
     budget = None if cfg.quick else cfg.peer_budget_s
     try:
         if name == "numpy":
-            value, grad, how = peer_mod.numpy_peer(case, args, kwargs)
+            value, grad, how, scale = peer_mod.numpy_peer(case, args, kwargs)
             # (no warm-up: a NumPy call has nothing to compile; its first run is a timed run)
             r = rounds({"value": value, "grad": grad}, cfg.repeats, warmup=0 if budget else 1,
                        budget_s=budget, min_runs=1)
+            r = {key: [s * scale for s in runs] for key, runs in r.items()}
             k = min(len(r["value"]), len(r["grad"]))
             fwd_runs, fused_runs = r["value"], [a + b for a, b in zip(r["value"][:k], r["grad"][:k])]
         elif name == "torch.compile":
