@@ -34,8 +34,6 @@ struct PNorm {
   // pow rounding, ||v||_p of one nonzero coordinate would otherwise not be exactly |v|, and
   // u_ap - u_pn of equal terms not exactly 0.
   static constexpr bool kAlwaysScaled = kP == 0;
-  // unit() is v / d: the gradient pass may multiply by a reciprocal instead (Triplet::run).
-  static constexpr bool kReciprocal = kP == 2;
   double p;
   FL_HOST_DEVICE double power(double v) const {
     if constexpr (kP == 2) return v * v;
@@ -49,9 +47,8 @@ struct PNorm {
     else return fl_pow(s, 1.0 / p);
   }
   // The norm's gradient entry u_j = sign(v_j) (|v_j| / d)^(p-1) (v_j / d for p = 2), 0 where
-  // d = 0: a ratio at most 1, so no power overflows. (The p = 2 gradient pass uses v * (1 / d)
-  // where 1 / d is safe: equal terms, equal v and equal d, round alike either way, so
-  // u_ap - u_an still cancels exactly where the two are equal.)
+  // d = 0: a ratio at most 1, so no power overflows; and a division, not a product with 1 / d,
+  // so u_ap - u_an cancels exactly where the two are equal.
   FL_HOST_DEVICE double unit(double v, double d) const {
     if (d == 0.0) return 0.0;  // the subgradient 0
     if constexpr (kP == 2) return v / d;
@@ -82,12 +79,6 @@ FL_HOST_DEVICE double robust_norm(const Norm& norm, double s, int64_t n, V v) {
   double scaled[1];
   embedding_sums(n, [&](int64_t j, double* out) { out[0] = norm.power(v(j) / m); }, scaled);
   return m * norm.norm(scaled[0]);
-}
-
-// Whether v * (1 / d) may stand for v / d: 1 / d neither overflows (d subnormal or 0) nor loses
-// bits as a subnormal (d above 2^1022), and d is finite. Always so for float32 rows.
-FL_HOST_DEVICE bool reciprocal_safe(double d) {
-  return d >= 0x1p-1020 && d <= 0x1p1020;
 }
 
 template <class T>
@@ -143,71 +134,16 @@ struct Triplet {
     T* ga = a.grad[0];
     T* gp = a.grad[1];
     T* gn = a.grad[2];
-    if (gate == 0.0) {  // every entry 0 (no 0 * inf from an infinite coordinate)
-      for (int64_t j = 0; j < a.dim; ++j) {
-        if (ga) ga[j] = T(0);
-        if (gp) gp[j] = T(0);
-        if (gn) gn[j] = T(0);
-      }
-      return loss;
-    }
-    if constexpr (Norm::kReciprocal) {
-      if (reciprocal_safe(d_ap) && reciprocal_safe(d_neg)) {
-        // v / d as v * (1 / d): one division per row, not two per feature. Both terms of an
-        // equal pair (u_ap - u_an, equal v and d) still round alike, so they cancel exactly.
-        const double r_ap = 1.0 / d_ap, r_neg = 1.0 / d_neg;
-        if (swapped) scaled_grads<true>(a, c, r_ap, r_neg, eps);
-        else scaled_grads<false>(a, c, r_ap, r_neg, eps);
-        return loss;
-      }
-    }
     for (int64_t j = 0; j < a.dim; ++j) {
-      const double u_ap = c * norm.unit(v_ap(j), d_ap);
-      const double u_neg = c * norm.unit(swapped ? v_pn(j) : v_an(j), d_neg);
+      // gate 0: every entry 0 (no 0 * inf from an infinite coordinate)
+      const double u_ap = gate == 0.0 ? 0.0 : c * norm.unit(v_ap(j), d_ap);
+      const double u_neg =
+          gate == 0.0 ? 0.0 : c * norm.unit(swapped ? v_pn(j) : v_an(j), d_neg);
       if (ga) ga[j] = T(swapped ? u_ap : u_ap - u_neg);
       if (gp) gp[j] = T(swapped ? -u_ap - u_neg : -u_ap);
       if (gn) gn[j] = T(u_neg);
     }
     return loss;
-  }
-
-  // The p = 2 gradients with u = c v r (r = 1 / d), d_neg the swapped distance or not. All three
-  // rows wanted (the usual call): one loop; else one loop per wanted row, so that every loop is
-  // branch-free and vectorises.
-  template <bool kSwapped>
-  FL_HOST_DEVICE static void scaled_grads(const EmbeddingArgs<T>& a, double c, double r_ap,
-                                          double r_neg, double eps) {
-    const T* an = a.x[0];
-    const T* po = a.x[1];
-    const T* ne = a.x[2];
-    T* ga = a.grad[0];
-    T* gp = a.grad[1];
-    T* gn = a.grad[2];
-    const int64_t n = a.dim;
-    auto u_ap = [&](int64_t j) { return c * (((double(an[j]) - double(po[j])) + eps) * r_ap); };
-    auto u_neg = [&](int64_t j) {
-      const double v = kSwapped ? (double(po[j]) - double(ne[j])) + eps
-                                : (double(an[j]) - double(ne[j])) + eps;
-      return c * (v * r_neg);
-    };
-    if (ga && gp && gn) {
-      for (int64_t j = 0; j < n; ++j) {
-        const double x = u_ap(j), y = u_neg(j);
-        ga[j] = T(kSwapped ? x : x - y);
-        gp[j] = T(kSwapped ? -x - y : -x);
-        gn[j] = T(y);
-      }
-      return;
-    }
-    if (ga) {
-      for (int64_t j = 0; j < n; ++j) ga[j] = T(kSwapped ? u_ap(j) : u_ap(j) - u_neg(j));
-    }
-    if (gp) {
-      for (int64_t j = 0; j < n; ++j) gp[j] = T(kSwapped ? -u_ap(j) - u_neg(j) : -u_ap(j));
-    }
-    if (gn) {
-      for (int64_t j = 0; j < n; ++j) gn[j] = T(u_neg(j));
-    }
   }
 };
 
