@@ -160,7 +160,8 @@ py::object run_tensors(int kernel, int reduction, const std::vector<double>& par
   const KernelInfo& info = kernel_info(Kernel(kernel));
   const bool rows = info.family == Family::row;
   try {
-    if (info.family == Family::embedding) throw Decline{};  // the general path runs them
+    // The general path runs the embedding and in-batch losses.
+    if (info.family == Family::embedding || info.family == Family::batch) throw Decline{};
     const std::optional<View> x0 = tensor_view(x_desc), y0 = tensor_view(y_desc);
     FL_CHECK(x0 && y0, "run_tensors", "input and target are required");
     if (!is_floating(x0->dtype)) throw Decline{};

@@ -155,6 +155,7 @@ LaunchFn<T> launcher(Kernel k) {
 #define FL_POINTWISE(name, Functor, target, aux) launch_of<generic::Functor<T>, T>(),
 #define FL_ROW(...) nullptr,
 #define FL_EMBEDDING(...) nullptr,  // no CUDA embedding driver yet: "no kernel"
+#define FL_BATCH(...) nullptr,      // no CUDA in-batch driver yet
 #include "fastloss/losses.def"
   };
   return table[int(k)];

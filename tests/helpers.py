@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastloss._gradient_buffers import KERNELS
 from fastloss._registry import REGISTRY, TOLERANCE, make_inputs
 
 __all__ = [
@@ -40,6 +41,9 @@ ROWS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "row")
 # checked against the reference, across threads and by finite differences in tests/test_gan.py.
 PAIRS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "pair")
 EMBEDDINGS = sorted(name for name, spec in REGISTRY.items() if spec.kind == "embedding")
+# The in-batch losses (kernel family "batch": info_nce) take (N, D) arrays only, so the tests
+# that draw shapes of any rank draw 2-d ones for them.
+BATCH = sorted(name for name in REGISTRY if KERNELS.get(name, {}).get("family") == "batch")
 
 
 def row_target_kind(name: str) -> str:

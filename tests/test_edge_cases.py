@@ -11,7 +11,7 @@ import pytest
 import fastloss as fl
 from fastloss import reference
 from fastloss._registry import REGISTRY, make_inputs
-from helpers import (assert_bitwise, assert_close, per_class_target_losses, rng_for, tolerance,
+from helpers import (BATCH, assert_bitwise, assert_close, per_class_target_losses, rng_for, tolerance,
                      variant_id)
 
 DTYPES = (np.float32, np.float64)
@@ -409,6 +409,8 @@ def _empty_shapes(kind):
 @pytest.mark.parametrize("spec, variant", ONE_LOSS_SHAPE_VARIANTS)
 def test_empty_inputs(spec, variant, dtype):
     for shape in _empty_shapes(spec.kind):
+        if spec.name in BATCH and len(shape) != 2:
+            continue
         args, kw = make_inputs(spec, variant, rng_for("empty"), shape, dtype)
         loss_shape = shape if spec.kind == "pointwise" else shape[:-1]
         mean, g = _vg(spec.fn, *args, reduction="mean", **kw)

@@ -307,7 +307,17 @@ def _cosine_pairs(shape=(2, 3, 5), margin=0.0, label_dtype=np.int64):
     return make
 
 
+def _query_key_batch(n=5, d=4, **kw):
+    """A batch of queries and keys near them (the loss is smooth: no kinks to avoid)."""
+    def make(rng):
+        q = rng.normal(size=(n, d))
+        return (q, q + 0.5 * rng.normal(size=(n, d))), dict(kw)
+    return make
+
+
 CASES = [
+    ("info_nce", "info_nce", _query_key_batch(temperature=0.5)),
+    ("info_nce_symmetric_one_feature", "info_nce", _query_key_batch(n=6, d=1, symmetric=True)),
     ("cosine_3d", "cosine_embedding", _cosine_pairs()),
     ("cosine_m-0.4_float_labels", "cosine_embedding",
      _cosine_pairs(shape=(5, 4), margin=-0.4, label_dtype=np.float32)),

@@ -424,6 +424,7 @@ def _contract_cases():
         ("gan_generator", (pred,), {"kind": "least_squares"}),
         ("contrastive", (pred, target, t % 2), {"margin": 2.0}),
         ("cosine_embedding", (pred, target, 2 * (t % 2) - 1), {"margin": 0.1}),
+        ("info_nce", (pred, target), {"temperature": 0.3, "symmetric": True}),
         ("triplet", (pred, target, x), {"p": 1.5, "swap": True}),
     ]
 
@@ -688,6 +689,11 @@ ERRORS = [
                                                             [1, -1], margin=np.nan), "margin"),
     ("cosine_embedding", lambda: reference.cosine_embedding_grad(
         np.ones((2, 3)), np.ones((2, 3)), [1, -1], argnums=2), "target"),
+    ("info_nce", lambda: reference.info_nce(np.ones((2, 3)), np.ones((2, 3)), temperature=0),
+     "temperature"),
+    ("info_nce", lambda: reference.info_nce(np.ones(3), np.ones(3)), "(N, D)"),
+    ("info_nce", lambda: reference.info_nce_grad(np.ones((2, 3)), np.ones((2, 2)), argnums=1),
+     "key must have the shape"),
     ("contrastive", lambda: reference.contrastive(np.zeros((2, 3)), np.zeros((2, 2)), [0, 1]),
      "x2 must have the shape"),
     ("contrastive", lambda: reference.contrastive(np.zeros((2, 3)), np.zeros((2, 3)), [0, 2]),

@@ -854,7 +854,7 @@ def test_eager_path_equals_the_custom_op_path(reduction, monkeypatch):
 _GAN = {"gan_discriminator_loss", "gan_generator_loss"}
 # The embedding losses (fastloss.torch._metric: two or three differentiable tensors, no custom op
 # yet) are checked against torch.nn.functional and the NumPy API in tests/test_torch_metric.py.
-_EMBEDDING = {"triplet_margin_loss", "cosine_embedding_loss", "contrastive"}
+_EMBEDDING = {"triplet_margin_loss", "cosine_embedding_loss", "contrastive", "info_nce"}
 _ADAPTERS = set(flt.FOR_REGISTRY.values()) - _GAN - _EMBEDDING
 # MODULES compare with torch.nn's modules, so they leave out the modules of the losses PyTorch
 # does not have (their functions are in CASES, against fastloss's own NumPy API).
@@ -870,7 +870,9 @@ _MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss
                                  # (no torch.nn GAN loss: tests/test_gan_adapters.py)
                                  "GANDiscriminatorLoss", "GANGeneratorLoss",
                                  # (tests/test_torch_metric.py)
-                                 "TripletMarginLoss", "CosineEmbeddingLoss", "ContrastiveLoss"}
+                                 "TripletMarginLoss", "CosineEmbeddingLoss", "ContrastiveLoss",
+                                 # (tests/test_info_nce.py)
+                                 "InfoNCELoss"}
 
 
 def test_the_hand_lists_cover_every_adapter():

@@ -41,6 +41,10 @@ namespace cpu {
 LossResult pointwise(const LossRequest& req);
 LossResult rows(const LossRequest& req);
 LossResult embedding(const LossRequest& req);
+// The in-batch losses: batch() sends each to its own driver (losses.def's FL_BATCH lines).
+LossResult batch(const LossRequest& req);
+#define FL_BATCH(name, driver, inputs) LossResult driver(const LossRequest& req);
+#include "fastloss/losses.def"
 }  // namespace cpu
 
 }  // namespace fastloss

@@ -217,7 +217,8 @@ LossResult run(const LossRequest& req) {
   FL_CHECK(int(req.kernel) >= 0 && int(req.kernel) < kNumKernels, name, "unknown kernel");
   FL_CHECK(req.x() && req.target(), name, "missing input");
   FL_CHECK(!req.inputs[2] || kernel_info(req.kernel).target == TargetKind::logits ||
-               kernel_info(req.kernel).family == Family::embedding,
+               kernel_info(req.kernel).family == Family::embedding ||
+               kernel_info(req.kernel).family == Family::batch,
            name, "this loss takes two arrays");
   FL_CHECK_TYPE(is_floating(req.x()->dtype), name, "expected a float32 or float64 input, got ",
                 dtype_name(req.x()->dtype));
@@ -227,11 +228,15 @@ LossResult run(const LossRequest& req) {
   if (family == Family::pointwise) check_pointwise(req);
   else if (family == Family::row) check_rows(req);
   else check_embedding(req);
+  if (family == Family::batch)
+    FL_CHECK(req.x()->ndim == 2, name, "expected (N, D) arrays, got ", req.x()->ndim,
+             " dimensions");
   Device device = common_device(name, {req.inputs[0], req.inputs[1], req.inputs[2], req.aux[0],
                                        req.aux[1], req.weight, req.upstream, req.loss_out, req.grads[0],
                                        req.grads[1], req.grads[2]});
   if (device.kind != DeviceKind::cpu) return run_on_device(req, device);
   if (family == Family::embedding) return cpu::embedding(req);
+  if (family == Family::batch) return cpu::batch(req);
   return family == Family::pointwise ? cpu::pointwise(req) : cpu::rows(req);
 }
 

@@ -16,13 +16,14 @@ from . import cuda, reference
 from ._autodiff import grad, value_and_grad
 from ._build import (build_info, empty_output_cache, get_num_threads, set_num_threads,
                      set_output_cache_limit)
-from . import (_adversarial, _classification, _combine, _divergence, _likelihood, _metric,
-               _multilabel, _ranking, _regression)
+from . import (_adversarial, _classification, _combine, _divergence, _in_batch, _likelihood,
+               _metric, _multilabel, _ranking, _regression)
 # The public losses: each family module's __all__, so a new loss is listed once, beside its
 # function (importing a family module also registers its losses in _registry.REGISTRY).
 from ._adversarial import *  # noqa: F401,F403
 from ._classification import *  # noqa: F401,F403
 from ._divergence import *  # noqa: F401,F403
+from ._in_batch import *  # noqa: F401,F403
 from ._likelihood import *  # noqa: F401,F403
 from ._metric import *  # noqa: F401,F403
 from ._multilabel import *  # noqa: F401,F403
@@ -42,6 +43,7 @@ __all__ = sorted([
     *_divergence.__all__,
     *_ranking.__all__,
     *_metric.__all__,
+    *_in_batch.__all__,
     *_adversarial.__all__,
     *_combine.__all__,
     "build_info",

@@ -66,3 +66,19 @@ def _cosine_embedding(p):
                 constant_minimiser=None,
                 notes="similar pairs: 1 - cos; dissimilar pairs: 0 once cos <= margin; "
                       "values in [0, 2]")
+
+
+@entry("info_nce", temperature=(0.07, positive), symmetric=(False, _flag))
+def _info_nce(p):
+    # In the queries at fixed keys: the log-sum-exp of logits linear in q minus a linear term,
+    # convex and smooth. Its gradient sum_j (p_ij - [i = j]) k_j / t is a difference of two
+    # convex combinations of keys, so bounded by 2 max |k| / t (bounded for bounded keys: a far
+    # outlier query moves the others boundedly), and Lipschitz with a constant of at most
+    # max |k|^2 / t^2 (the softmax's Jacobian has norm at most 1), which depends on the keys.
+    return dict(prediction="embedding_pair", convex=True, smooth=True, kinks=None,
+                bounded_gradient=True, gradient_bound=None, lipschitz_gradient=True,
+                lipschitz=None, robust=True, proper_scoring=None,
+                nll_of="the categorical model: query i's softmax over the batch's keys",
+                minimiser=None, constant_minimiser=None,
+                notes="convex in either input at the other fixed; log N at uniform logits"
+                      + ("; CLIP's mean of both directions" if p["symmetric"] else ""))

@@ -17,7 +17,7 @@ namespace fastloss {
     return names[static_cast<int>(v)];                                       \
   }
 
-#define FL_FAMILIES(X) X(pointwise) X(row) X(embedding)
+#define FL_FAMILIES(X) X(pointwise) X(row) X(embedding) X(batch)
 // What a kernel's second input holds (see losses.def).
 #define FL_TARGET_KINDS(X) \
   X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable) X(index_list) X(logits) X(embedding)
@@ -36,6 +36,7 @@ enum class Kernel : int {
 #define FL_POINTWISE(name, Functor, target, aux) name,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) name,
 #define FL_EMBEDDING(name, Functor, inputs, label) name,
+#define FL_BATCH(name, driver, inputs) name,
 #include "fastloss/losses.def"
   count
 };
@@ -48,7 +49,8 @@ struct KernelInfo {
   TargetKind target;
   AuxKind aux;            // pointwise: the per-element operand; rows: the label's per-class value
   ClassWeight class_weight;
-  // Embedding kernels: the number of embedding arrays (2 or 3) and their per-row label.
+  // Embedding and batch kernels: the number of embedding arrays (2 or 3); embedding kernels
+  // also their per-row label.
   int8_t embedding_inputs = 0;
   RowLabel row_label = RowLabel::none;
 
@@ -86,6 +88,9 @@ inline constexpr KernelInfo kKernels[kNumKernels] = {
 #define FL_EMBEDDING(name, Functor, inputs, label)                                              \
   {#name, #name, Family::embedding, TargetKind::embedding, AuxKind::none, ClassWeight::none,     \
    inputs, RowLabel::label},
+#define FL_BATCH(name, driver, inputs)                                                          \
+  {#name, #name, Family::batch, TargetKind::embedding, AuxKind::none, ClassWeight::none,         \
+   inputs, RowLabel::none},
 #include "fastloss/losses.def"
 };
 

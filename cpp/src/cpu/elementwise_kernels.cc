@@ -195,6 +195,7 @@ const ElementwiseTable& FL_CAT(elementwise_table_, FL_ISA)() {
   static const ElementwiseTable table = {
 #define FL_ROW(...) nullptr,
 #define FL_EMBEDDING(...) nullptr,
+#define FL_BATCH(...) nullptr,
 #define FL_POINTWISE(name, Functor, target, aux) \
   ::fastloss::FL_ISA::pointwise_chunk<::fastloss::FL_ISA::Functor<float>, float>,
       {
@@ -202,6 +203,7 @@ const ElementwiseTable& FL_CAT(elementwise_table_, FL_ISA)() {
       },
 #define FL_ROW(...) nullptr,
 #define FL_EMBEDDING(...) nullptr,
+#define FL_BATCH(...) nullptr,
 #define FL_POINTWISE(name, Functor, target, aux) \
   ::fastloss::FL_ISA::pointwise_chunk<::fastloss::FL_ISA::Functor<double>, double>,
       {

@@ -38,6 +38,7 @@ const EmbeddingTable& FL_CAT(embedding_table_, FL_ISA)() {
   static const EmbeddingTable table = {
 #define FL_POINTWISE(...) nullptr,
 #define FL_ROW(...) nullptr,
+#define FL_BATCH(...) nullptr,
 #define FL_EMBEDDING(name, Functor, inputs, label) \
   ::fastloss::FL_ISA::embedding_kernel<::fastloss::FL_ISA::Functor<float>, float>,
       {
@@ -45,6 +46,7 @@ const EmbeddingTable& FL_CAT(embedding_table_, FL_ISA)() {
       },
 #define FL_POINTWISE(...) nullptr,
 #define FL_ROW(...) nullptr,
+#define FL_BATCH(...) nullptr,
 #define FL_EMBEDDING(name, Functor, inputs, label) \
   ::fastloss::FL_ISA::embedding_kernel<::fastloss::FL_ISA::Functor<double>, double>,
       {
@@ -52,6 +54,7 @@ const EmbeddingTable& FL_CAT(embedding_table_, FL_ISA)() {
       },
 #define FL_POINTWISE(...) nullptr,
 #define FL_ROW(...) nullptr,
+#define FL_BATCH(...) nullptr,
 #define FL_EMBEDDING(name, Functor, inputs, label) \
   ::fastloss::FL_ISA::label_entry<::fastloss::FL_ISA::Functor<double>, FL_HAS_LABEL_##label>(),
       {

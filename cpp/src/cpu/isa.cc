@@ -16,18 +16,22 @@ struct Variant {
   const ElementwiseTable& (*elementwise)();
   const RowTable& (*rows)();
   const EmbeddingTable& (*embedding)();
+  const BatchTable& (*batch)();
 };
 
 // Worst to best.
 const Variant kVariants[] = {
 #ifdef FL_HAVE_ISA_baseline
-    {"baseline", elementwise_table_baseline, row_table_baseline, embedding_table_baseline},
+    {"baseline", elementwise_table_baseline, row_table_baseline, embedding_table_baseline,
+     batch_table_baseline},
 #endif
 #ifdef FL_HAVE_ISA_avx2
-    {"avx2", elementwise_table_avx2, row_table_avx2, embedding_table_avx2},
+    {"avx2", elementwise_table_avx2, row_table_avx2, embedding_table_avx2,
+     batch_table_avx2},
 #endif
 #ifdef FL_HAVE_ISA_avx512
-    {"avx512", elementwise_table_avx512, row_table_avx512, embedding_table_avx512},
+    {"avx512", elementwise_table_avx512, row_table_avx512, embedding_table_avx512,
+     batch_table_avx512},
 #endif
 };
 constexpr int kNumVariants = sizeof(kVariants) / sizeof(kVariants[0]);
@@ -47,7 +51,7 @@ bool cpu_supports(const char* name) {
 }
 
 IsaKernels make(const Variant& v) {
-  return {v.name, &v.elementwise(), &v.rows(), &v.embedding()};
+  return {v.name, &v.elementwise(), &v.rows(), &v.embedding(), &v.batch()};
 }
 
 std::string g_override_problem;  // why FASTLOSS_ISA was not followed, or empty

@@ -9,6 +9,7 @@
 #include "fastloss/kernels.h"
 #include "fastloss/embedding.h"
 #include "fastloss/row.h"
+#include "cpu/info_nce.h"
 
 namespace fastloss::cpu {
 
@@ -96,13 +97,15 @@ struct IsaKernels {
   const ElementwiseTable* elementwise;
   const RowTable* rows;
   const EmbeddingTable* embedding;
+  const BatchTable* batch;
 };
 
 // One per compiled ISA (defined in the per-ISA translation units).
 #define FL_DECLARE_ISA(isa)                      \
   const ElementwiseTable& elementwise_table_##isa(); \
   const RowTable& row_table_##isa();       \
-  const EmbeddingTable& embedding_table_##isa();
+  const EmbeddingTable& embedding_table_##isa(); \
+  const BatchTable& batch_table_##isa();
 FL_DECLARE_ISA(baseline)
 FL_DECLARE_ISA(avx2)
 FL_DECLARE_ISA(avx512)

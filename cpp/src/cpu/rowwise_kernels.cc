@@ -48,6 +48,7 @@ const RowTable& FL_CAT(row_table_, FL_ISA)() {
   static const RowTable table = {
 #define FL_POINTWISE(...) nullptr,
 #define FL_EMBEDDING(...) nullptr,
+#define FL_BATCH(...) nullptr,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) \
   ::fastloss::FL_ISA::row_kernel<::fastloss::FL_ISA::Functor<float>, float>,
       {
@@ -55,6 +56,7 @@ const RowTable& FL_CAT(row_table_, FL_ISA)() {
       },
 #define FL_POINTWISE(...) nullptr,
 #define FL_EMBEDDING(...) nullptr,
+#define FL_BATCH(...) nullptr,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) \
   ::fastloss::FL_ISA::row_kernel<::fastloss::FL_ISA::Functor<double>, double>,
       {
@@ -62,6 +64,7 @@ const RowTable& FL_CAT(row_table_, FL_ISA)() {
       },
 #define FL_POINTWISE(...) nullptr,
 #define FL_EMBEDDING(...) nullptr,
+#define FL_BATCH(...) nullptr,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) \
   ::fastloss::FL_ISA::tile_entry<::fastloss::FL_ISA::Functor<float>, float>(),
       {
@@ -69,6 +72,7 @@ const RowTable& FL_CAT(row_table_, FL_ISA)() {
       },
 #define FL_POINTWISE(...) nullptr,
 #define FL_EMBEDDING(...) nullptr,
+#define FL_BATCH(...) nullptr,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) \
   ::fastloss::FL_ISA::tile_entry<::fastloss::FL_ISA::Functor<double>, double>(),
       {

@@ -51,6 +51,9 @@ ROW_SHAPES = {
     "contrastive": ((1 << 18, 128), (512, 128)),
     "cosine_embedding": ((1 << 18, 128), (512, 128)),
     "triplet": ((1 << 18, 128), (512, 128)),
+    # in-batch: the N = 4096 pairs of D = 256 (4 N^2 D flops for the loss and both
+    # gradients; the roofline column is memory traffic only, so the GEMM rate is the measure)
+    "info_nce": ((4096, 256), (256, 64)),
 }
 DEFAULT_ROW_SHAPE = ((16384, 1000), (64, 1000))
 

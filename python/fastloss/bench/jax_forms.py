@@ -71,3 +71,19 @@ def embedding(name: str, kw: dict):
         d_neg = jnp.minimum(dist(a, neg), dist(pos, neg)) if swap else dist(a, neg)
         return jnp.mean(jnp.maximum(0.0, m + dist(a, pos) - d_neg))
     return triplet
+
+
+def info_nce(kw: dict):
+    """In-batch InfoNCE in jax.numpy: the N x N logits, log_softmax, the diagonal."""
+    import jax
+    import jax.numpy as jnp
+
+    t, symmetric = kw["temperature"], kw["symmetric"]
+
+    def loss(q, k):
+        z = q @ k.T / t
+        rows = -jnp.mean(jnp.diagonal(jax.nn.log_softmax(z, axis=1)))
+        if not symmetric:
+            return rows
+        return 0.5 * (rows - jnp.mean(jnp.diagonal(jax.nn.log_softmax(z, axis=0))))
+    return loss

@@ -220,6 +220,15 @@ def _torch_loss(case: Case, kw: dict):
         return ((lambda a, pos, neg: F.triplet_margin_loss(a, pos, neg, margin=m, p=p, eps=e,
                                                            swap=sw)),
                 f"F.triplet_margin_loss (pairwise_distance x{3 if sw else 2}, clamp, mean)")
+    if name == "info_nce":
+        t, symmetric = kw["temperature"], kw["symmetric"]
+
+        def info_nce(q, k):
+            z = q @ k.T / t
+            labels = torch.arange(len(z))
+            loss = F.cross_entropy(z, labels)
+            return 0.5 * (loss + F.cross_entropy(z.T, labels)) if symmetric else loss
+        return info_nce, "composed: matmul + F.cross_entropy(arange(N)) (N x N logits)"
     raise Unavailable(f"no torch counterpart written for {name}")
 
 
@@ -337,6 +346,8 @@ def _jax_loss(case: Case, kw: dict):
         return jax_forms.divergence(name, kw)
     if name in ("contrastive", "cosine_embedding", "triplet"):
         return jax_forms.embedding(name, kw)
+    if name == "info_nce":
+        return jax_forms.info_nce(kw)
     if name == "gan_discriminator" and kw["kind"] == "bce":
         b = kw["real_label"]
         return lambda r, f: (jnp.mean(b * jax.nn.softplus(-r) + (1 - b) * jax.nn.softplus(r))

@@ -51,7 +51,7 @@ loss alone. The functions work under ``jax.jit``, ``jax.grad``/``jax.vjp`` and `
   are static attributes of the compiled call: Python numbers (or concrete 0-d arrays); a traced
   value is a ``TypeError``. Per-position/per-class arrays (``tau``, ``alpha``, ``pos_weight``,
   ``class_weight``) and ``sample_weight`` are operands and may be traced.
-* The embedding losses (``contrastive``, ``cosine_embedding``, ``triplet``) run through
+* The embedding losses (``contrastive``, ``cosine_embedding``, ``triplet``, ``info_nce``) run through
   ``jax.pure_callback`` for now, not the FFI custom call (``_metric.py``); ``sample_weight`` is
   not taken there yet.
 * CPU only: the custom call is registered for XLA's CPU platform (a CUDA handler is future work).
@@ -80,7 +80,7 @@ from ._divergence import distillation, js_divergence, kl_divergence  # noqa: F40
 # The GAN losses: one pass per array, the discriminator's two passes added.
 from ._adversarial import gan_discriminator, gan_generator  # noqa: F401
 # The metric-learning losses: a jax.pure_callback path for now (see _metric.py).
-from ._metric import contrastive, cosine_embedding, triplet  # noqa: F401
+from ._metric import contrastive, cosine_embedding, info_nce, triplet  # noqa: F401
 
 # One function per registered loss, under its fastloss name (tests/test_registry.py checks that
 # every registry entry has one).

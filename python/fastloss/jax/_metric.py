@@ -1,4 +1,5 @@
-"""fastloss.jax's embedding losses (``contrastive``, ``cosine_embedding``, ``triplet``): a first step through
+"""fastloss.jax's embedding losses (``contrastive``, ``cosine_embedding``, ``triplet``, and the
+in-batch ``info_nce``): a first step through
 ``jax.pure_callback``, not yet the XLA FFI custom call of the other losses.
 
 Each call is a ``jax.custom_vjp``: its forward runs the NumPy API on the host through
@@ -20,8 +21,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _metric as numpy_api
+from .. import _in_batch, _metric
 from .._autodiff import value_and_grad
+
+
+# The NumPy API functions this module wraps, by name.
+_NUMPY = {"contrastive": _metric.contrastive, "cosine_embedding": _metric.cosine_embedding,
+          "triplet": _metric.triplet, "info_nce": _in_batch.info_nce}
 
 
 def _renamed(fn: str):
@@ -51,14 +57,14 @@ def _check(fn: str, names: tuple, arrays: tuple, label, label_name: str, static:
         raise ValueError(f"[fastloss.jax.{fn}] {label_name} must have the row shape "
                          f"{first.shape[:-1]}, got {label.shape}")
     labels = () if label is None else (np.zeros(stand_in.shape[:-1]),)
-    _renamed(fn)(lambda: getattr(numpy_api, fn)(
+    _renamed(fn)(lambda: _NUMPY[fn](
         *(stand_in,) * len(arrays), *labels, **static))
 
 
 @functools.lru_cache(maxsize=None)
 def _loss(fn: str, n_arrays: int, has_label: bool, static: tuple):
     """The custom_vjp of one loss at static hyper-parameters."""
-    np_fn = getattr(numpy_api, fn)
+    np_fn = _NUMPY[fn]
     kwargs = dict(static)
     none = kwargs["reduction"] == "none"
 
@@ -135,3 +141,17 @@ def triplet(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6, swap=Fal
     return _run("triplet", ("anchor", "positive", "negative"), (anchor, positive, negative),
                 None, {"margin": margin, "p": p, "eps": eps, "swap": swap,
                        "reduction": reduction})
+
+
+def info_nce(query, key, *, temperature=0.07, symmetric=False, reduction="mean",
+             sample_weight=None):
+    """:func:`fastloss.info_nce` for JAX (N, D) arrays (a ``jax.pure_callback`` path for now:
+    see this module's doc); differentiable with respect to ``query`` and ``key``."""
+    if sample_weight is not None:
+        raise TypeError("[fastloss.jax.info_nce] sample_weight is not supported by the "
+                        "pure_callback path yet")
+    if jnp.ndim(query) != 2:
+        raise ValueError(f"[fastloss.jax.info_nce] query must be an (N, D) array, got shape "
+                         f"{jnp.shape(query)}")
+    return _run("info_nce", ("query", "key"), (query, key), None,
+                {"temperature": temperature, "symmetric": symmetric, "reduction": reduction})

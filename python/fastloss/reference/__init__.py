@@ -40,11 +40,12 @@ Common contract
 
 from __future__ import annotations
 
-from . import (adversarial, binary, divergence, likelihood, metric, multiclass, multilabel,
-               ranking, regression)
+from . import (adversarial, binary, divergence, in_batch, likelihood, metric, multiclass,
+               multilabel, ranking, regression)
 from .adversarial import *  # noqa: F401,F403
 from .binary import *  # noqa: F401,F403 (each module's __all__: a new loss is listed once, beside it)
 from .divergence import *  # noqa: F401,F403
+from .in_batch import *  # noqa: F401,F403
 from .likelihood import *  # noqa: F401,F403
 from .metric import *  # noqa: F401,F403
 from .multiclass import *  # noqa: F401,F403
@@ -54,4 +55,4 @@ from .regression import *  # noqa: F401,F403
 
 __all__ = [*regression.__all__, *binary.__all__, *multiclass.__all__, *multilabel.__all__,
            *likelihood.__all__, *divergence.__all__, *ranking.__all__,
-           *metric.__all__, *adversarial.__all__]
+           *metric.__all__, *in_batch.__all__, *adversarial.__all__]

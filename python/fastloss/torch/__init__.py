@@ -22,7 +22,7 @@ at 1) and ``torch.nn`` modules mirroring theirs::
 | ``softmax_focal_loss``, ``multiclass_hinge_loss`` | fastloss, class dim 1 |
 | ``gan_discriminator_loss``, ``gan_generator_loss``; ``GANDiscriminatorLoss``, ``GANGeneratorLoss`` (modules) | fastloss's GAN losses (``_adversarial.py``: the NumPy API's passes under an ``autograd.Function``; gradients to ``real`` and ``fake``; eager only) |
 | ``triplet_margin_loss`` (``TripletMarginLoss``), ``cosine_embedding_loss`` (``CosineEmbeddingLoss``) | as ``torch.nn.functional``, eager CPU (``_metric.py``) |
-| ``contrastive`` (``ContrastiveLoss``) | fastloss, eager CPU (``_metric.py``) |
+| ``contrastive`` (``ContrastiveLoss``), ``info_nce`` (``InfoNCELoss``) | fastloss, eager CPU (``_metric.py``) |
 | ``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``, ``self_paced_weights``, ``self_paced_regularizer``; ``UncertaintyWeighting``, ``AdaptiveWeighting``, ``DynamicWeightAverage`` (modules) | fastloss's loss combinations (``_combine.py``: torch operations, no kernel) |
 
 Where PyTorch has the loss, the values follow PyTorch, including its ``weight`` conventions:

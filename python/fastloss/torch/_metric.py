@@ -1,6 +1,6 @@
 """The embedding losses in fastloss.torch: ``triplet_margin_loss`` and ``cosine_embedding_loss``
-(PyTorch's signatures and semantics) and fastloss's ``contrastive``, with their modules
-``TripletMarginLoss``, ``CosineEmbeddingLoss`` and ``ContrastiveLoss``.
+(PyTorch's signatures and semantics) and fastloss's ``contrastive`` and ``info_nce``, with their
+modules ``TripletMarginLoss``, ``CosineEmbeddingLoss``, ``ContrastiveLoss`` and ``InfoNCELoss``.
 
 Their kernels take two or three embedding tensors, each differentiable, which the custom-op
 table (``_losses.py``: an input, a target and one gradient output) does not describe yet. So a
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _in_batch
 from .. import _metric as numpy_api
 from .._autodiff import value_and_grad
 from ._call import legacy_reduction
@@ -34,7 +35,8 @@ def _operand(name: str, t, like: Tensor):
 
 
 _NAMES = {"triplet_margin_loss": ("anchor", "positive", "negative"),
-          "cosine_embedding_loss": ("input1", "input2"), "contrastive": ("x1", "x2")}
+          "cosine_embedding_loss": ("input1", "input2"), "contrastive": ("x1", "x2"),
+          "info_nce": ("query", "key")}
 
 
 def _check_embeddings(name: str, tensors: tuple, n_arrays: int):
@@ -125,6 +127,19 @@ def contrastive(x1, x2, similar, margin=1.0, reduction="mean", sample_weight=Non
     return _call(numpy_api.contrastive, "contrastive", (x1, x2, similar), 2, kwargs)
 
 
+def info_nce(query, key, temperature=0.07, symmetric=False, reduction="mean",
+             sample_weight=None):
+    """:func:`fastloss.info_nce` on (N, D) tensors: in-batch InfoNCE, row i's positive key i and
+    the other keys its negatives (``symmetric=True``: CLIP's mean of both directions); the
+    logits, the softmax and both gradients in one fused pass, never an N x N matrix.
+    Differentiable with respect to ``query`` and ``key``."""
+    kwargs = dict(temperature=temperature, symmetric=symmetric, reduction=reduction)
+    if sample_weight is not None:
+        kwargs["sample_weight"] = as_numpy(sample_weight) if isinstance(sample_weight, Tensor) \
+            else sample_weight
+    return _call(_in_batch.info_nce, "info_nce", (query, key), 2, kwargs)
+
+
 class TripletMarginLoss(torch.nn.Module):
     """Module form of :func:`triplet_margin_loss` (``torch.nn.TripletMarginLoss``'s
     constructor)."""
@@ -167,10 +182,24 @@ class ContrastiveLoss(torch.nn.Module):
                            sample_weight=sample_weight)
 
 
+class InfoNCELoss(torch.nn.Module):
+    """Module form of :func:`info_nce`."""
+
+    def __init__(self, temperature: float = 0.07, symmetric: bool = False,
+                 reduction: str = "mean"):
+        super().__init__()
+        self.temperature, self.symmetric, self.reduction = temperature, symmetric, reduction
+
+    def forward(self, query, key, sample_weight=None):
+        return info_nce(query, key, temperature=self.temperature, symmetric=self.symmetric,
+                        reduction=self.reduction, sample_weight=sample_weight)
+
+
 FUNCTIONS = {"triplet_margin_loss": triplet_margin_loss,
-             "cosine_embedding_loss": cosine_embedding_loss, "contrastive": contrastive}
+             "cosine_embedding_loss": cosine_embedding_loss, "contrastive": contrastive,
+             "info_nce": info_nce}
 MODULES = {"TripletMarginLoss": TripletMarginLoss, "CosineEmbeddingLoss": CosineEmbeddingLoss,
-           "ContrastiveLoss": ContrastiveLoss}
+           "ContrastiveLoss": ContrastiveLoss, "InfoNCELoss": InfoNCELoss}
 # registry name -> function name here
 FOR_REGISTRY = {"triplet": "triplet_margin_loss", "cosine_embedding": "cosine_embedding_loss",
-                "contrastive": "contrastive"}
+                "contrastive": "contrastive", "info_nce": "info_nce"}
