@@ -154,3 +154,11 @@ def test_nan_anywhere_reaches_every_row():
     k[3, 1] = np.nan
     loss = fastloss.info_nce(q, k, reduction="none")
     assert np.isnan(loss).all()
+
+
+def test_nan_query_reaches_its_own_row_only_one_way():
+    q, k = _batch(9, 4)
+    q[2, 0] = np.nan
+    loss = fastloss.info_nce(q, k, reduction="none")
+    assert np.isnan(loss[2]) and np.isfinite(np.delete(loss, 2)).all()
+    assert np.isnan(fastloss.info_nce(q, k, symmetric=True, reduction="none")).all()

@@ -45,9 +45,12 @@ def info_nce(query, key, *, temperature=0.07, symmetric=False, reduction="mean",
     O(N x 128). Dot products accumulate in the input's dtype (as a BLAS would), the softmax
     sums in float64. Pass L2-normalised embeddings for the cosine similarity of SimCLR and CLIP.
 
-    Edge cases: a NaN or infinity anywhere in either array reaches every row's softmax, so
-    every loss and gradient is NaN; so does a logit beyond the dtype's range (|q.k| / t
-    overflowing). N = 1 gives loss 0 and zero gradients.
+    Edge cases: the logits follow IEEE arithmetic. A NaN in a key is in every query's softmax,
+    so every row's loss is NaN; a NaN in a query makes its own row's loss NaN (every row's when
+    symmetric). An infinite entry, or a logit beyond the dtype's range (|q.k| / t overflowing),
+    gives logits of +-inf or NaN: a -inf logit drops out of its softmax, a +inf or NaN one makes
+    the rows it is in NaN. Gradients are NaN wherever they sum over a NaN. N = 1 gives loss 0
+    and zero gradients.
 
     Args:
       query: float32/float64 embeddings of shape ``(N, D)``.
