@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "cpu/lanes.h"
 #include "fastloss/config.h"
 #include "fastloss/math.h"
 
@@ -22,13 +23,8 @@
 
 FL_ISA_NAMESPACE_BEGIN
 
-#if defined(__AVX512F__)
-constexpr int kGemmBytes = 64;
-#elif defined(__AVX__)
-constexpr int kGemmBytes = 32;
-#else
-constexpr int kGemmBytes = 16;
-#endif
+// One native register of T (cpu/lanes.h's kNativeBytes).
+constexpr int kGemmBytes = kNativeBytes;
 
 template <class T>
 struct GemmVector;
