@@ -58,14 +58,10 @@ LossResult run(const LossRequest& req) {
   // The mean's denominator: the rows, or the sum of their weights (compensated, in row order).
   double denom = req.reduction == Reduction::mean ? double(rows) : 1.0;
   if (req.weight && req.reduction == Reduction::mean) {
-    double sum = 0, carry = 0;
-    for (int64_t r = 0; r < rows; ++r) {
-      const double w = read_as<double>(at(req.weight, weight_at(r)), req.weight->dtype);
-      const double t = sum + w;
-      carry += std::fabs(sum) >= std::fabs(w) ? (sum - t) + w : (w - t) + sum;
-      sum = t;
-    }
-    denom = sum + carry;
+    CompensatedSum sum;
+    for (int64_t r = 0; r < rows; ++r)
+      sum.add(read_as<double>(at(req.weight, weight_at(r)), req.weight->dtype));
+    denom = sum.value();
   }
   const bool mean_over_nothing = req.reduction == Reduction::mean && denom == 0.0;
   const double scale = req.reduction == Reduction::none ? 1.0

@@ -100,13 +100,9 @@ LossResult run(const LossRequest& req) {
     for (int64_t i = 0; i < n; ++i) weight[i] = element(req.weight, i);
   double denom = req.reduction == Reduction::mean ? double(n) : 1.0;
   if (req.weight && req.reduction == Reduction::mean) {
-    double sum = 0, carry = 0;  // compensated, in row order
-    for (int64_t i = 0; i < n; ++i) {
-      const double w = weight[i], t = sum + w;
-      carry += std::fabs(sum) >= std::fabs(w) ? (sum - t) + w : (w - t) + sum;
-      sum = t;
-    }
-    denom = sum + carry;
+    CompensatedSum sum;  // in row order
+    for (int64_t i = 0; i < n; ++i) sum.add(weight[i]);
+    denom = sum.value();
   }
   const double scale = req.reduction == Reduction::none ? 1.0
                        : denom == 0.0                   ? std::numeric_limits<double>::quiet_NaN()

@@ -4,6 +4,7 @@
 // thread count and whichever thread computed a block.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 
@@ -21,5 +22,17 @@ void parallel_for(int64_t n_blocks, int64_t work, const std::function<void(int64
 
 // Sum of v[0..n) in a fixed pairwise order: error O(log n) ulps instead of O(n).
 double pairwise_sum(const double* v, int64_t n);
+
+// Neumaier-compensated running sum, for single-threaded passes in a fixed order (the mean's
+// denominator: the sum of the sample weights in row order).
+struct CompensatedSum {
+  double sum = 0, carry = 0;
+  void add(double v) {
+    const double t = sum + v;
+    carry += std::fabs(sum) >= std::fabs(v) ? (sum - t) + v : (v - t) + sum;
+    sum = t;
+  }
+  double value() const { return sum + carry; }
+};
 
 }  // namespace fastloss::cpu

@@ -22,17 +22,6 @@ inline const char* at(const View* v, int64_t off) {
   return static_cast<const char*>(v->data) + off;
 }
 
-// Neumaier-compensated running sum, for the single-threaded pass over the targets.
-struct CompensatedSum {
-  double sum = 0, carry = 0;
-  void add(double v) {
-    double t = sum + v;
-    carry += std::fabs(sum) >= std::fabs(v) ? (sum - t) + v : (v - t) + sum;
-    sum = t;
-  }
-  double value() const { return sum + carry; }
-};
-
 template <class T>
 std::vector<T> contiguous_copy(const View* v) {
   std::vector<T> out;
