@@ -153,6 +153,17 @@ void check_rows(const LossRequest& req) {
     FL_CHECK(!req.grads[0] || !req.grads[1] || req.grads[0]->data != req.grads[1]->data, name,
              "the two gradient outputs must be different arrays");
   }
+  if (info.ranks_lists()) {
+    FL_CHECK_TYPE(req.target()->dtype == x->dtype, name,
+                  "the relevance labels must have the scores' dtype");
+    FL_CHECK(!req.inputs[2] || same_shape(*req.inputs[2], *x), name,
+             "the mask must have the scores' shape");
+    FL_CHECK_TYPE(!req.inputs[2] || req.inputs[2]->dtype == DType::boolean, name,
+                  "the mask must be boolean");
+    // In place, the driver hands the kernel a copy of the scores; never over the labels.
+    FL_CHECK(!req.grads[0] || req.grads[0]->data != req.target()->data, name,
+             "a gradient output must not be the relevance labels");
+  }
   for (const View* v : {req.weight, req.upstream})
     if (v) FL_CHECK(same_shape(*v, rows), name, "operands must be broadcast to the row shape");
   for (const View* v : {req.aux[0], req.aux[1]})
@@ -217,6 +228,7 @@ LossResult run(const LossRequest& req) {
   FL_CHECK(int(req.kernel) >= 0 && int(req.kernel) < kNumKernels, name, "unknown kernel");
   FL_CHECK(req.x() && req.target(), name, "missing input");
   FL_CHECK(!req.inputs[2] || kernel_info(req.kernel).target == TargetKind::logits ||
+               kernel_info(req.kernel).ranks_lists() ||
                kernel_info(req.kernel).family == Family::embedding ||
                kernel_info(req.kernel).family == Family::batch,
            name, "this loss takes two arrays");

@@ -20,7 +20,8 @@ namespace fastloss {
 #define FL_FAMILIES(X) X(pointwise) X(row) X(embedding) X(batch)
 // What a kernel's second input holds (see losses.def).
 #define FL_TARGET_KINDS(X) \
-  X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable) X(index_list) X(logits) X(embedding)
+  X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable) X(index_list) X(logits) X(embedding) \
+  X(relevance) X(relevance_order)
 #define FL_AUX_KINDS(X) X(none) X(per_element) X(per_class) X(differentiable)
 #define FL_CLASS_WEIGHTS(X) X(none) X(in_row) X(in_row_and_mean) X(factor)
 // An embedding kernel's per-row label (input `inputs`): none, or one real value per row.
@@ -73,10 +74,15 @@ struct KernelInfo {
     return target == TargetKind::differentiable || aux == AuxKind::differentiable;
   }
   // A row kernel's target has one entry per logit (x's shape, the class axis moved with x's):
-  // probabilities, a list of class indices, or a second logits array.
+  // probabilities, a list of class indices, a second logits array, or relevance labels.
   constexpr bool target_per_class() const {
     return target == TargetKind::dense || target == TargetKind::index_list ||
-           target == TargetKind::logits;
+           target == TargetKind::logits || ranks_lists();
+  }
+  // A listwise ranking kernel: relevance labels of x's shape, an optional mask as input 2, each
+  // row compacted to its valid items by the driver (losses.def).
+  constexpr bool ranks_lists() const {
+    return target == TargetKind::relevance || target == TargetKind::relevance_order;
   }
 };
 

@@ -63,7 +63,9 @@ struct RowArgs {
   const T* probs = nullptr;            // dense target row (C values), or the indicator row of
                                        // an index list (1 at a listed class, else 0), else nullptr
   const int64_t* labels = nullptr;     // index-list targets: the row's valid class indices, in
-  int64_t label_count = 0;             // order (duplicates kept), and how many
+  int64_t label_count = 0;             // order (duplicates kept), and how many; relevance_order:
+                                       // the positions 0..C-1 by decreasing relevance (ties in
+                                       // list order), and C
   const T* class_weight = nullptr;     // C weights the row reads (ClassWeight::in_row*)
   double class_weight_sum = 0.0;       // sum of class_weight (C when none)
   const double* params = nullptr;      // hyper-parameters, in the order the header documents
@@ -74,6 +76,7 @@ struct RowArgs {
   const T* y = nullptr;                // target kind logits: the second logits row (C values)
   T* grad_y = nullptr;                 // its C gradient outputs, or nullptr
   bool has_label = false;              // target kind logits: a label was given (in label)
+  double* work = nullptr;              // target kind relevance_order: 2C doubles of scratch
 };
 
 inline constexpr int kTileRows = 16;

@@ -57,6 +57,11 @@ LossResult run(const LossRequest& req) {
   const View* labels = sparse ? target : pair ? req.inputs[2] : nullptr;
   const bool has_labels = labels != nullptr;
   View* grad_y_out = pair ? req.grads[1] : nullptr;
+  // Listwise ranking: relevance labels read as dense targets are, an optional mask (input 2)
+  // whose False entries are padding; with relevance_order, each list's order by relevance.
+  const bool ranked = info.ranks_lists();
+  const bool ordered = info.target == TargetKind::relevance_order;
+  const View* mask = ranked ? req.inputs[2] : nullptr;
   // Per-class weights enter the row kernel, the mean's denominator, or only a per-row factor.
   const bool weights_in_row = info.class_weight == ClassWeight::in_row ||
                               info.class_weight == ClassWeight::in_row_and_mean;
@@ -67,7 +72,18 @@ LossResult run(const LossRequest& req) {
       weight_row_at(req.weight, outer_shape, outer_ndim),
       upstream_row_at(req.upstream, outer_shape, outer_ndim),
       grad_row_at(grad_out, outer_shape, outer_ndim), loss_row_at(req.loss_out, outer_shape, outer_ndim),
-      labels_row_at(labels, outer_shape, outer_ndim), grad_y_row_at(grad_y_out, outer_shape, outer_ndim);
+      labels_row_at(labels, outer_shape, outer_ndim), grad_y_row_at(grad_y_out, outer_shape, outer_ndim),
+      mask_row_at(mask, outer_shape, outer_ndim);
+  const int64_t mask_stride = mask ? mask->strides[x->ndim - 1] : 0;
+  // Whether item j of list r is valid (read as bytes: a bool that is not 0 or 1 is still true).
+  auto valid_item = [&](int64_t r, int64_t j) {
+    return !mask || static_cast<const uint8_t*>(mask->data)[mask_row_at(r) + j * mask_stride] != 0;
+  };
+  auto any_valid_item = [&](int64_t r) {
+    for (int64_t j = 0; j < classes; ++j)
+      if (valid_item(r, j)) return true;
+    return false;
+  };
 
   std::vector<T> class_weight = contiguous_copy<T>(class_weight_view);
   double class_weight_sum = double(classes);
@@ -133,18 +149,23 @@ LossResult run(const LossRequest& req) {
       }
       if (weights_in_mean && class_weight_view) w *= double(class_weight[label]);
     }
+    if (ranked && (classes == 0 || !any_valid_item(r))) continue;  // a list of padding only
     denominator.add(w);
   }
   const double denom = req.reduction == Reduction::mean ? denominator.value() : 1.0;
   if (rows == 0) {
-    result.value = req.reduction == Reduction::mean ? std::numeric_limits<double>::quiet_NaN() : 0.0;
+    result.value = req.reduction == Reduction::mean && !ranked
+                       ? std::numeric_limits<double>::quiet_NaN()
+                       : 0.0;
     return result;
   }
   // A mean over zero total weight (every kept row's class weight 0) is nan, with nan gradients
   // on the kept rows, as PyTorch: also where label smoothing would make the numerator positive
   // and the plain division +inf.
+  // The ranking losses' mean over no counted list is 0, with zero gradients (losses.def).
   const bool mean_over_nothing = req.reduction == Reduction::mean && denom == 0.0;
   const double scale = req.reduction == Reduction::none ? 1.0
+                       : mean_over_nothing && ranked    ? 0.0
                        : mean_over_nothing              ? std::numeric_limits<double>::quiet_NaN()
                                                         : req.upstream_scalar / denom;
 
@@ -163,7 +184,7 @@ LossResult run(const LossRequest& req) {
   const int64_t grad_y_stride = grad_y_out ? grad_y_out->strides[x->ndim - 1] : 0;
   // The dense target's probabilities, or the second logits row, read in place when contiguous.
   const bool probs_in_place =
-      (dense || pair) && target->dtype == dtype_of<T>() &&
+      (dense || pair || ranked) && target->dtype == dtype_of<T>() &&
       target->strides[x->ndim - 1] == int64_t(sizeof(T));
 
   // What the driver reads for row r besides its logits: weights, the label (checked again where
@@ -226,7 +247,7 @@ LossResult run(const LossRequest& req) {
     else return t.tile_f64[int(req.kernel)];
   }();
   const bool tiled =
-      tile_fn != nullptr && !index_list && classes > 0 && classes <= kTileMaxClasses;
+      tile_fn != nullptr && !index_list && !ranked && classes > 0 && classes <= kTileMaxClasses;
   auto new_tile = [&](const T* x_tile, const T* p_tile, T* g_tile) {
     RowTile<T> tile;
     tile.classes = classes;
@@ -484,12 +505,137 @@ LossResult run(const LossRequest& req) {
     partial[b] = block_sum;
   };
 
+  // Ranking lists: each list's valid items gathered into contiguous rows (the scores and the
+  // relevance, in list order), the kernel run on those, and the gradient scattered back with 0 at
+  // padding. Without a mask, contiguous rows of T are used in place.
+  struct ListScratch {
+    std::vector<T> x, p, g;
+    std::vector<int64_t> items, order;
+    std::vector<uint32_t> keys32;  // the radix sort's keys and their scratch (float lists)
+    std::vector<uint64_t> keys64;  // (double lists)
+    std::vector<double> work;
+  };
+  // The items 0..n-1 of a list by decreasing relevance, ties (and -0 against +0) in list order:
+  // an LSD radix sort, stable, of integer keys that order as the values do (NaN included, though
+  // such a list's loss is NaN anyway), so the order is total and deterministic. Bytes that every
+  // key shares are skipped (graded labels 0..4 differ in two bytes of a float, equal labels in
+  // none), and each histogram is counted in four banks, so that runs of one digit do not make
+  // one long chain of increments of one counter.
+  auto order_by_relevance = [&](const T* rel, int64_t n, ListScratch& s) {
+    using Key = std::conditional_t<std::is_same_v<T, float>, uint32_t, uint64_t>;
+    constexpr Key kSign = Key(1) << (8 * sizeof(Key) - 1);
+    std::vector<Key>& keys = [&]() -> std::vector<Key>& {
+      if constexpr (std::is_same_v<Key, uint32_t>) return s.keys32;
+      else return s.keys64;
+    }();
+    keys.resize(2 * n);
+    s.order.resize(2 * n);
+    Key* key = keys.data();
+    Key* key_tmp = key + n;
+    int64_t* order = s.order.data();
+    int64_t* order_tmp = order + n;
+    for (int64_t k = 0; k < n; ++k) {
+      const T v = rel[k] + T(0);  // -0 + 0 = +0: equal values, equal keys
+      Key bits;
+      std::memcpy(&bits, &v, sizeof bits);
+      // ascending unsigned order of the values, inverted: decreasing relevance first
+      key[k] = ~(bits & kSign ? ~bits : bits | kSign);
+      order[k] = k;
+    }
+    Key some = 0, every = ~Key(0);
+    for (int64_t k = 0; k < n; ++k) {
+      some |= key[k];
+      every &= key[k];
+    }
+    const Key varying = some ^ every;
+    for (int shift = 0; shift < int(8 * sizeof(Key)); shift += 8) {
+      if (((varying >> shift) & 0xff) == 0) continue;  // one digit: nothing moves
+      uint32_t banks[4][256] = {};
+      int64_t i = 0;
+      for (; i + 4 <= n; i += 4)
+        for (int b = 0; b < 4; ++b) ++banks[b][(key[i + b] >> shift) & 0xff];
+      for (; i < n; ++i) ++banks[0][(key[i] >> shift) & 0xff];
+      int64_t count[256];
+      int64_t start = 0;
+      for (int d = 0; d < 256; ++d) {
+        count[d] = start;
+        start += int64_t(banks[0][d]) + banks[1][d] + banks[2][d] + banks[3][d];
+      }
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t at = count[(key[k] >> shift) & 0xff]++;
+        key_tmp[at] = key[k];
+        order_tmp[at] = order[k];
+      }
+      std::swap(key, key_tmp);
+      std::swap(order, order_tmp);
+    }
+    if (order != s.order.data()) std::memcpy(s.order.data(), order, n * sizeof(int64_t));
+  };
+  auto ranked_block = [&](int64_t b, int64_t r_begin, int64_t r_end, ListScratch& s) {
+    double block_sum = 0.0;
+    const int64_t ps = ranked ? target->strides[x->ndim - 1] : 0;
+    for (int64_t r = r_begin; r < r_end; ++r) {
+      const RowMeta meta = row_meta(r, b);
+      char* g_ptr = grad_row(r);
+      // The valid items' positions (with a mask; without one, every item in list order).
+      s.items.clear();
+      for (int64_t j = 0; j < classes && mask; ++j)
+        if (valid_item(r, j)) s.items.push_back(j);
+      const int64_t n = mask ? int64_t(s.items.size()) : classes;
+      const bool in_place = !mask;
+      const char* x_ptr = at(x, x_row_at(r));
+      const char* p_ptr = at(target, target_row_at(r));
+      RowArgs<T> a{};
+      a.classes = n;
+      a.params = req.params;
+      a.grad_scale = scale * meta.w * meta.up;
+      // In place (the gradient row is the scores row), the kernel gets a copy of the scores: it
+      // may read them after writing its gradient.
+      const T* x_direct = in_place && g_ptr != x_ptr ? contiguous_row(x_ptr, x_in_place) : nullptr;
+      const T* p_direct = in_place ? contiguous_row(p_ptr, probs_in_place) : nullptr;
+      if (!x_direct) s.x.resize(n);
+      if (!p_direct) s.p.resize(n);
+      for (int64_t k = 0; k < n && !(x_direct && p_direct); ++k) {
+        const int64_t j = mask ? s.items[k] : k;
+        if (!x_direct) s.x[k] = read_as<T>(x_ptr + j * class_stride, x->dtype);
+        if (!p_direct) s.p[k] = read_as<T>(p_ptr + j * ps, target->dtype);
+      }
+      a.x = x_direct ? x_direct : s.x.data();
+      a.probs = p_direct ? p_direct : s.p.data();
+      const bool g_in_place = in_place && wants_grad && grad_stride == int64_t(sizeof(T)) &&
+                              reinterpret_cast<uintptr_t>(g_ptr) % alignof(T) == 0;
+      if (wants_grad) {
+        if (!g_in_place) s.g.resize(n);
+        a.grad = g_in_place ? reinterpret_cast<T*>(g_ptr) : s.g.data();
+      }
+      if (ordered && n > 0) {
+        order_by_relevance(a.probs, n, s);
+        s.work.resize(2 * n);
+        a.labels = s.order.data();
+        a.label_count = n;
+        a.work = s.work.data();
+      }
+      const double loss = n > 0 ? row_fn(a) : 0.0;  // a list of padding only: 0
+      if (wants_grad && !g_in_place) {
+        const T zero = T(0);
+        for (int64_t j = 0; j < classes; ++j)
+          std::memcpy(g_ptr + j * grad_stride, &zero, sizeof(T));
+        for (int64_t k = 0; k < n; ++k)
+          std::memcpy(g_ptr + (mask ? s.items[k] : k) * grad_stride, &a.grad[k], sizeof(T));
+      }
+      block_sum += finish_row(r, meta, loss);
+    }
+    partial[b] = block_sum;
+  };
+
   parallel_for(n_blocks, rows * classes, [&](int64_t block_begin, int64_t block_end) {
     std::vector<T> x_row, g_row, p_row, gy_row;
     std::vector<int64_t> l_row;
+    ListScratch lists;
     for (int64_t b = block_begin; b < block_end; ++b) {
       const int64_t r_begin = b * rows_per_block, r_end = std::min(rows, r_begin + rows_per_block);
-      if (plain_tiles) plain_tiled_block(b, r_begin, r_end);
+      if (ranked) ranked_block(b, r_begin, r_end, lists);
+      else if (plain_tiles) plain_tiled_block(b, r_begin, r_end);
       else if (tiled) tiled_block(b, r_begin, r_end);
       else row_block(b, r_begin, r_end, x_row, g_row, p_row, gy_row, l_row);
     }
@@ -504,10 +650,11 @@ LossResult run(const LossRequest& req) {
   }
   const double total = pairwise_sum(partial.data(), n_blocks);
   result.value = req.reduction != Reduction::mean ? total
+                 : mean_over_nothing && ranked     ? 0.0
                  : mean_over_nothing               ? std::numeric_limits<double>::quiet_NaN()
                                                    : total / denom;
   // Logits with no classes are an empty input: mean is nan, as for every empty input (PyTorch).
-  if (classes == 0 && req.reduction == Reduction::mean)
+  if (classes == 0 && req.reduction == Reduction::mean && !ranked)
     result.value = std::numeric_limits<double>::quiet_NaN();
   return result;
 }
