@@ -266,13 +266,15 @@ def class_axis(fn: str, logits: np.ndarray, axis) -> int:
 
 def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok: bool = False,
          class_weight=None, alpha_array=None, params=(), ignore_index=None, reduction="mean",
-         sample_weight=None, x_name: str = "logits"):
+         sample_weight=None, x_name: str = "logits", target_name: str = "target", mask=None):
     """Runs a row loss over the class axis `axis` of `logits`. Integer targets are class
     indices of the logits' shape without that axis; with dense_ok, float targets of the logits'
     shape are probabilities (kernel name + '_dense'). A kernel whose table entry takes a target
     per class takes only that: probabilities (``dense``) or lists of class indices ended by -1
     (``index_list``), of the logits' shape. `params` are the kernel's hyper-parameters in the
-    order its header documents; `alpha_array` a per-class value of each row's label."""
+    order its header documents; `alpha_array` a per-class value of each row's label. The
+    listwise ranking kernels (``relevance`` targets) take relevance labels of the scores' shape
+    and dtype and an optional boolean `mask` of that shape (False: padding)."""
     code = reduction_code(fn, reduction)
     if ignore_index is not None and not -2**63 <= ignore_index < 2**63:
         fail(fn, f"ignore_index must be a 64-bit integer, got {ignore_index}")
@@ -289,6 +291,15 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
                      f"-1), got dtype {y.dtype}", TypeError)
         _same_shape(fn, x_name, logits, "target", y)
         dense = False
+    elif kind in ("relevance", "relevance_order"):
+        if y.dtype.kind != "f":
+            fail(fn, f"{target_name} must hold float relevance labels of {x_name}' shape, got "
+                     f"dtype {y.dtype}", TypeError)
+        _same_shape(fn, x_name, logits, target_name, y)
+        if y.dtype != logits.dtype or _passed_dtype(y) != _passed_dtype(logits):
+            fail(fn, f"{target_name} must have the dtype of {x_name} ({_passed_dtype(logits)}), "
+                     f"got {_passed_dtype(y)}", TypeError)
+        dense = True
     elif kind == "dense":
         if y.dtype.kind != "f":
             fail(fn, f"target must hold float targets of {x_name}' shape, got dtype {y.dtype}",
@@ -312,6 +323,15 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     else:
         wanted = "integer class indices or float probabilities" if dense_ok else "integer class indices"
         fail(fn, f"target must hold {wanted}, got dtype {y.dtype}", TypeError)
+    ranked = kind in ("relevance", "relevance_order")
+    if mask is not None:
+        if not ranked:
+            fail(fn, "mask is only taken by the listwise ranking losses")
+        mask = as_array(fn, "mask", mask)
+        if mask.dtype != np.bool_:
+            fail(fn, f"mask must be a boolean array (True: a valid item), got dtype {mask.dtype}",
+                 TypeError)
+        _same_shape(fn, x_name, logits, "mask", mask)
     if class_weight is not None:
         class_weight = checked_weights(fn, "class_weight", class_weight, length=classes)
     x = _class_axis_last(logits, ax)
@@ -324,13 +344,14 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     grad_out = grad_view = None
     if request is not None:
         upstream, upstream_scalar = _upstream(fn, request, code, outer_shape, logits)
-        grad_out, _ = gradient_buffers(fn, name, request, (logits, y), (x_name, "target"), {
+        grad_out, _ = gradient_buffers(fn, name, request, (logits, y), (x_name, target_name), {
             "class_weight": class_weight, "alpha": alpha_array, "sample_weight": w,
-            "grad_output": upstream}, in_place_ok=True)
+            "grad_output": upstream, "mask": mask}, in_place_ok=True)
         grad_view = _class_axis_last(grad_out, ax)
     loss_out = empty(outer_shape, logits.dtype, like=logits) if code == 0 else None
+    inputs = (x, y_view) if mask is None else (x, y_view, _class_axis_last(mask, ax))
     value, bad_row, bad_label = _core.run(
-        KERNELS[name]["id"], (x, y_view), (grad_view,), (class_weight, alpha_array),
+        KERNELS[name]["id"], inputs, (grad_view,), (class_weight, alpha_array),
         list(params), w, 0.0, upstream, upstream_scalar, code, ignore_index, loss_out)
     if bad_row >= 0:
         index = tuple(int(i) for i in np.unravel_index(bad_row, outer_shape)) if outer_shape else ()

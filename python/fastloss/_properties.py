@@ -41,7 +41,7 @@ PREDICTIONS = ("point", "probability", "logit", "logits", "score", "scores",
                # (test_properties.UNPROBED says what each of the latter is):
                "log_probs", "log_rate", "rate", "log_probability", "point_with_variance",
                "scores_per_class", "logits_pair", "score_pair", "gan_real_and_fake", "gan_fake",
-               "embedding_pair", "embedding_triplet")
+               "embedding_pair", "embedding_triplet", "list_scores")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """``fastloss.properties`` entries of the pairwise losses: the ranking losses (``_ranking.py``:
-margin_ranking) and the metric-learning losses of distances (``_metric.py``: hinge_embedding),
+margin_ranking, and the listwise listnet and listmle) and the metric-learning losses of
+distances (``_metric.py``: hinge_embedding),
 in the table of ``_properties.py`` (see its module doc for the fields and conventions).
 """
 
@@ -31,3 +32,32 @@ def _hinge_embedding(p):
                 nll_of=None, minimiser=None,
                 notes="for labels -1 / +1; a label other than +-1 counts both terms (slope up "
                       "to 2), as PyTorch's")
+
+
+@entry("listnet", rows=True)
+def _listnet(p, classes):
+    # log-sum-exp of the scores minus a linear term: convex and smooth; the gradient p - q has
+    # entries in [-1, 1], and the Hessian diag(p) - p p^T has norm at most 1/2
+    return dict(prediction="list_scores", convex=True, smooth=True, kinks=None,
+                bounded_gradient=True, gradient_bound=1.0,
+                lipschitz_gradient=True, lipschitz=0.5, robust=True, proper_scoring=None,
+                nll_of="the top-one (softmax) model of the scores, the labels' softmax as a "
+                       "soft target",
+                minimiser=None,
+                notes="minimal (the entropy of softmax(relevance)) at scores = relevance + any "
+                      "constant; the lecture's listwise loss when relevance = scores")
+
+
+@entry("listmle", rows=True)
+def _listmle(p, classes):
+    # a sum of n log-sum-exps of suffixes minus the scores: convex and smooth; item m's gradient
+    # sum_{k <= m} p_k(m) - 1 lies in [-1, n - 1], the Hessian is a sum of n softmax Hessians
+    n = classes
+    return dict(prediction="list_scores", convex=True, smooth=True, kinks=None,
+                bounded_gradient=True, gradient_bound=None if n is None else float(n - 1),
+                lipschitz_gradient=True, lipschitz=None if n is None else 0.5 * n,
+                robust=True, proper_scoring=None,
+                nll_of="the Plackett-Luce model of the scores (the order by relevance)",
+                minimiser=None,
+                notes="positive for every finite score; tends to 0 as the scores of the order "
+                      "by relevance draw apart (no finite minimiser)")

@@ -140,7 +140,7 @@ TOLERANCE = {
 # hundred steps of 1e-6 relative, for inputs of magnitude up to 100.
 KINK_CLEARANCE = 1e-2
 
-MEAN_COUNTS = ("elements", "kept_rows", "kept_rows_class_weighted")
+MEAN_COUNTS = ("elements", "kept_rows", "kept_rows_class_weighted", "valid_lists")
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,8 @@ class LossSpec:
     # What the mean divides by, one of MEAN_COUNTS: every loss element ("elements": rows, for
     # row losses), the rows whose target is not ignore_index ("kept_rows"), or those rows
     # weighted by the class weight of their target ("kept_rows_class_weighted"; probability
-    # targets count every row).  Times the sample weight in every case.
+    # targets count every row), or the lists with a valid item ("valid_lists": the listwise
+    # ranking losses' mask).  Times the sample weight in every case.
     mean_count: str = "elements"
     # How fast the loss can grow with the magnitude of its inputs: "linear" or "quadratic".
     growth: str = "linear"
@@ -246,6 +247,11 @@ class LossSpec:
         n = np.ones(self.loss_shape(args, kwargs))
         if self.mean_count == "elements":  # (also a loss of one array: the GAN generator)
             return n
+        if self.mean_count == "valid_lists":
+            if kw.get("mask") is None:
+                return n
+            return np.moveaxis(np.asarray(kw["mask"]), kw["axis"], -1).any(axis=-1).astype(
+                np.float64)
         if self.labels_arg is None:
             target = np.asarray(args[1])
         else:  # given by keyword or by position
@@ -297,7 +303,7 @@ def register(spec: LossSpec) -> LossSpec:
 
 def make_inputs(spec: LossSpec, variant: dict, rng, shape, dtype):
     """Sample (args, kwargs) for one test case, resolving the symbolic variant values
-    ("per_class", "per_last_axis", "dense") into arrays of the right length."""
+    ("per_class", "per_last_axis", "dense", "per_element") into arrays of the right length."""
     kwargs = dict(variant)
     if isinstance(kwargs.get("target"), str) and kwargs["target"] == "dense":
         del kwargs["target"]
@@ -311,6 +317,8 @@ def make_inputs(spec: LossSpec, variant: dict, rng, shape, dtype):
             continue
         if value == "per_class":
             kwargs[key] = _samplers.per_class(rng, last)
+        elif value == "per_element" and key == "mask":
+            kwargs[key] = _samplers.list_mask(rng, shape)
         elif value == "per_last_axis":
             if key == "tau":
                 kwargs[key] = rng.uniform(0.05, 0.95, last) if len(shape) else 0.3

@@ -265,3 +265,17 @@ def distillation(rng, shape, dtype):
     args stay the two differentiable arrays."""
     (s, t), _ = logits_pair(rng, shape, dtype)
     return (s, t), {"labels": labels(rng, shape, shape[-1] if shape else 1, ignore=True)}
+
+
+def ranked_lists(rng, shape, dtype):
+    """Scores and graded relevance labels 0..4 (as floats of the scores' dtype: ties are
+    common, as in real judgements)."""
+    s = (rng.standard_normal(shape) * 2).astype(dtype)
+    r = rng.integers(0, 5, shape).astype(dtype)
+    return (s, r), {}
+
+
+def list_mask(rng, shape):
+    """A boolean mask of the lists' shape, about a quarter of the items padding (short lists
+    are then sometimes all padding)."""
+    return rng.random(shape) > 0.25

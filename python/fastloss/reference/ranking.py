@@ -2,7 +2,10 @@
 order and what says how they should be ordered.
 
 ``margin_ranking`` is the pairwise hinge on two scores; both scores have a gradient, the
-preference has none.
+preference has none. ``listnet`` and ``listmle`` are listwise: each list (the items along
+``axis``) has scores, relevance labels and an optional boolean ``mask`` (False: padding, left
+out of the list); only the scores have a gradient. Their mean is over the lists with at least
+one valid item, and a mean over none is 0 (a batch of padding has no loss and no gradient).
 """
 
 from __future__ import annotations
@@ -10,11 +13,16 @@ from __future__ import annotations
 import numpy as np
 
 from ._argnums import _select
-from ._checks import _fail, _fmt, _pair, _real
+from ._checks import _as_float, _fail, _fmt, _pair, _real
 from ._reductions import _reduce, _upstream
+from ._rows import _classes_last, _log_softmax
 
 # The names fastloss re-exports (its package __init__ adds each module's __all__).
 __all__ = [
+    "listmle",
+    "listmle_grad",
+    "listnet",
+    "listnet_grad",
     "margin_ranking",
     "margin_ranking_grad",
 ]
@@ -56,3 +64,137 @@ def margin_ranking_grad(x1, x2, y, *, grad_output=None, argnums=0, margin=0.0,
     local = np.where(np.isnan(m), m, np.where(m > 0, -y, 0.0))  # NaN propagates, as the value
     d_x1 = local * _upstream(name, x1.shape, reduction, sample_weight, grad_output)
     return _select(name, ("x1", "x2", "y"), argnums, {"x1": d_x1, "x2": -d_x1})
+
+
+# ---- listwise ---------------------------------------------------------------------------------
+
+def _lists(name, scores, relevance, axis, mask):
+    """Scores, relevance and mask (all True when None) with the items last; and the axis."""
+    s, axis, _ = _classes_last(name, scores, axis)
+    r = _as_float(relevance)
+    if r.shape != np.moveaxis(s, -1, axis).shape:
+        _fail(name, f"relevance must have the scores' shape, got {r.shape}")
+    r = np.moveaxis(r, axis, -1)
+    if mask is None:
+        valid = np.ones(s.shape, dtype=bool)
+    else:
+        valid = np.asarray(mask)
+        if valid.dtype != np.bool_ or valid.shape != np.moveaxis(s, -1, axis).shape:
+            _fail(name, "mask must be a boolean array of the scores' shape")
+        valid = np.moveaxis(valid, axis, -1)
+    return s, r, valid, axis
+
+
+def _list_reduce(name, loss, counted, reduction, sample_weight):
+    """mean = sum(w l) / sum(w) over the counted lists, 0 when that sum is 0."""
+    if reduction == "mean":
+        total = _reduce(name, loss, "sum", sample_weight)
+        denominator = _reduce(name, counted.astype(np.float64), "sum", sample_weight)
+        return np.asarray(0.0 if denominator == 0 else total / denominator)
+    return _reduce(name, loss, reduction, sample_weight)
+
+
+def _list_upstream(name, shape, counted, reduction, sample_weight, grad_output):
+    if reduction == "mean":
+        denominator = _reduce(name, counted.astype(np.float64), "sum", sample_weight)
+        if denominator == 0:
+            return np.zeros(shape)
+        return _upstream(name, shape, "mean", sample_weight, grad_output, norm=counted)
+    return _upstream(name, shape, reduction, sample_weight, grad_output)
+
+
+def _listnet_one(s, r):
+    """One list's loss -sum q log p and gradient p - q, q = softmax(r), p = softmax(s)."""
+    if (np.any(np.isnan(s)) or np.any(np.isnan(r)) or np.any(s == np.inf)
+            or np.any(r == np.inf) or np.all(r == -np.inf) or np.all(s == -np.inf)):
+        return np.nan, np.full(s.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_p, log_q = _log_softmax(s), _log_softmax(r)
+        q = np.exp(log_q)
+        loss = -np.sum(np.where(q == 0.0, 0.0, q * log_p))
+    return loss, np.exp(log_p) - q
+
+
+def _listmle_one(s, r):
+    """One list's Plackett-Luce negative log-likelihood of its order by decreasing relevance
+    (ties in list order), and its gradient."""
+    if np.any(np.isnan(s)) or np.any(np.isnan(r)) or np.any(np.isinf(s)):
+        return np.nan, np.full(s.shape, np.nan)
+    order = np.argsort(-r, kind="stable")
+    ordered = s[order]
+    # lse[k] = log sum_{l >= k} exp(s_pi(l)); each term lse[k] - s_pi(k) is taken as
+    # softplus(lse[k + 1] - s_pi(k)), which keeps its relative accuracy when it is small
+    lse = np.logaddexp.accumulate(ordered[::-1])[::-1]
+    after = np.append(lse[1:], -np.inf)
+    loss = np.sum(np.logaddexp(0.0, after - ordered))
+    # d/ds_pi(m) = sum_{k <= m} exp(s_pi(m) - lse[k]) - 1
+    #            = expm1(s_pi(m) - lse[m]) + exp(s_pi(m) + log sum_{k < m} exp(-lse[k]))
+    before = np.append(-np.inf, np.logaddexp.accumulate(-lse)[:-1])
+    grad_ordered = np.expm1(ordered - lse) + np.exp(ordered + before)
+    grad = np.empty_like(s)
+    grad[order] = grad_ordered
+    return loss, grad
+
+
+def _listwise(name, one, scores, relevance, axis, mask):
+    """Per list the loss (0 for a list of padding only), per item the slope (0 at padding), the
+    counted lists, and the axis."""
+    s, r, valid, axis = _lists(name, scores, relevance, axis, mask)
+    loss = np.zeros(s.shape[:-1])
+    slope = np.zeros(s.shape)
+    for index in np.ndindex(*s.shape[:-1]):
+        keep = valid[index]
+        if keep.any():
+            value, g = one(s[index][keep], r[index][keep])
+            loss[index] = value
+            slope[index + (keep,)] = g
+    return loss, slope, valid.any(axis=-1), axis
+
+
+def _listwise_grad(name, one, scores, relevance, axis, mask, grad_output, argnums, reduction,
+                   sample_weight):
+    loss, slope, counted, axis = _listwise(name, one, scores, relevance, axis, mask)
+    up = _list_upstream(name, loss.shape, counted, reduction, sample_weight, grad_output)
+    d_scores = np.moveaxis(slope * up[..., None], -1, axis)
+    return _select(name, ("scores", "relevance"), argnums, {"scores": d_scores})
+
+
+def listnet(scores, relevance, *, axis=-1, mask=None, reduction="mean", sample_weight=None):
+    """ListNet (Cao et al. 2007): per list, the cross-entropy between the top-one probabilities
+    of the relevance labels and of the scores::
+
+        q = softmax(relevance),  p = softmax(scores),  l = -sum_j q_j log p_j
+
+    (relevance = scores gives the lecture's listwise loss, the entropy -sum p log p). A q_j of
+    exactly 0 (relevance -inf) contributes 0. NaN, a +inf score or label, or a list whose labels
+    (or scores) are all -inf make the list's loss NaN.
+    """
+    loss, _, counted, _ = _listwise("listnet", _listnet_one, scores, relevance, axis, mask)
+    return _list_reduce("listnet", loss, counted, reduction, sample_weight)
+
+
+def listnet_grad(scores, relevance, *, grad_output=None, argnums=0, axis=-1, mask=None,
+                 reduction="mean", sample_weight=None):
+    """``dl/ds_j = p_j - q_j`` on the valid items, 0 at padding; relevance has none."""
+    return _listwise_grad("listnet", _listnet_one, scores, relevance, axis, mask, grad_output,
+                          argnums, reduction, sample_weight)
+
+
+def listmle(scores, relevance, *, axis=-1, mask=None, reduction="mean", sample_weight=None):
+    """ListMLE (Xia et al. 2008): per list, the negative log-likelihood of its order pi by
+    decreasing relevance (ties in list order) under the Plackett-Luce model of the scores::
+
+        l = sum_k [log sum_{l >= k} exp(s_pi(l)) - s_pi(k)]
+
+    NaN anywhere or an infinite score makes the list's loss NaN.
+    """
+    loss, _, counted, _ = _listwise("listmle", _listmle_one, scores, relevance, axis, mask)
+    return _list_reduce("listmle", loss, counted, reduction, sample_weight)
+
+
+def listmle_grad(scores, relevance, *, grad_output=None, argnums=0, axis=-1, mask=None,
+                 reduction="mean", sample_weight=None):
+    """``dl/ds_pi(m) = sum_{k <= m} exp(s_pi(m)) / sum_{l >= k} exp(s_pi(l)) - 1`` on the valid
+    items, 0 at padding; relevance has none."""
+    return _listwise_grad("listmle", _listmle_one, scores, relevance, axis, mask, grad_output,
+                          argnums, reduction, sample_weight)
