@@ -53,7 +53,8 @@ loss alone. The functions work under ``jax.jit``, ``jax.grad``/``jax.vjp`` and `
   ``class_weight``) and ``sample_weight`` are operands and may be traced.
 * The embedding losses (``contrastive``, ``cosine_embedding``, ``triplet``, ``info_nce``) run through
   ``jax.pure_callback`` for now, not the FFI custom call (``_metric.py``); ``sample_weight`` is
-  not taken there yet.
+  not taken there yet. The listwise ranking losses (``listnet``, ``listmle``) take the same path
+  (``_ranking.py``), with ``mask`` and ``sample_weight``.
 * CPU only: the custom call is registered for XLA's CPU platform (a CUDA handler is future work).
 * The GAN losses (``gan_discriminator``, ``gan_generator``, ``_adversarial.py``) run one custom
   call per array; the discriminator is differentiable in ``real`` and ``fake`` and its
@@ -81,6 +82,8 @@ from ._divergence import distillation, js_divergence, kl_divergence  # noqa: F40
 from ._adversarial import gan_discriminator, gan_generator  # noqa: F401
 # The metric-learning losses: a jax.pure_callback path for now (see _metric.py).
 from ._metric import contrastive, cosine_embedding, info_nce, triplet  # noqa: F401
+# The listwise ranking losses: the same jax.pure_callback path (see _ranking.py).
+from ._ranking import listmle, listnet  # noqa: F401
 
 # One function per registered loss, under its fastloss name (tests/test_registry.py checks that
 # every registry entry has one).

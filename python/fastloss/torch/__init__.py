@@ -23,6 +23,7 @@ at 1) and ``torch.nn`` modules mirroring theirs::
 | ``gan_discriminator_loss``, ``gan_generator_loss``; ``GANDiscriminatorLoss``, ``GANGeneratorLoss`` (modules) | fastloss's GAN losses (``_adversarial.py``: the NumPy API's passes under an ``autograd.Function``; gradients to ``real`` and ``fake``; eager only) |
 | ``triplet_margin_loss`` (``TripletMarginLoss``), ``cosine_embedding_loss`` (``CosineEmbeddingLoss``) | as ``torch.nn.functional``, eager CPU (``_metric.py``) |
 | ``contrastive`` (``ContrastiveLoss``), ``info_nce`` (``InfoNCELoss``) | fastloss, eager CPU (``_metric.py``) |
+| ``listnet`` (``ListNetLoss``), ``listmle`` (``ListMLELoss``) | fastloss, eager CPU (``_ranking.py``) |
 | ``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``, ``self_paced_weights``, ``self_paced_regularizer``; ``UncertaintyWeighting``, ``AdaptiveWeighting``, ``DynamicWeightAverage`` (modules) | fastloss's loss combinations (``_combine.py``: torch operations, no kernel) |
 
 Where PyTorch has the loss, the values follow PyTorch, including its ``weight`` conventions:
@@ -103,6 +104,7 @@ from ._kernel import value_and_grad_of as _value_and_grad
 from ._losses import LOSSES as _LOSSES
 from ._modules import MODULES as _MODULES
 from . import _metric as _metric_losses
+from . import _ranking as _ranking_losses
 from ._tensors import as_numpy as _as_numpy
 from ._tensors import through_device_path as _through_device_path
 from .._core import run_tensors as _run_tensors
@@ -113,8 +115,9 @@ from .._core import run_tensors as _run_tensors
 __all__ = [  # torch.nn.functional names, then fastloss names, then modules
     *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch), "cosine_embedding_loss",
     "triplet_margin_loss",
-    *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch), "contrastive",
-    *sorted(_MODULES), *sorted(_metric_losses.MODULES),
+    *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch), "contrastive", "info_nce",
+    *sorted(_ranking_losses.FUNCTIONS),
+    *sorted(_MODULES), *sorted(_metric_losses.MODULES), *sorted(_ranking_losses.MODULES),
     *_COMBINATIONS,  # the loss combinations (fastloss._combine), written with torch operations
     *_ADVERSARIAL,  # the GAN losses (_adversarial.py: the NumPy API's passes, an autograd.Function)
 ]
@@ -127,8 +130,12 @@ globals().update(_ADVERSARIAL)
 # autograd.Function.
 globals().update(_metric_losses.FUNCTIONS)
 globals().update(_metric_losses.MODULES)
+# The listwise ranking losses: the same autograd.Function (_ranking.py).
+globals().update(_ranking_losses.FUNCTIONS)
+globals().update(_ranking_losses.MODULES)
 
 # The adapter of each registered loss (tests/test_registry.py checks that every registry entry
 # has one): registry name -> function name here.
 FOR_REGISTRY = {**{loss.kernel: loss.name for loss in _LOSSES if loss.registry_adapter},
-                **_ADVERSARIAL_FOR_REGISTRY, **_metric_losses.FOR_REGISTRY}
+                **_ADVERSARIAL_FOR_REGISTRY, **_metric_losses.FOR_REGISTRY,
+                **_ranking_losses.FOR_REGISTRY}

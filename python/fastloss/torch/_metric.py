@@ -36,7 +36,7 @@ def _operand(name: str, t, like: Tensor):
 
 _NAMES = {"triplet_margin_loss": ("anchor", "positive", "negative"),
           "cosine_embedding_loss": ("input1", "input2"), "contrastive": ("x1", "x2"),
-          "info_nce": ("query", "key")}
+          "info_nce": ("query", "key"), "listnet": ("scores",), "listmle": ("scores",)}
 
 
 def _check_embeddings(name: str, tensors: tuple, n_arrays: int):
@@ -56,6 +56,8 @@ class _Embedding(torch.autograd.Function):
         positions = tuple(i for i, need in enumerate(needs) if need)
         ctx.positions, ctx.dtypes = positions, [t.dtype for t in tensors]
         ctx.reduction, ctx.n = kwargs["reduction"], len(tensors)
+        # the axis the loss reduces over (the listwise losses' item axis; embeddings: the last)
+        ctx.axis = kwargs.get("axis", -1)
         if positions:
             value, grads = value_and_grad(fn, argnums=positions)(*arrays, **kwargs)
             ctx.grads = [torch.from_numpy(np.asarray(g)) for g in grads]
@@ -71,7 +73,7 @@ class _Embedding(torch.autograd.Function):
         result = [None] * (4 + ctx.n)
         if grad_loss is None or not ctx.positions:
             return tuple(result)
-        up = grad_loss if ctx.reduction != "none" else grad_loss[..., None]
+        up = grad_loss if ctx.reduction != "none" else grad_loss.unsqueeze(ctx.axis)
         for position, g in zip(ctx.positions, ctx.grads):
             result[4 + position] = (g * up.to(g.dtype)).to(ctx.dtypes[position])
         return tuple(result)
