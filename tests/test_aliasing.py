@@ -16,6 +16,7 @@ LABELS = np.array([0, 1, 2, 3])
 PER_CLASS_TARGETS = {"dense": (np.arange(16).reshape(4, 4) % 3 == 0).astype(np.float64),
                      "index_list": np.array([[0, 2, -1, 0], [3, -1, 1, 1], [1, 2, 3, 0],
                                              [-1, 0, 0, 0]])}
+PER_CLASS_TARGETS["relevance"] = PER_CLASS_TARGETS["relevance_order"] = 2 * PER_CLASS_TARGETS["dense"]
 # The row losses with in-place gradients: not the divergences, whose kernels read both logits
 # rows again after writing the gradients (tests/test_grad_into.py checks that they refuse).
 IN_PLACE_ROWS = [name for name in ROWS if REGISTRY[name].family != "divergence"]

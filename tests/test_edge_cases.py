@@ -45,6 +45,9 @@ DIVERGENCE = {n for n, s in REGISTRY.items() if s.family == "divergence"}
 # The ranking losses take a third array (margin_ranking's preference y): their own edge cases
 # (infinite and NaN scores, y = 0, the kink) are in tests/test_margin_ranking.py.
 RANKING = {n for n, s in REGISTRY.items() if s.family == "ranking"}
+# The listwise ranking losses (rows of scores with relevance labels and a mask, no class
+# index): their infinities, NaN, ties and padding are in tests/test_listwise.py.
+LISTWISE = {n for n, s in REGISTRY.items() if s.mean_count == "valid_lists"}
 # The metric-learning losses: hinge_embedding's input is a distance, not an error (its
 # infinities are in tests/test_hinge_embedding.py); the embedding losses (kind embedding) take
 # two or three embedding arrays and a row label, none of the cases below: theirs (coincident
@@ -121,9 +124,16 @@ def test_nan_propagates_rows(spec, variant, dtype):
             col = pos[1] if not target_pos or per_class else int(args[1][row])
             x[row, col] = np.nan
             loss, g = _vg(spec.fn, x, *args[1:], reduction="none", **kw)
+            # a listwise loss's padding (mask False) is not in the list: a NaN there changes
+            # nothing, and the padding's gradient stays 0
+            valid = kw["mask"][row] if kw.get("mask") is not None else np.ones(x.shape[1], bool)
+            if not valid[col]:
+                assert_bitwise(loss, clean_loss, what="loss with NaN padding")
+                assert_bitwise(g, clean_grad, what="gradient with NaN padding")
+                continue
             assert np.isnan(loss[row]), (row, col, loss)
             # README: NaN propagates "for row losses, to the whole row"
-            assert np.all(np.isnan(g[row])), (
+            assert np.all(np.isnan(g[row][valid])) and np.all(g[row][~valid] == 0), (
                 f"NaN logit at {(row, col)}: gradient row {g[row]} (target {args[1][row]})")
             others = np.arange(3) != row
             assert_bitwise(loss[others], clean_loss[others], what="other rows' loss")
@@ -311,7 +321,7 @@ def test_cross_entropy_huge_logits_exact_values():
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("name", sorted(set(REGISTRY) - NO_SOFTMAX - DIVERGENCE - ADVERSARIAL
-                                        - EMBEDDING))
+                                        - EMBEDDING - LISTWISE))
 @pytest.mark.parametrize("t", [0, 1], ids=["target-is-inf", "target-is-finite"])
 def test_plus_infinite_logit_gives_nan_like_pytorch(dtype, name, t):
     """+inf logit: PyTorch's log_softmax is inf - inf = nan for the whole row, whatever the
@@ -331,7 +341,7 @@ MASKED_CLASSES = [("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0
 # Masking classes needs a class axis and a class-index target: for the multi-label losses a
 # -inf score is not a masked class but a confident "absent" (their own tests cover it); the
 # divergences (per-class targets too) have theirs in test_divergence.py.
-_covers(MASKED_CLASSES, POINTWISE | PER_CLASS_TARGET | DIVERGENCE | ADVERSARIAL | EMBEDDING)
+_covers(MASKED_CLASSES, POINTWISE | PER_CLASS_TARGET | DIVERGENCE | ADVERSARIAL | EMBEDDING | LISTWISE)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -358,7 +368,7 @@ MINUS_INFINITE_TARGET = [("cross_entropy", {}), ("softmax_focal", {}),
                          ("softmax_focal", {"gamma": 0.5}),
                          ("softmax_focal", {"gamma": 1.0, "alpha": 0.5})]
 # (p_t = 0 needs a softmax)
-_covers(MINUS_INFINITE_TARGET, NO_SOFTMAX | DIVERGENCE | ADVERSARIAL | EMBEDDING)
+_covers(MINUS_INFINITE_TARGET, NO_SOFTMAX | DIVERGENCE | ADVERSARIAL | EMBEDDING | LISTWISE)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -414,7 +424,10 @@ def test_empty_inputs(spec, variant, dtype):
         args, kw = make_inputs(spec, variant, rng_for("empty"), shape, dtype)
         loss_shape = shape if spec.kind == "pointwise" else shape[:-1]
         mean, g = _vg(spec.fn, *args, reduction="mean", **kw)
-        assert mean.shape == () and mean.dtype == dtype and np.isnan(mean), (shape, mean)
+        # the mean of no element is nan, as PyTorch's; the listwise losses' mean over no list is
+        # 0 (a batch of padding only trains nothing)
+        no_mean = (lambda m: m == 0.0) if spec.mean_count == "valid_lists" else np.isnan
+        assert mean.shape == () and mean.dtype == dtype and no_mean(mean), (shape, mean)
         assert g.shape == shape and g.dtype == dtype
         total, g = _vg(spec.fn, *args, reduction="sum", **kw)
         assert total.shape == () and total.dtype == dtype and total == 0.0
@@ -424,7 +437,7 @@ def test_empty_inputs(spec, variant, dtype):
         assert g.shape == shape and g.dtype == dtype
         # with (empty) sample weights too
         w = np.ones(loss_shape)
-        assert np.isnan(spec.fn(*args, sample_weight=w, **kw))
+        assert no_mean(spec.fn(*args, sample_weight=w, **kw))
         assert spec.fn(*args, sample_weight=w, reduction="sum", **kw) == 0.0
 
 
@@ -438,7 +451,7 @@ ALL_IGNORED = [
     ("softmax_focal", {}), ("softmax_focal", {"alpha": np.array([1.0, 2.0, 0.5, 3.0])}),
     ("softmax_focal", {"gamma": 0.0, "alpha": 0.25}),
     ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
-_covers(ALL_IGNORED, NOT_IGNORABLE | DIVERGENCE | ADVERSARIAL | EMBEDDING)
+_covers(ALL_IGNORED, NOT_IGNORABLE | DIVERGENCE | ADVERSARIAL | EMBEDDING | LISTWISE)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -465,7 +478,7 @@ IGNORED_ROWS = [
     ("cross_entropy", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0]), "label_smoothing": 0.1}),
     ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5, "alpha": 0.25}),
     ("nll", {}), ("nll", {"class_weight": np.array([1.0, 2.0, 0.5, 3.0])})]
-_covers(IGNORED_ROWS, NOT_IGNORABLE | DIVERGENCE | ADVERSARIAL | EMBEDDING)
+_covers(IGNORED_ROWS, NOT_IGNORABLE | DIVERGENCE | ADVERSARIAL | EMBEDDING | LISTWISE)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)

@@ -208,6 +208,9 @@ def test_axis_k_equals_moveaxis(name, variant, dtype, reduction, axis):
     k = axis % x.ndim
     x_k = np.moveaxis(x, -1, k)
     t_k = np.moveaxis(t, -1, k) if t.shape == x.shape else t  # a target per class moves too
+    # and so does a keyword array of the logits' shape (the ranking losses' mask)
+    kwargs = {key: np.moveaxis(v, -1, k) if np.shape(v) == x.shape else v
+              for key, v in kwargs.items()}
     v_k, g_k = _vg(name, x_k, t_k, axis=axis, reduction=reduction, sample_weight=sw,
                    grad_output=g, **kwargs)
     assert g_k.shape == x_k.shape
@@ -215,6 +218,8 @@ def test_axis_k_equals_moveaxis(name, variant, dtype, reduction, axis):
     assert_bitwise(g_k, np.moveaxis(g_last, -1, k), what=f"gradient with axis={axis}")
     # the same with contiguous logits laid out with the class axis at k
     x_kc, t_kc = np.ascontiguousarray(x_k), np.ascontiguousarray(t_k)
+    kwargs = {key: np.ascontiguousarray(v) if np.shape(v) == x_k.shape else v
+              for key, v in kwargs.items()}
     v_kc, g_kc = _vg(name, x_kc, t_kc, axis=axis, reduction=reduction, sample_weight=sw,
                      grad_output=g, **kwargs)
     assert_bitwise(v_kc, v_last, what=f"loss with contiguous axis={axis}")
@@ -246,10 +251,11 @@ PER_CLASS_WEIGHTS = [
     ("nll", "class_weight", {}),
     ("multilabel_soft_margin", "class_weight", {}),
 ]
-# Every row loss but multilabel_margin, which has no per-class weights (as PyTorch's), and the
-# divergences of two logits arrays; the pointwise losses have none either.
+# Every row loss but multilabel_margin, which has no per-class weights (as PyTorch's), the
+# divergences of two logits arrays and the listwise ranking losses (items, not classes); the
+# pointwise losses have none either.
 assert {c[0] for c in PER_CLASS_WEIGHTS} == set(ROWS) - {"multilabel_margin"} - {
-    n for n in ROWS if REGISTRY[n].family == "divergence"}
+    n for n in ROWS if REGISTRY[n].family in ("divergence", "ranking")}
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

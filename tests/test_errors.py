@@ -39,7 +39,7 @@ SPARSE_ROWS = tuple(name for name in ROWS if row_target_kind(name) == "sparse")
 # Losses whose target holds integer labels, not floats of the first argument's dtype.
 INTEGER_LABELS = {"hinge", "squared_hinge", "hinge_embedding"} | set(CLASS_INDEX_ROWS)
 IGNORABLE = tuple(name for name, spec in REGISTRY.items()
-                  if spec.mean_count != "elements" and name not in DIVERGENCE)
+                  if spec.mean_count not in ("elements", "valid_lists") and name not in DIVERGENCE)
 X2 = X[::-1].copy()                               # a second logits array of X's shape
 
 
@@ -52,7 +52,8 @@ def _good_inputs(name, dtype=np.float64):
     if name in DIVERGENCE:
         return X.astype(dtype), X2.astype(dtype)
     if name in ROWS:
-        target = {"sparse": L, "dense": Y, "index_list": np.where(M > 2, 0, M)}
+        target = {"sparse": L, "dense": Y, "index_list": np.where(M > 2, 0, M),
+                  "relevance": Y, "relevance_order": Y}
         return X.astype(dtype), target[row_target_kind(name)].copy()
     if name in ("hinge", "squared_hinge"):
         return X.astype(dtype), S.copy()
@@ -453,6 +454,20 @@ CASES = [
           id="dtype-info_nce"),
     _case("info_nce", TypeError, ["symmetric", "True or False"], X, X2, symmetric=1,
           id="symmetric-info_nce"),
+    # --- listwise ranking ----------------------------------------------------------------------
+    _case("listnet", ValueError, ["relevance", "(2, 3)", "(2, 2)"], X, Y[:, :2],
+          id="shape-listnet"),
+    _case("listnet", TypeError, ["relevance", "float64", "float32"], X, Y.astype(np.float32),
+          id="dtype-listnet"),
+    _case("listnet", TypeError, ["relevance", "float relevance", "int64"], X, S,
+          id="int-relevance-listnet"),
+    _case("listnet", ValueError, ["relevance has no gradient"], X, Y,
+          call=lambda *a: fl.grad(fl.listnet, argnums=1)(*a), id="argnums-listnet"),
+    _case("listmle", ValueError, ["mask", "(2, 3)", "(2, 2)"], X, Y, mask=np.ones((2, 2), bool),
+          id="mask-shape-listmle"),
+    _case("listmle", TypeError, ["mask", "boolean", "float64"], X, Y, mask=np.ones((2, 3)),
+          id="mask-dtype-listmle"),
+    _case("listmle", ValueError, ["axis 2", "out of range"], X, Y, axis=2, id="axis-listmle"),
     # --- threads -------------------------------------------------------------------------------
     _case("set_num_threads", ValueError, ["n", ">= 1", "0"], 0, call=fl.set_num_threads,
           id="threads-0"),
@@ -642,6 +657,8 @@ def _successful_calls():
         ("contrastive", (X.T.copy(), X2.T.copy(), np.array([1.0, 0.0, 1.0])), {"reduction": "none"}),
         ("triplet", (X, X2, X[:, ::-1].copy()), {"p": 1.0, "swap": True}),
         ("triplet", (X.T.copy(), X2.T.copy(), X.T[::-1].copy()), {"reduction": "none"}),
+        ("listnet", (X, Y), {"mask": P > 0.3, "sample_weight": np.array([1.0, 3.0])}),
+        ("listmle", (X.T.copy(), Y.T.copy()), {"axis": 0, "reduction": "none"}),
     ]
 
 

@@ -350,9 +350,10 @@ CASES = [
 # (input, target) call: one array, or two of their own shapes whose "none" is a pair; their JAX
 # forms are checked against jax.numpy formulas in tests/test_gan_adapters.py.
 # Nor the embedding losses, whose fastloss.jax functions take the jax.pure_callback path for
-# now (not this file's custom call): tests/test_jax_metric.py.
+# now (not this file's custom call): tests/test_jax_metric.py; nor the listwise ranking losses,
+# on the same path: tests/test_listwise.py.
 ADVERSARIAL = {n for n, s in REGISTRY.items() if s.family == "adversarial"}
-PENDING_JAX = {"contrastive", "cosine_embedding", "info_nce", "triplet"}
+PENDING_JAX = {"contrastive", "cosine_embedding", "info_nce", "triplet", "listnet", "listmle"}
 _COVERED = set(REGISTRY) - ADVERSARIAL - PENDING_JAX
 assert {case.values[0].__name__ for case in CASES} == _COVERED, \
     sorted(_COVERED ^ {case.values[0].__name__ for case in CASES})

@@ -68,6 +68,8 @@ UNPROBED = {
                       "embedding arrays and a similarity label",
     "embedding_triplet": "the probes evaluate (prediction, target) calls; a triplet's loss takes "
                          "three embedding arrays",
+    "list_scores": "the row probes draw one class index per row, not relevance labels per item "
+                   "(tests/test_listwise.py checks the listwise losses' claims)",
 }
 
 

@@ -315,7 +315,26 @@ def _query_key_batch(n=5, d=4, **kw):
     return make
 
 
+def _ranked_lists(shape=(3, 5), axis=-1, masked=False):
+    """Scores and graded labels 0..3 (ties included); with masked, some items padding and one
+    list all padding (smooth: no kinks to avoid)."""
+    def make(rng):
+        s = rng.normal(size=shape)
+        kw = {"axis": axis}
+        if masked:
+            mask = rng.random(shape) > 0.3
+            mask[(0,) * (len(shape) - 1)] = False  # a list of padding only: zero gradient
+            kw["mask"] = np.moveaxis(mask, -1, axis)
+        return (np.moveaxis(s, -1, axis), np.moveaxis(rng.integers(0, 4, shape) * 1.0, -1,
+                                                      axis)), kw
+    return make
+
+
 CASES = [
+    ("listnet", "listnet", _ranked_lists()),
+    ("listnet_3d_axis1_masked", "listnet", _ranked_lists(shape=(2, 3, 6), axis=1, masked=True)),
+    ("listmle", "listmle", _ranked_lists()),
+    ("listmle_masked", "listmle", _ranked_lists(shape=(4, 7), masked=True)),
     ("info_nce", "info_nce", _query_key_batch(temperature=0.5)),
     ("info_nce_symmetric_one_feature", "info_nce", _query_key_batch(n=6, d=1, symmetric=True)),
     ("cosine_3d", "cosine_embedding", _cosine_pairs()),

@@ -426,6 +426,9 @@ def _contract_cases():
         ("cosine_embedding", (pred, target, 2 * (t % 2) - 1), {"margin": 0.1}),
         ("info_nce", (pred, target), {"temperature": 0.3, "symmetric": True}),
         ("triplet", (pred, target, x), {"p": 1.5, "swap": True}),
+        # the mask's last list is all padding: not counted in the mean
+        ("listnet", (pred, np.round(3 * p)), {"mask": np.repeat(np.arange(6)[:, None] < 5, 4, axis=1)}),
+        ("listmle", (pred, np.round(3 * p)), {"mask": (y01 > 0) | (np.arange(4) == 0)}),
     ]
 
 
@@ -518,8 +521,9 @@ def test_empty_elementwise_inputs(name):
 
 
 # The row losses of (logits, class indices); the divergences' own cases (two logits arrays) are
-# in tests/test_divergence.py.
-INDEX_ROWS = [name for name in ROWS if REGISTRY[name].family != "divergence"]
+# in tests/test_divergence.py, the listwise ranking losses' (scores, relevance, mask) in
+# tests/test_listwise.py.
+INDEX_ROWS = [name for name in ROWS if REGISTRY[name].family not in ("divergence", "ranking")]
 
 
 @pytest.mark.parametrize("name", INDEX_ROWS)
@@ -708,6 +712,12 @@ ERRORS = [
                                           p=0.5), "p must be"),
     ("triplet", lambda: reference.triplet(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)),
                                           swap=1), "swap"),
+    ("listnet", lambda: reference.listnet(np.zeros((2, 3)), np.zeros((2, 2))),
+     "relevance must have the scores' shape"),
+    ("listnet", lambda: reference.listnet_grad(np.zeros((2, 3)), np.zeros((2, 3)), argnums=1),
+     "relevance"),
+    ("listmle", lambda: reference.listmle(np.zeros((2, 3)), np.zeros((2, 3)),
+                                          mask=np.ones((2, 3))), "mask must be a boolean"),
 ]
 # Every registered loss has an error case (none is excluded).
 assert {e[0] for e in ERRORS} == set(REGISTRY), sorted(set(REGISTRY) ^ {e[0] for e in ERRORS})

@@ -99,7 +99,8 @@ def test_loss_facts_are_well_formed(spec):
         assert spec.differentiable == spec.arrays
         assert not spec.target_differentiable  # no target: a second output has its own pass
     else:
-        both = spec.family in ("regression", "divergence", "ranking")
+        # (the pairwise ranking hinge differentiates both scores; a listwise loss its scores)
+        both = spec.family in ("regression", "divergence") or spec.name == "margin_ranking"
         expected = (("pred", "target") if spec.family == "regression"
                     else spec.arrays[:2] if both else spec.arrays[:1])
         assert spec.differentiable == expected

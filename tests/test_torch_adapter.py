@@ -855,7 +855,9 @@ _GAN = {"gan_discriminator_loss", "gan_generator_loss"}
 # The embedding losses (fastloss.torch._metric: two or three differentiable tensors, no custom op
 # yet) are checked against torch.nn.functional and the NumPy API in tests/test_torch_metric.py.
 _EMBEDDING = {"triplet_margin_loss", "cosine_embedding_loss", "contrastive", "info_nce"}
-_ADAPTERS = set(flt.FOR_REGISTRY.values()) - _GAN - _EMBEDDING
+# The listwise ranking losses take the same autograd.Function: tests/test_listwise.py.
+_LISTWISE = {"listnet", "listmle"}
+_ADAPTERS = set(flt.FOR_REGISTRY.values()) - _GAN - _EMBEDDING - _LISTWISE
 # MODULES compare with torch.nn's modules, so they leave out the modules of the losses PyTorch
 # does not have (their functions are in CASES, against fastloss's own NumPy API).
 # (GaussianNLLLoss: its forward takes var, test_likelihood.py compares it with torch's.)
@@ -872,7 +874,9 @@ _MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss
                                  # (tests/test_torch_metric.py)
                                  "TripletMarginLoss", "CosineEmbeddingLoss", "ContrastiveLoss",
                                  # (tests/test_info_nce.py)
-                                 "InfoNCELoss"}
+                                 "InfoNCELoss",
+                                 # (tests/test_listwise.py)
+                                 "ListNetLoss", "ListMLELoss"}
 
 
 def test_the_hand_lists_cover_every_adapter():

@@ -56,7 +56,8 @@ def test_bool_targets_are_refused(name):
     extra = {"triplet_margin_loss": (torch.ones(2, 3),), "contrastive": (torch.ones(2),),
              "cosine_embedding_loss": (torch.ones(2),), "info_nce": ()}.get(name, extra)
     arg = {"triplet_margin_loss": "positive", "contrastive": "x2",
-           "cosine_embedding_loss": "input2", "info_nce": "key"}.get(name, "target")
+           "cosine_embedding_loss": "input2", "info_nce": "key", "listnet": "relevance",
+           "listmle": "relevance"}.get(name, "target")
     with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] {arg} must hold numbers"):
         getattr(flt, name)(x, target, *extra)
 
