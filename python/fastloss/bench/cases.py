@@ -54,6 +54,9 @@ ROW_SHAPES = {
     # in-batch: the N = 4096 pairs of D = 256 (4 N^2 D flops for the loss and both
     # gradients; the roofline column is memory traffic only, so the GEMM rate is the measure)
     "info_nce": ((4096, 256), (256, 64)),
+    # listwise ranking: the 4096 lists of 256 items
+    "listnet": ((4096, 256), (64, 256)),
+    "listmle": ((4096, 256), (64, 256)),
 }
 DEFAULT_ROW_SHAPE = ((16384, 1000), (64, 1000))
 

@@ -87,3 +87,22 @@ def info_nce(kw: dict):
             return rows
         return 0.5 * (rows - jnp.mean(jnp.diagonal(jax.nn.log_softmax(z, axis=0))))
     return loss
+
+
+def listwise(name: str):
+    """ListNet as optax's softmax loss of the labels' softmax; ListMLE as rax writes it (a stable
+    sort by relevance, a reversed cumulative log-sum-exp)."""
+    import jax
+    import jax.numpy as jnp
+
+    if name == "listnet":
+        def listnet(s, r):
+            return jnp.mean(-jnp.sum(jax.nn.softmax(r, -1) * jax.nn.log_softmax(s, -1), -1))
+        return listnet
+
+    def listmle(s, r):
+        order = jnp.argsort(-r, axis=-1, stable=True)
+        ordered = jnp.take_along_axis(s, order, axis=-1)
+        lse = jax.lax.cumlogsumexp(ordered, axis=ordered.ndim - 1, reverse=True)
+        return jnp.mean(jnp.sum(lse - ordered, -1))
+    return listmle
