@@ -876,7 +876,9 @@ _MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss
                                  # (tests/test_info_nce.py)
                                  "InfoNCELoss",
                                  # (tests/test_listwise.py)
-                                 "ListNetLoss", "ListMLELoss"}
+                                 "ListNetLoss", "ListMLELoss",
+                                 # (tests/test_triplet_distance.py)
+                                 "TripletMarginWithDistanceLoss"}
 
 
 def test_the_hand_lists_cover_every_adapter():

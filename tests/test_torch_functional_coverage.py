@@ -23,7 +23,7 @@ import torch.nn.functional as F  # noqa: E402
 # (test_pending_losses_have_no_drop_in_yet fails until it does).
 PENDING = {
     # issue 11, metric learning and ranking
-    "triplet_margin_with_distance_loss", "ctc_loss",
+    "ctc_loss",
 }
 # Not a loss of logits: a fused linear layer + cross-entropy (PyTorch's chunked head), out of
 # fastloss.torch's scope.

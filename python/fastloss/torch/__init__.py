@@ -22,6 +22,7 @@ at 1) and ``torch.nn`` modules mirroring theirs::
 | ``softmax_focal_loss``, ``multiclass_hinge_loss`` | fastloss, class dim 1 |
 | ``gan_discriminator_loss``, ``gan_generator_loss``; ``GANDiscriminatorLoss``, ``GANGeneratorLoss`` (modules) | fastloss's GAN losses (``_adversarial.py``: the NumPy API's passes under an ``autograd.Function``; gradients to ``real`` and ``fake``; eager only) |
 | ``triplet_margin_loss`` (``TripletMarginLoss``), ``cosine_embedding_loss`` (``CosineEmbeddingLoss``) | as ``torch.nn.functional``, eager CPU (``_metric.py``) |
+| ``triplet_margin_with_distance_loss`` (``TripletMarginWithDistanceLoss``) | as ``torch.nn.functional``: the fused triplet kernel for PyTorch's default distance, else the caller's distance in torch and the ``margin_ranking_loss`` kernel (``_triplet_distance.py``) |
 | ``contrastive`` (``ContrastiveLoss``), ``info_nce`` (``InfoNCELoss``) | fastloss, eager CPU (``_metric.py``) |
 | ``listnet`` (``ListNetLoss``), ``listmle`` (``ListMLELoss``) | fastloss, eager CPU (``_ranking.py``) |
 | ``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``, ``self_paced_weights``, ``self_paced_regularizer``; ``UncertaintyWeighting``, ``AdaptiveWeighting``, ``DynamicWeightAverage`` (modules) | fastloss's loss combinations (``_combine.py``: torch operations, no kernel) |
@@ -105,6 +106,7 @@ from ._losses import LOSSES as _LOSSES
 from ._modules import MODULES as _MODULES
 from . import _metric as _metric_losses
 from . import _ranking as _ranking_losses
+from . import _triplet_distance as _triplet_distance
 from ._tensors import as_numpy as _as_numpy
 from ._tensors import through_device_path as _through_device_path
 from .._core import run_tensors as _run_tensors
@@ -114,10 +116,11 @@ from .._core import run_tensors as _run_tensors
 # or the device route, to forbid computing the gradient, or to see what reaches the native entry.
 __all__ = [  # torch.nn.functional names, then fastloss names, then modules
     *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch), "cosine_embedding_loss",
-    "triplet_margin_loss",
+    "triplet_margin_loss", *_triplet_distance.FUNCTIONS,
     *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch), "contrastive", "info_nce",
     *sorted(_ranking_losses.FUNCTIONS),
     *sorted(_MODULES), *sorted(_metric_losses.MODULES), *sorted(_ranking_losses.MODULES),
+    *_triplet_distance.MODULES,
     *_COMBINATIONS,  # the loss combinations (fastloss._combine), written with torch operations
     *_ADVERSARIAL,  # the GAN losses (_adversarial.py: the NumPy API's passes, an autograd.Function)
 ]
@@ -133,6 +136,10 @@ globals().update(_metric_losses.MODULES)
 # The listwise ranking losses: the same autograd.Function (_ranking.py).
 globals().update(_ranking_losses.FUNCTIONS)
 globals().update(_ranking_losses.MODULES)
+# triplet_margin_with_distance_loss: the fused triplet kernel, or a caller's distance in torch
+# and the margin_ranking_loss kernel (_triplet_distance.py).
+globals().update(_triplet_distance.FUNCTIONS)
+globals().update(_triplet_distance.MODULES)
 
 # The adapter of each registered loss (tests/test_registry.py checks that every registry entry
 # has one): registry name -> function name here.
