@@ -33,8 +33,8 @@ void sum_values(const Loss loss, const T* __restrict x, const T* __restrict y,
                 const T* __restrict p, T* __restrict grad, T grad_scale, int64_t n,
                 double* lanes) {
   constexpr int64_t kStep = 8 * kLanes;
-  LanesD acc;
-  std::memcpy(&acc, lanes, sizeof acc);
+  PartD parts[kPartsD];  // native registers, as in accumulate()
+  std::memcpy(parts, lanes, sizeof parts);
   alignas(64) T v[kStep];
   const int64_t full = n - n % kStep;
   for (int64_t i = 0; i < full; i += kStep) {
@@ -46,7 +46,7 @@ void sum_values(const Loss loss, const T* __restrict x, const T* __restrict y,
       loss(x[i + k], y[i + k], pk, v[k], gk);
       if (kGrad) grad[i + k] = gk * grad_scale;
     }
-    for (int64_t k = 0; k < kStep; k += kLanes) acc += load_lanes(v + k);
+    for (int64_t k = 0; k < kStep; k += kLanes) add_lanes(parts, v + k);
   }
   for (int64_t i = full; i < n; ++i) {
     T pi = Loss::kUsesParamArray ? p[i] : T(0);
@@ -54,6 +54,7 @@ void sum_values(const Loss loss, const T* __restrict x, const T* __restrict y,
     loss(x[i], y[i], pi, v[i - full], gi);
     if (kGrad) grad[i] = gi * grad_scale;
   }
+  LanesD acc = join_parts(parts);
   accumulate(acc, v, n - full);
   std::memcpy(lanes, &acc, sizeof acc);
 }

@@ -14,22 +14,9 @@ FL_ISA_NAMESPACE_BEGIN
 
 constexpr int kLanes = kSumLanes;
 using LanesD = double __attribute__((vector_size(kLanes * sizeof(double))));
-// (A trait, not an alias template: GCC drops vector attributes on alias templates.)
-template <class T>
-struct LanesOf;
-template <>
-struct LanesOf<float> {
-  typedef float type __attribute__((vector_size(kLanes * sizeof(float))));
-};
-template <>
-struct LanesOf<double> {
-  typedef double type __attribute__((vector_size(kLanes * sizeof(double))));
-};
-template <class T>
-using LanesT = typename LanesOf<T>::type;
 
-// The widest vector register the ISA has, in bytes. The lane types above are 64 bytes whatever
-// the ISA: GCC splits their arithmetic and conversions into native registers, but lowers a
+// The widest vector register the ISA has, in bytes. LanesD is 64 bytes whatever the ISA: GCC
+// splits its arithmetic and conversions into native registers, but lowers a
 // comparison or a ?: on a type wider than the registers lane by lane, with branches (which made
 // the AVX2 and baseline row kernels several times slower than the AVX-512 ones). Loops that
 // compare therefore work on the kLanes lanes as kCount native registers ("parts") of T, lane
@@ -79,23 +66,29 @@ inline LanesD join_parts(const PartD (&parts)[kPartsD]) {
   return out;
 }
 
-// kLanes consecutive values widened to double.
-template <class T>
-inline LanesD load_lanes(const T* p) {
-  LanesT<T> v;
-  std::memcpy(&v, p, sizeof v);
-  return __builtin_convertvector(v, LanesD);
-}
-
 inline double lanes_sum(LanesD v) {
   return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
-// acc += v[0..n) lane by lane; the tail of n % kLanes elements goes to lanes 0, 1, ...
+// parts += the kLanes values at v, widened to double, lane k of them into lane k.
+template <class T>
+inline void add_lanes(PartD (&parts)[kPartsD], const T* v) {
+  FL_UNROLL
+  for (int p = 0; p < kPartsD; ++p) parts[p] += load_part_d(v, p);
+}
+
+// acc += v[0..n) lane by lane; the tail of n % kLanes elements goes to lanes 0, 1, ... The loop
+// adds into native parts, not into `acc` itself: on AVX2 and SSE2 GCC keeps a 64-byte vector
+// that is not a register type in memory and moves it through general registers on every
+// addition, which made every row kernel that sums a tile (KL, JS, ListNet, distillation) 3 to 4
+// times slower on AVX2 than on AVX-512.
 template <class T>
 inline void accumulate(LanesD& acc, const T* v, int64_t n) {
   const int64_t full = n - n % kLanes;
-  for (int64_t i = 0; i < full; i += kLanes) acc += load_lanes(v + i);
+  PartD parts[kPartsD];
+  std::memcpy(parts, &acc, sizeof acc);
+  for (int64_t i = 0; i < full; i += kLanes) add_lanes(parts, v + i);
+  acc = join_parts(parts);
   for (int64_t i = full; i < n; ++i) acc[i - full] += double(v[i]);
 }
 
