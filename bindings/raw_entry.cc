@@ -162,8 +162,9 @@ py::object run_tensors(int kernel, int reduction, const std::vector<double>& par
   try {
     // The general path runs the embedding and in-batch losses.
     if (info.family == Family::embedding || info.family == Family::batch) throw Decline{};
-    // And the ranking lists (their optional mask is a third array).
-    if (info.ranks_lists()) throw Decline{};
+    // And the ranking lists (their optional mask is a third array), and the costed rows (their
+    // costs are a third array or a table).
+    if (info.ranks_lists() || info.target == TargetKind::sparse_cost) throw Decline{};
     const std::optional<View> x0 = tensor_view(x_desc), y0 = tensor_view(y_desc);
     FL_CHECK(x0 && y0, "run_tensors", "input and target are required");
     if (!is_floating(x0->dtype)) throw Decline{};

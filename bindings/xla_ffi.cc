@@ -233,9 +233,10 @@ void execute(const ffi::CallFrame& frame) {
   if (kernel < 0 || kernel >= kNumKernels) invalid("[fastloss." + fn + "] unknown kernel id");
   const KernelInfo& info = kKernels[kernel];
   const bool row = info.family == Family::row;
-  if (info.family == Family::embedding || info.family == Family::batch || info.ranks_lists())
-    invalid("[fastloss." + fn + "] the embedding, in-batch and listwise ranking losses have no "
-            "XLA custom call yet");
+  if (info.family == Family::embedding || info.family == Family::batch || info.ranks_lists() ||
+      info.target == TargetKind::sparse_cost)
+    invalid("[fastloss." + fn + "] the embedding, in-batch, listwise ranking and structured "
+            "losses have no XLA custom call yet");
   const int64_t reduction = attrs.integer("reduction");
   if (reduction < 0 || reduction > 2) invalid("[fastloss." + fn + "] bad reduction code");
   const int64_t operands = attrs.integer("operands");

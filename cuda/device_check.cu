@@ -148,6 +148,23 @@ struct SerialRowOps {
     }
     return s;
   }
+  template <class Term>
+  __device__ FirstMax<T> first_max(const T* x, const T* c, int64_t n, int64_t skip,
+                                   Term term) const {
+    FirstMax<T> best;
+    best.value = -fl_inf<T>();
+    for (int64_t j = 0; j < n; ++j) {
+      if (j == skip) continue;
+      const T z = term(x[j], c ? c[j] : T(1));
+      if (z != z) {
+        best.nan = true;
+      } else if (best.index < 0 || z > best.value) {
+        best.value = z;
+        best.index = j;
+      }
+    }
+    return best;
+  }
 };
 
 template <class Loss, class T>

@@ -164,9 +164,26 @@ void check_rows(const LossRequest& req) {
     FL_CHECK(!req.grads[0] || req.grads[0]->data != req.target()->data, name,
              "a gradient output must not be the relevance labels");
   }
+  const bool costed = info.target == TargetKind::sparse_cost;
+  if (costed) {
+    // The costs: a row of x's shape per row (input 2) or a (C, C) table (aux 1), x's dtype.
+    const View* per_row = req.inputs[2];
+    const View* table = req.aux[1];
+    FL_CHECK(!per_row || !table, name, "give the costs per row or as a table, not both");
+    FL_CHECK(!per_row || same_shape(*per_row, *x), name, "per-row costs must have the scores' shape");
+    FL_CHECK(!table || (table->ndim == 2 && table->shape[0] == classes &&
+                        table->shape[1] == classes),
+             name, "a cost table must have shape (", classes, ", ", classes, ")");
+    for (const View* v : {per_row, table}) {
+      if (!v) continue;
+      FL_CHECK_TYPE(v->dtype == x->dtype, name, "the costs must have the scores' dtype");
+      FL_CHECK(!req.grads[0] || req.grads[0]->data != v->data, name,
+               "a gradient output must not be the costs");
+    }
+  }
   for (const View* v : {req.weight, req.upstream})
     if (v) FL_CHECK(same_shape(*v, rows), name, "operands must be broadcast to the row shape");
-  for (const View* v : {req.aux[0], req.aux[1]})
+  for (const View* v : {req.aux[0], costed ? nullptr : req.aux[1]})
     if (v) FL_CHECK(v->ndim == 1 && v->shape[0] == classes, name,
                     "per-class arrays must have one value per class (", classes, ")");
   check_output(name, "loss output", req.loss_out, rows, x->dtype);
@@ -229,6 +246,7 @@ LossResult run(const LossRequest& req) {
   FL_CHECK(req.x() && req.target(), name, "missing input");
   FL_CHECK(!req.inputs[2] || kernel_info(req.kernel).target == TargetKind::logits ||
                kernel_info(req.kernel).ranks_lists() ||
+               kernel_info(req.kernel).target == TargetKind::sparse_cost ||
                kernel_info(req.kernel).family == Family::embedding ||
                kernel_info(req.kernel).family == Family::batch,
            name, "this loss takes two arrays");

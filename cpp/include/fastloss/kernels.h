@@ -21,7 +21,7 @@ namespace fastloss {
 // What a kernel's second input holds (see losses.def).
 #define FL_TARGET_KINDS(X) \
   X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable) X(index_list) X(logits) X(embedding) \
-  X(relevance) X(relevance_order)
+  X(relevance) X(relevance_order) X(sparse_cost)
 #define FL_AUX_KINDS(X) X(none) X(per_element) X(per_class) X(differentiable)
 #define FL_CLASS_WEIGHTS(X) X(none) X(in_row) X(in_row_and_mean) X(factor)
 // An embedding kernel's per-row label (input `inputs`): none, or one real value per row.

@@ -34,6 +34,12 @@
 //          unspecified on entry and dropped after, where that row is nullptr) and v0..v2 (T&)
 //          are added into the three sums returned. Neither gx nor gy may alias x or y (the
 //          logits kind has no in-place gradients: later passes read x and y again).
+//   FirstMax<T> ops.first_max(x, c, n, skip, term)
+//          z_j = term(x_j, c_j) for j != skip (c_j = 1 where c is nullptr): the largest z_j,
+//          NaNs ignored, and the first j holding it (-inf included: a row of -inf has its first
+//          candidate); index -1 when no j != skip has a z_j that is not NaN. `nan` says whether
+//          any z_j was NaN. The term is a pure function: a backend may evaluate it more than
+//          once for one j.
 //
 // Short rows (C <= kTileMaxClasses) cost more per row than per logit when taken one at a time:
 // the per-row scalar math (a logarithm, an exponential, divisions, the horizontal sums) is
@@ -77,6 +83,8 @@ struct RowArgs {
   T* grad_y = nullptr;                 // its C gradient outputs, or nullptr
   bool has_label = false;              // target kind logits: a label was given (in label)
   double* work = nullptr;              // target kind relevance_order: 2C doubles of scratch
+  const T* cost = nullptr;             // target kind sparse_cost: the row's C costs
+                                       // Delta(label, .), or nullptr for 0/1 costs
 };
 
 inline constexpr int kTileRows = 16;
@@ -113,6 +121,13 @@ struct MapSums {
 
 struct PairSums {
   double v0 = 0, v1 = 0, v2 = 0;
+};
+
+template <class T>
+struct FirstMax {
+  T value;
+  int64_t index = -1;
+  bool nan = false;
 };
 
 }  // namespace fastloss

@@ -180,6 +180,90 @@ bool has_nan(const T* __restrict x, int64_t n) {
   return nan;
 }
 
+// z_j = term(x_j, c_j) of the tile [j0, j0 + len) into z, -inf at `skip` (out of the max).
+template <class T, class Term>
+void first_max_tile(const T* __restrict x, const T* __restrict c, int64_t j0, int64_t len,
+                    int64_t skip, Term& term, T* __restrict z) {
+  if (c) {
+    for (int64_t j = 0; j < len; ++j) z[j] = term(x[j0 + j], c[j0 + j]);
+  } else {
+    for (int64_t j = 0; j < len; ++j) z[j] = term(x[j0 + j], T(1));
+  }
+  if (skip >= j0 && skip < j0 + len) z[skip - j0] = -fl_inf<T>();
+}
+
+// The largest of z[0..len) (NaNs ignored; -inf when none is larger), the first index holding
+// it, and whether any z is NaN, in one vector pass: each lane keeps its largest value and the
+// first index that reached it (the index in T: exact, since len <= kTile), and the lanes are
+// merged at the end, the smallest index among those holding the largest value winning.
+template <class T>
+FirstMax<T> tile_first_max(const T* __restrict z, int64_t len) {
+  constexpr int P = Parts<T>::kCount, W = Parts<T>::kPerPart;
+  using V = PartOf<T>;
+  const V zero{}, one = zero + T(1);
+  V m[P], index[P], nan[P], position[P];
+  for (int p = 0; p < P; ++p) {
+    m[p] = zero - fl_inf<T>();
+    index[p] = nan[p] = zero;
+    for (int k = 0; k < W; ++k) position[p][k] = T(p * W + k);
+  }
+  const int64_t full = len - len % kLanes;
+  for (int64_t j = 0; j < full; j += kLanes) {
+    FL_UNROLL
+    for (int p = 0; p < P; ++p) {
+      const V v = load_part(z + j, p);
+      const auto take = v > m[p];
+      m[p] = take ? v : m[p];
+      index[p] = take ? position[p] + T(j) : index[p];
+      nan[p] = v == v ? nan[p] : one;
+    }
+  }
+  FirstMax<T> best;
+  best.value = -fl_inf<T>();
+  T best_index = T(0);
+  for (int p = 0; p < P; ++p) {
+    for (int k = 0; k < W; ++k) {
+      const bool better = m[p][k] > best.value || (m[p][k] == best.value && index[p][k] < best_index);
+      best.value = better ? m[p][k] : best.value;
+      best_index = better ? index[p][k] : best_index;
+      best.nan = best.nan || nan[p][k] != T(0);
+    }
+  }
+  best.index = int64_t(best_index);
+  for (int64_t j = full; j < len; ++j) {  // the tail comes after every lane's elements
+    if (z[j] > best.value) {
+      best.value = z[j];
+      best.index = j;
+    }
+    best.nan = best.nan || z[j] != z[j];
+  }
+  return best;
+}
+
+// The largest z_j by tiles, the first tile to reach it keeping its index: one pass over the
+// row, the terms of each tile computed into L1 and scanned once.
+template <class T, class Term>
+FirstMax<T> first_max_pass(const T* x, const T* c, int64_t n, int64_t skip, Term term) {
+  alignas(64) T z[kTile];
+  FirstMax<T> best;
+  best.value = -fl_inf<T>();
+  for (int64_t j0 = 0; j0 < n; j0 += kTile) {
+    const int64_t len = std::min(kTile, n - j0);
+    first_max_tile(x, c, j0, len, skip, term, z);
+    const FirstMax<T> tile = tile_first_max(z, len);
+    best.nan = best.nan || tile.nan;
+    if (tile.value > best.value) {
+      best.value = tile.value;
+      best.index = j0 + tile.index;
+    }
+  }
+  if (best.index >= 0) return best;
+  // Every candidate is -inf or NaN: the first that is not NaN, if any.
+  for (int64_t j = 0; j < n && best.index < 0; ++j)
+    if (j != skip && term(x[j], c ? c[j] : T(1)) == -fl_inf<T>()) best.index = j;
+  return best;
+}
+
 }  // namespace row_detail
 
 template <class T>
@@ -262,6 +346,11 @@ struct CpuRowOps {
     sums.v1 = lanes_sum(s1);
     sums.v2 = lanes_sum(s2);
     return sums;
+  }
+
+  template <class Term>
+  FirstMax<T> first_max(const T* x, const T* c, int64_t n, int64_t skip, Term term) const {
+    return row_detail::first_max_pass(x, c, n, skip, term);
   }
 };
 

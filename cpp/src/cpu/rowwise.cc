@@ -47,6 +47,11 @@ LossResult run(const LossRequest& req) {
   int64_t rows = 1;
   for (int d = 0; d < outer_ndim; ++d) rows *= outer_shape[d];
   const bool sparse = info.target == TargetKind::sparse;
+  // Class indices with the costs Delta(t, .): a row of input 2 per row, or a (C, C) table
+  // (aux 1) indexed by the label, or neither (0/1 costs).
+  const bool costed = info.target == TargetKind::sparse_cost;
+  const View* cost_rows = costed ? req.inputs[2] : nullptr;
+  const View* cost_table = costed ? req.aux[1] : nullptr;
   const bool dense = info.target == TargetKind::dense;
   // Index lists: each target row lists class indices up to its first -1 (losses.def).
   const bool index_list = info.target == TargetKind::index_list;
@@ -54,7 +59,7 @@ LossResult run(const LossRequest& req) {
   // Target kind logits: the target is a second logits row with a gradient of its own, and
   // class indices may come as input 2 (checked and ignored as sparse targets are).
   const bool pair = info.target == TargetKind::logits;
-  const View* labels = sparse ? target : pair ? req.inputs[2] : nullptr;
+  const View* labels = sparse || costed ? target : pair ? req.inputs[2] : nullptr;
   const bool has_labels = labels != nullptr;
   View* grad_y_out = pair ? req.grads[1] : nullptr;
   // Listwise ranking: relevance labels read as dense targets are, an optional mask (input 2)
@@ -73,7 +78,7 @@ LossResult run(const LossRequest& req) {
       upstream_row_at(req.upstream, outer_shape, outer_ndim),
       grad_row_at(grad_out, outer_shape, outer_ndim), loss_row_at(req.loss_out, outer_shape, outer_ndim),
       labels_row_at(labels, outer_shape, outer_ndim), grad_y_row_at(grad_y_out, outer_shape, outer_ndim),
-      mask_row_at(mask, outer_shape, outer_ndim);
+      mask_row_at(mask, outer_shape, outer_ndim), cost_row_at(cost_rows, outer_shape, outer_ndim);
   const int64_t mask_stride = mask ? mask->strides[x->ndim - 1] : 0;
   // Whether item j of list r is valid (read as bytes: a bool that is not 0 or 1 is still true).
   auto valid_item = [&](int64_t r, int64_t j) {
@@ -233,6 +238,19 @@ LossResult run(const LossRequest& req) {
     if (!req.loss_out) return;
     T v = T(weighted);
     std::memcpy(static_cast<char*>(req.loss_out->data) + loss_row_at(r), &v, sizeof(T));
+  };
+  // The costs Delta(label, .) of row r, in place when they are contiguous T, else converted
+  // into `copy`; nullptr for 0/1 costs.
+  auto cost_row = [&](int64_t r, int64_t label, std::vector<T>& copy) -> const T* {
+    const View* v = cost_rows ? cost_rows : cost_table;
+    if (!v) return nullptr;
+    const char* p = cost_rows ? at(v, cost_row_at(r)) : at(v, label * v->strides[0]);
+    const int64_t stride = v->strides[v->ndim - 1];
+    if (const T* row = contiguous_row(p, v->dtype == dtype_of<T>() && stride == int64_t(sizeof(T))))
+      return row;
+    copy.resize(classes);
+    for (int64_t j = 0; j < classes; ++j) copy[j] = read_as<T>(p + j * stride, v->dtype);
+    return copy.data();
   };
   // Writes row r's results and returns its weighted loss, the block sum's term.
   auto finish_row = [&](int64_t r, const RowMeta& meta, double loss) {
@@ -468,6 +486,7 @@ LossResult run(const LossRequest& req) {
           }
           (dense ? a.probs : a.y) = row;
         }
+        if (costed) a.cost = cost_row(r, meta.label, p_row);
         if (gy_ptr) {
           if (gy_in_place) {
             a.grad_y = reinterpret_cast<T*>(gy_ptr);
