@@ -17,7 +17,7 @@ from ._autodiff import grad, value_and_grad
 from ._build import (build_info, empty_output_cache, get_num_threads, set_num_threads,
                      set_output_cache_limit)
 from . import (_adversarial, _classification, _combine, _divergence, _in_batch, _likelihood,
-               _metric, _multilabel, _ranking, _regression)
+               _metric, _multilabel, _ranking, _regression, _structured)
 # The public losses: each family module's __all__, so a new loss is listed once, beside its
 # function (importing a family module also registers its losses in _registry.REGISTRY).
 from ._adversarial import *  # noqa: F401,F403
@@ -29,6 +29,7 @@ from ._metric import *  # noqa: F401,F403
 from ._multilabel import *  # noqa: F401,F403
 from ._ranking import *  # noqa: F401,F403
 from ._regression import *  # noqa: F401,F403
+from ._structured import *  # noqa: F401,F403
 from ._combine import *  # noqa: F401,F403
 # After the family modules: it states the properties of the losses they register.
 from ._properties import LossProperties, properties
@@ -42,6 +43,7 @@ __all__ = sorted([
     *_multilabel.__all__,
     *_divergence.__all__,
     *_ranking.__all__,
+    *_structured.__all__,
     *_metric.__all__,
     *_in_batch.__all__,
     *_adversarial.__all__,

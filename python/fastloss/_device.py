@@ -150,6 +150,12 @@ def constant(value, dtype, like: DeviceArray) -> DeviceArray:
     return wrap("constant", "constant", c, xp, like.device)
 
 
+def astype(fn: str, name: str, a: DeviceArray, dtype) -> DeviceArray:
+    """`a` converted to `dtype` by its library, on its device (a copy)."""
+    xp = a.xp
+    return wrap(fn, name, xp.astype(a.source, getattr(xp, np.dtype(dtype).name)), xp, a.device)
+
+
 def scalar_result(value: float, dtype, like: DeviceArray):
     """A reduced loss as a 0-d array of the caller's library on its device."""
     xp = like.xp

@@ -68,6 +68,15 @@ def constant(value: float, like):
     return np.asarray(value, dtype=like.dtype)
 
 
+def converted(fn: str, name: str, a, dtype):
+    """`a` in `dtype`, on its device: itself when it already is, else a contiguous copy."""
+    if a.dtype == dtype:
+        return a
+    if isinstance(a, DeviceArray):
+        return _device.astype(fn, name, a, dtype)
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
 def checked_weights(fn: str, name: str, value, *, length: int | None = None):
     """fastloss._validate.weights, on the device of `value`."""
     if isinstance(value, DeviceArray):
@@ -266,7 +275,8 @@ def class_axis(fn: str, logits: np.ndarray, axis) -> int:
 
 def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok: bool = False,
          class_weight=None, alpha_array=None, params=(), ignore_index=None, reduction="mean",
-         sample_weight=None, x_name: str = "logits", target_name: str = "target", mask=None):
+         sample_weight=None, x_name: str = "logits", target_name: str = "target", mask=None,
+         cost_rows=None, cost_table=None):
     """Runs a row loss over the class axis `axis` of `logits`. Integer targets are class
     indices of the logits' shape without that axis; with dense_ok, float targets of the logits'
     shape are probabilities (kernel name + '_dense'). A kernel whose table entry takes a target
@@ -274,7 +284,9 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
     (``index_list``), of the logits' shape. `params` are the kernel's hyper-parameters in the
     order its header documents; `alpha_array` a per-class value of each row's label. The
     listwise ranking kernels (``relevance`` targets) take relevance labels of the scores' shape
-    and dtype and an optional boolean `mask` of that shape (False: padding)."""
+    and dtype and an optional boolean `mask` of that shape (False: padding). A ``sparse_cost``
+    kernel takes class indices and, checked by its caller, either `cost_rows` (the logits' shape
+    and dtype) or a (C, C) `cost_table` (the logits' dtype)."""
     code = reduction_code(fn, reduction)
     if ignore_index is not None and not -2**63 <= ignore_index < 2**63:
         fail(fn, f"ignore_index must be a 64-bit integer, got {ignore_index}")
@@ -346,12 +358,15 @@ def rows(fn: str, kernel: str, logits: np.ndarray, target, *, axis=-1, dense_ok:
         upstream, upstream_scalar = _upstream(fn, request, code, outer_shape, logits)
         grad_out, _ = gradient_buffers(fn, name, request, (logits, y), (x_name, target_name), {
             "class_weight": class_weight, "alpha": alpha_array, "sample_weight": w,
-            "grad_output": upstream, "mask": mask}, in_place_ok=True)
+            "grad_output": upstream, "mask": mask, "cost": cost_rows if cost_table is None
+            else cost_table}, in_place_ok=True)
         grad_view = _class_axis_last(grad_out, ax)
     loss_out = empty(outer_shape, logits.dtype, like=logits) if code == 0 else None
-    inputs = (x, y_view) if mask is None else (x, y_view, _class_axis_last(mask, ax))
+    third = mask if mask is not None else cost_rows
+    inputs = (x, y_view) if third is None else (x, y_view, _class_axis_last(third, ax))
     value, bad_row, bad_label = _core.run(
-        KERNELS[name]["id"], inputs, (grad_view,), (class_weight, alpha_array),
+        KERNELS[name]["id"], inputs, (grad_view,),
+        (class_weight, alpha_array if cost_table is None else cost_table),
         list(params), w, 0.0, upstream, upstream_scalar, code, ignore_index, loss_out)
     if bad_row >= 0:
         index = tuple(int(i) for i in np.unravel_index(bad_row, outer_shape)) if outer_shape else ()

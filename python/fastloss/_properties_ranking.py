@@ -1,12 +1,19 @@
 """``fastloss.properties`` entries of the pairwise losses: the ranking losses (``_ranking.py``:
-margin_ranking, and the listwise listnet and listmle) and the metric-learning losses of
-distances (``_metric.py``: hinge_embedding),
+margin_ranking, and the listwise listnet and listmle), the structured hinge (``_structured.py``)
+and the metric-learning losses of distances (``_metric.py``: hinge_embedding),
 in the table of ``_properties.py`` (see its module doc for the fields and conventions).
 """
 
 from __future__ import annotations
 
+import math
+
 from ._properties import entry
+from ._validate import choice
+
+
+def _rescaling(fn, key, value):
+    return choice(fn, key, value, ("margin", "slack"))
 
 
 @entry("margin_ranking")
@@ -61,3 +68,19 @@ def _listmle(p, classes):
                 minimiser=None,
                 notes="positive for every finite score; tends to 0 as the scores of the order "
                       "by relevance draw apart (no finite minimiser)")
+
+
+@entry("structured_hinge", rows=True, rescaling=("margin", _rescaling))
+def _structured_hinge(p, classes):
+    # a max of functions affine in the scores (Delta + f(y') - f(y), or Delta (1 + f(y') - f(y))):
+    # convex, piecewise linear; the gradient is s (e_y* - e_y) with s = 1 (margin) or
+    # Delta(y, y*) (slack), of 2-norm sqrt(2) s
+    slack = p["rescaling"] == "slack"
+    return dict(prediction="scores", convex=True, smooth=False,
+                kinks="a tie of the two largest terms of the max (the true candidate's included)",
+                bounded_gradient=True, gradient_bound=math.sqrt(2.0),
+                lipschitz_gradient=False, lipschitz=None, robust=True, proper_scoring=None,
+                nll_of=None, minimiser=None,
+                notes="the bound is for 0/1 costs (the default)" + (
+                    "; a task loss Delta multiplies it by Delta(y, y*) under slack rescaling"
+                    if slack else " and for every task loss under margin rescaling"))

@@ -317,6 +317,9 @@ def make_inputs(spec: LossSpec, variant: dict, rng, shape, dtype):
             continue
         if value == "per_class":
             kwargs[key] = _samplers.per_class(rng, last)
+        elif key == "cost" and value in ("table", "per_sample"):
+            cost = _samplers.structured_costs(rng, shape, value, args[1])
+            kwargs[key] = cost if value == "table" else cost.astype(dtype)
         elif value == "per_element" and key == "mask":
             kwargs[key] = _samplers.list_mask(rng, shape)
         elif value == "per_last_axis":

@@ -45,6 +45,39 @@ def multiclass_margin_kinks(args, kwargs):
     return distance
 
 
+def structured_kinks(args, kwargs):
+    """A tie between the two largest terms of the outer max (the true candidate's included)."""
+    x = np.moveaxis(np.asarray(args[0], np.float64), kwargs["axis"], -1)
+    t = np.asarray(args[1])[..., None]
+    K = x.shape[-1]
+    if K < 2:
+        return np.full(x.shape[:-1], np.inf)
+    cost = kwargs["cost"]
+    is_target = np.arange(K) == t
+    if cost is None:
+        delta = np.where(is_target, 0.0, 1.0)
+    else:
+        cost = np.asarray(cost, np.float64)
+        per_sample = cost.shape == np.shape(args[0]) and kwargs["cost_per_sample"] is not False
+        delta = np.moveaxis(cost, kwargs["axis"], -1) if per_sample else cost[t[..., 0]]
+    f_t = np.take_along_axis(x, t, axis=-1)
+    z = delta + x - f_t if kwargs["rescaling"] == "margin" else delta * (1.0 + x - f_t)
+    z = np.where(is_target, np.take_along_axis(delta, t, axis=-1), z)
+    top = -np.sort(-z, axis=-1)
+    return top[..., 0] - top[..., 1]
+
+
+def structured_costs(rng, shape, layout, target):
+    """Task losses on a 1/8 grid (the terms stay exact in float32, as grid_logits): a (K, K)
+    table with a zero diagonal, or per-sample costs of the scores' shape, 0 at the targets."""
+    K = shape[-1]
+    if layout == "table":
+        return np.where(np.eye(K, dtype=bool), 0.0, rng.integers(0, 17, (K, K)) / 8)
+    c = rng.integers(0, 17, shape) / 8
+    np.put_along_axis(c, np.asarray(target)[..., None], 0.0, axis=-1)
+    return c
+
+
 def poisson_kinks(args, kwargs):
     """The Stirling term's jump at y = 1 (with full)."""
     y = np.asarray(args[1], np.float64)

@@ -6,6 +6,10 @@ preference has none. ``listnet`` and ``listmle`` are listwise: each list (the it
 ``axis``) has scores, relevance labels and an optional boolean ``mask`` (False: padding, left
 out of the list); only the scores have a gradient. Their mean is over the lists with at least
 one valid item, and a mean over none is 0 (a batch of padding has no loss and no gradient).
+
+``structured_hinge`` is the lecture's structured hinge over K candidate outputs per sample: their
+scores, the index of the true one and the task loss of every candidate; only the scores have a
+gradient.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 from ._argnums import _select
 from ._checks import _as_float, _fail, _fmt, _pair, _real
 from ._reductions import _reduce, _upstream
-from ._rows import _classes_last, _log_softmax
+from ._rows import _classes_last, _gather, _index_targets, _log_softmax, _one_hot
 
 # The names fastloss re-exports (its package __init__ adds each module's __all__).
 __all__ = [
@@ -25,6 +29,8 @@ __all__ = [
     "listnet_grad",
     "margin_ranking",
     "margin_ranking_grad",
+    "structured_hinge",
+    "structured_hinge_grad",
 ]
 
 
@@ -198,3 +204,84 @@ def listmle_grad(scores, relevance, *, grad_output=None, argnums=0, axis=-1, mas
     items, 0 at padding; relevance has none."""
     return _listwise_grad("listmle", _listmle_one, scores, relevance, axis, mask, grad_output,
                           argnums, reduction, sample_weight)
+
+
+# ---- structured -------------------------------------------------------------------------------
+
+def _costs(name, cost, scores_shape, x, t, axis, cost_per_sample):
+    """Delta(t, .) of every sample, classes last: 1 off the target and 0 at it when cost is None,
+    row t of a (K, K) table, or each sample's own row of costs of the scores' shape."""
+    K = x.shape[-1]
+    if cost is None:
+        return np.where(_one_hot(t, K), 0.0, 1.0)
+    c = _as_float(cost)
+    as_table, as_rows = c.shape == (K, K), c.shape == scores_shape
+    if cost_per_sample is None:
+        if as_table and as_rows:
+            _fail(name, f"a cost of shape {c.shape} is ambiguous for scores of that shape: pass "
+                        f"cost_per_sample=True (each sample's costs) or False (a table)")
+        per_sample = as_rows
+    else:
+        per_sample = bool(cost_per_sample)
+    if not (as_rows if per_sample else as_table):
+        _fail(name, f"cost must have shape ({K}, {K}) (a table) or the scores' shape "
+                    f"{scores_shape} (each sample's costs), got {c.shape}")
+    if not np.all(np.isfinite(c)) or np.any(c < 0):
+        _fail(name, "cost must be finite and >= 0")
+    return np.moveaxis(c, axis, -1) if per_sample else c[t]
+
+
+def _structured_parts(scores, target, cost, rescaling, cost_per_sample, axis):
+    """Per sample the loss and the candidate that reaches it: t on ties, else the first."""
+    name = "structured_hinge"
+    if rescaling not in ("margin", "slack"):
+        _fail(name, f"rescaling must be 'margin' or 'slack', got {rescaling!r}")
+    x, axis, K = _classes_last(name, scores, axis)
+    t, _, _ = _index_targets(name, x, target, K, None)
+    delta = _costs(name, cost, np.shape(scores), x, t, axis, cost_per_sample)
+    f_t = _gather(x, t)[..., None]
+    with np.errstate(invalid="ignore"):
+        z = delta + x - f_t if rescaling == "margin" else delta * (1.0 + x - f_t)
+    own = _gather(delta, t)  # f(y) - f(y) = 0 exactly, also where f(y) is infinite
+    z = np.where(_one_hot(t, K), own[..., None], z)
+    loss = np.where(np.isnan(f_t[..., 0]), np.nan, np.max(z, axis=-1))  # NaN with any NaN term
+    competitor = np.argmax(np.where(_one_hot(t, K) | np.isnan(z), -np.inf, z), axis=-1)
+    best = np.where(_gather(z, competitor) > own, competitor, t)
+    return x, t, delta, axis, loss, best
+
+
+def structured_hinge(scores, target, *, cost=None, rescaling="margin", cost_per_sample=None,
+                     axis=-1, reduction="mean", sample_weight=None):
+    """Structured hinge (Tsochantaridis et al. 2005) of K candidate scores f per sample, the true
+    candidate y and the task loss Delta(y, .) of every candidate::
+
+        margin: l = max_{y'} [Delta(y, y') + f(y') - f(y)]
+        slack:  l = max_{y'} Delta(y, y') (1 + f(y') - f(y))
+
+    over every candidate y', y itself included (its term is Delta(y, y), 0 for a task loss).
+    ``cost`` is None (0/1 costs: Crammer and Singer's multi-class hinge with margin 1), a (K, K)
+    table whose row y is Delta(y, .), or each sample's costs in the scores' shape;
+    ``cost_per_sample`` says which when both shapes fit. NaN in the scores makes the sample's
+    loss NaN.
+    """
+    _, _, _, _, loss, _ = _structured_parts(scores, target, cost, rescaling, cost_per_sample,
+                                            axis)
+    return _reduce("structured_hinge", loss, reduction, sample_weight)
+
+
+def structured_hinge_grad(scores, target, *, grad_output=None, argnums=0, cost=None,
+                          rescaling="margin", cost_per_sample=None, axis=-1, reduction="mean",
+                          sample_weight=None):
+    """Subgradient: y wins ties (gradient 0); else for the first candidate y* (in class order)
+    that reaches the max, ``dl/df(y*) = 1`` (margin) or ``Delta(y, y*)`` (slack) and
+    ``dl/df(y)`` minus that; a NaN row where the loss is NaN. The target and costs have none."""
+    name = "structured_hinge"
+    x, t, delta, axis, loss, best = _structured_parts(scores, target, cost, rescaling,
+                                                      cost_per_sample, axis)
+    K = x.shape[-1]
+    slope = np.where(best != t, 1.0 if rescaling == "margin" else _gather(delta, best), 0.0)
+    grad = slope[..., None] * (_one_hot(best, K).astype(np.float64) - _one_hot(t, K))
+    grad = np.where(np.isnan(loss)[..., None], np.nan, grad)
+    up = _upstream(name, loss.shape, reduction, sample_weight, grad_output)
+    d_scores = np.moveaxis(grad * up[..., None], -1, axis)
+    return _select(name, ("scores", "target"), argnums, {"scores": d_scores})
