@@ -24,7 +24,7 @@ at 1) and ``torch.nn`` modules mirroring theirs::
 | ``triplet_margin_loss`` (``TripletMarginLoss``), ``cosine_embedding_loss`` (``CosineEmbeddingLoss``) | as ``torch.nn.functional``, eager CPU (``_metric.py``) |
 | ``triplet_margin_with_distance_loss`` (``TripletMarginWithDistanceLoss``) | as ``torch.nn.functional``: the fused triplet kernel for PyTorch's default distance, else the caller's distance in torch and the ``margin_ranking_loss`` kernel (``_triplet_distance.py``) |
 | ``contrastive`` (``ContrastiveLoss``), ``info_nce`` (``InfoNCELoss``) | fastloss, eager CPU (``_metric.py``) |
-| ``listnet`` (``ListNetLoss``), ``listmle`` (``ListMLELoss``) | fastloss, eager CPU (``_ranking.py``) |
+| ``listnet`` (``ListNetLoss``), ``listmle`` (``ListMLELoss``), ``structured_hinge`` (``StructuredHingeLoss``) | fastloss, eager CPU (``_ranking.py``) |
 | ``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``, ``self_paced_weights``, ``self_paced_regularizer``; ``UncertaintyWeighting``, ``AdaptiveWeighting``, ``DynamicWeightAverage`` (modules) | fastloss's loss combinations (``_combine.py``: torch operations, no kernel) |
 
 Where PyTorch has the loss, the values follow PyTorch, including its ``weight`` conventions:
@@ -133,7 +133,7 @@ globals().update(_ADVERSARIAL)
 # autograd.Function.
 globals().update(_metric_losses.FUNCTIONS)
 globals().update(_metric_losses.MODULES)
-# The listwise ranking losses: the same autograd.Function (_ranking.py).
+# The listwise ranking and structured losses: the same autograd.Function (_ranking.py).
 globals().update(_ranking_losses.FUNCTIONS)
 globals().update(_ranking_losses.MODULES)
 # triplet_margin_with_distance_loss: the fused triplet kernel, or a caller's distance in torch

@@ -36,7 +36,8 @@ def _operand(name: str, t, like: Tensor):
 
 _NAMES = {"triplet_margin_loss": ("anchor", "positive", "negative"),
           "cosine_embedding_loss": ("input1", "input2"), "contrastive": ("x1", "x2"),
-          "info_nce": ("query", "key"), "listnet": ("scores",), "listmle": ("scores",)}
+          "info_nce": ("query", "key"), "listnet": ("scores",), "listmle": ("scores",),
+          "structured_hinge": ("scores",)}
 
 
 def _check_embeddings(name: str, tensors: tuple, n_arrays: int):
