@@ -48,11 +48,12 @@ BATCH = sorted(name for name in REGISTRY if KERNELS.get(name, {}).get("family") 
 
 def row_target_kind(name: str) -> str:
     """The target kind of a row loss's kernels (losses.def): "sparse" (one class index per row,
-    also for cross_entropy, which takes probabilities too), "dense" (a float per class) or
-    "index_list" (class indices of the logits' shape, each row ended by -1)."""
+    also for cross_entropy, which takes probabilities too, and for the structured hinge, whose
+    costs are an optional keyword), "dense" (a float per class) or "index_list" (class indices
+    of the logits' shape, each row ended by -1)."""
     from fastloss._dispatch import KERNELS
     kinds = {k["target"] for k in KERNELS.values() if k["stem"] == name}
-    return "sparse" if "sparse" in kinds else kinds.pop()
+    return "sparse" if kinds & {"sparse", "sparse_cost"} else kinds.pop()
 
 
 def per_class_target_losses() -> set:

@@ -34,7 +34,7 @@ LIKELIHOOD = {n for n, s in REGISTRY.items() if s.family == "likelihood"}
 POINTWISE = {n for n, s in REGISTRY.items() if s.kind == "pointwise"}
 # losses of scores, margins or log-probabilities, not of a softmax
 NO_SOFTMAX = POINTWISE | {"multiclass_hinge", "nll", "multilabel_soft_margin",
-                          "multilabel_margin"}
+                          "multilabel_margin", "structured_hinge"}
 # row losses whose target has one entry per class (x's shape), not one class index per row
 PER_CLASS_TARGET = per_class_target_losses()
 NOT_IGNORABLE = {n for n, s in REGISTRY.items() if s.mean_count == "elements"}  # no ignore_index
@@ -43,7 +43,8 @@ NOT_IGNORABLE = {n for n, s in REGISTRY.items() if s.mean_count == "elements"}  
 # -inf logits, +inf logits, ignored and all-ignored rows) are in tests/test_divergence.py.
 DIVERGENCE = {n for n, s in REGISTRY.items() if s.family == "divergence"}
 # The ranking losses take a third array (margin_ranking's preference y): their own edge cases
-# (infinite and NaN scores, y = 0, the kink) are in tests/test_margin_ranking.py.
+# (infinite and NaN scores, y = 0, the kink) are in tests/test_margin_ranking.py; the structured
+# hinge's (costs, infinite and NaN scores, ties, one candidate) in tests/test_structured_hinge.py.
 RANKING = {n for n, s in REGISTRY.items() if s.family == "ranking"}
 # The listwise ranking losses (rows of scores with relevance labels and a mask, no class
 # index): their infinities, NaN, ties and padding are in tests/test_listwise.py.
@@ -337,7 +338,8 @@ def test_plus_infinite_logit_gives_nan_like_pytorch(dtype, name, t):
 
 MASKED_CLASSES = [("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0.0}),
                   ("softmax_focal", {}), ("softmax_focal", {"gamma": 0.5}),
-                  ("multiclass_hinge", {}), ("nll", {})]
+                  ("multiclass_hinge", {}), ("nll", {}), ("structured_hinge", {}),
+                  ("structured_hinge", {"rescaling": "slack"})]
 # Masking classes needs a class axis and a class-index target: for the multi-label losses a
 # -inf score is not a masked class but a confident "absent" (their own tests cover it); the
 # divergences (per-class targets too) have theirs in test_divergence.py.

@@ -27,9 +27,11 @@ def _float32(value):
     return a.astype(np.float32) if a.dtype.kind == "f" else a
 
 
-# The embedding and listwise ranking losses' fastloss.jax functions take the jax.pure_callback
-# path for now, not the FFI custom call (tests/test_jax_metric.py, tests/test_listwise.py).
-PENDING_JAX = {"contrastive", "cosine_embedding", "info_nce", "triplet", "listnet", "listmle"}
+# The embedding, listwise ranking and structured losses' fastloss.jax functions take the
+# jax.pure_callback path for now, not the FFI custom call (tests/test_jax_metric.py,
+# tests/test_listwise.py, tests/test_structured_hinge.py).
+PENDING_JAX = {"contrastive", "cosine_embedding", "info_nce", "triplet", "listnet", "listmle",
+               "structured_hinge"}
 CASES = [pytest.param(name, variant, id=f"{name}-{variant_id(variant)}")
          for name, spec in sorted(REGISTRY.items()) for variant in spec.variants
          if name not in PENDING_JAX]

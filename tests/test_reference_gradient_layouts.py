@@ -206,6 +206,40 @@ def _multiclass_hinge(shape=(5, 4), axis=-1, margin=1.0, **kw):
     return make
 
 
+def _structured_scores(shape=(5, 4), axis=-1, cost="none", rescaling="margin"):
+    """Scores and costs whose outer max (the true candidate's term Delta(y, y) included) leads
+    the next term by 0.05, so no finite difference crosses a kink; cost "table", "per_sample" or
+    "none" (0/1)."""
+    def make(rng):
+        moved = np.moveaxis(np.empty(shape), axis, -1).shape
+        rows, K = int(np.prod(moved[:-1])), moved[-1]
+        t = rng.integers(0, K, size=rows)
+        delta_table = np.where(np.eye(K, dtype=bool), 0.0, rng.uniform(0.2, 2.0, (K, K)))
+        per_sample = rng.uniform(0.0, 2.0, (rows, K))
+        x = np.empty((rows, K))
+        for i in range(rows):
+            delta = {"none": np.where(np.arange(K) == t[i], 0.0, 1.0), "table": delta_table[t[i]],
+                     "per_sample": per_sample[i]}[cost]
+            while True:
+                row = rng.normal(size=K) * 1.5
+                z = delta + row - row[t[i]] if rescaling == "margin" else \
+                    delta * (1.0 + row - row[t[i]])
+                z[t[i]] = delta[t[i]]
+                top = np.sort(z)[::-1]
+                if top[0] - top[1] > 0.05 and np.argmax(z) != t[i]:
+                    break
+            x[i] = row
+        kw = {"axis": axis, "rescaling": rescaling}
+        if cost == "table":
+            kw["cost"] = delta_table
+        elif cost == "per_sample":
+            kw["cost"] = np.moveaxis(per_sample.reshape(moved), -1, axis)
+            kw["cost_per_sample"] = True
+        x = np.moveaxis(x.reshape(moved), -1, axis)
+        return (x, t.reshape(moved[:-1])), kw
+    return make
+
+
 def _multilabel_targets(shape=(5, 4), axis=-1, soft=False, **kw):
     """Logits and a 0/1 (or soft) target per class."""
     def make(rng):
@@ -411,6 +445,11 @@ CASES = [
     ("mc_hinge_ww_sq_weight", "multiclass_hinge",
      _multiclass_hinge(margin=0.5, squared=True, class_weight=np.array([1.0, 2.0, 0.5, 1.5]))),
     ("mc_hinge_cs", "multiclass_hinge", _multiclass_hinge(kind="crammer_singer")),
+    ("structured", "structured_hinge", _structured_scores()),
+    ("structured_table_slack", "structured_hinge",
+     _structured_scores(cost="table", rescaling="slack")),
+    ("structured_per_sample_3d_axis1", "structured_hinge",
+     _structured_scores(shape=(2, 4, 3), axis=1, cost="per_sample")),
     ("mc_hinge_cs_sq_3d", "multiclass_hinge",
      _multiclass_hinge(shape=(2, 4, 3), axis=1, kind="crammer_singer", squared=True,
                        class_weight=np.array([1.0, 2.0, 0.5, 1.5]))),

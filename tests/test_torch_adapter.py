@@ -857,7 +857,9 @@ _GAN = {"gan_discriminator_loss", "gan_generator_loss"}
 _EMBEDDING = {"triplet_margin_loss", "cosine_embedding_loss", "contrastive", "info_nce"}
 # The listwise ranking losses take the same autograd.Function: tests/test_listwise.py.
 _LISTWISE = {"listnet", "listmle"}
-_ADAPTERS = set(flt.FOR_REGISTRY.values()) - _GAN - _EMBEDDING - _LISTWISE
+# The structured hinge (costs beside its scores): tests/test_structured_hinge.py.
+_STRUCTURED = {"structured_hinge"}
+_ADAPTERS = set(flt.FOR_REGISTRY.values()) - _GAN - _EMBEDDING - _LISTWISE - _STRUCTURED
 # MODULES compare with torch.nn's modules, so they leave out the modules of the losses PyTorch
 # does not have (their functions are in CASES, against fastloss's own NumPy API).
 # (GaussianNLLLoss: its forward takes var, test_likelihood.py compares it with torch's.)
@@ -877,6 +879,8 @@ _MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss
                                  "InfoNCELoss",
                                  # (tests/test_listwise.py)
                                  "ListNetLoss", "ListMLELoss",
+                                 # (tests/test_structured_hinge.py)
+                                 "StructuredHingeLoss",
                                  # (tests/test_triplet_distance.py)
                                  "TripletMarginWithDistanceLoss"}
 

@@ -45,7 +45,8 @@ def test_bool_targets_are_refused(name):
     # the NumPy API and PyTorch raise.
     x = torch.randn(2, 3)
     target = torch.ones(2, 3, dtype=torch.bool) if name not in (
-        "cross_entropy", "multi_margin_loss", "softmax_focal_loss", "multiclass_hinge_loss") \
+        "cross_entropy", "multi_margin_loss", "softmax_focal_loss", "multiclass_hinge_loss",
+        "structured_hinge") \
         else torch.tensor([True, False])
     # gaussian_nll_loss's var; margin_ranking_loss's op target is input2, and its PyTorch target
     # (the preference) the tensor that must hold numbers
@@ -58,7 +59,9 @@ def test_bool_targets_are_refused(name):
     arg = {"triplet_margin_loss": "positive", "contrastive": "x2",
            "cosine_embedding_loss": "input2", "info_nce": "key", "listnet": "relevance",
            "listmle": "relevance"}.get(name, "target")
-    with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] {arg} must hold numbers"):
+    # (the structured hinge's target is class indices only: it says so)
+    wanted = "must hold integer class indices" if name == "structured_hinge" else "must hold numbers"
+    with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] {arg} {wanted}"):
         getattr(flt, name)(x, target, *extra)
 
 
