@@ -57,14 +57,19 @@ ROW_SHAPES = {
     # listwise ranking: the 4096 lists of 256 items
     "listnet": ((4096, 256), (64, 256)),
     "listmle": ((4096, 256), (64, 256)),
+    # structured: the 4096 samples of 256 candidates (0/1 costs; a cost table below)
+    "structured_hinge": ((4096, 256), (64, 256)),
 }
 DEFAULT_ROW_SHAPE = ((16384, 1000), (64, 1000))
 
-# Extra rows: (row name, registry name, default shape, quick shape). The quick shape keeps the
-# 128256 classes (wide rows) with only 4 rows; the row name stays the same so that results of
-# --quick and full runs line up.
+# Extra rows: (row name, registry name, default shape, quick shape, variant). The quick shape
+# keeps the 128256 classes (wide rows) with only 4 rows; the row name stays the same so that
+# results of --quick and full runs line up. The structured hinge's second row has a (K, K) task
+# loss table (256 KB, read in place, not counted in the traffic).
 EXTRA_ROWS = (
-    ("cross_entropy_256x128256", "cross_entropy", (256, 128256), (4, 128256)),
+    ("cross_entropy_256x128256", "cross_entropy", (256, 128256), (4, 128256), {}),
+    ("structured_hinge_cost_table", "structured_hinge", (4096, 256), (64, 256),
+     {"cost": "table", "cost_per_sample": False}),
 )
 
 
@@ -104,9 +109,10 @@ def all_cases(quick: bool) -> list[Case]:
         else:
             shape = ROW_SHAPES.get(name, DEFAULT_ROW_SHAPE)[k]
         cases.append(Case(name, name, spec, tuple(shape)))
-    for row, loss, default_shape, quick_shape in EXTRA_ROWS:
+    for row, loss, default_shape, quick_shape, variant in EXTRA_ROWS:
         if loss in REGISTRY:
-            cases.append(Case(row, loss, REGISTRY[loss], quick_shape if quick else default_shape))
+            cases.append(Case(row, loss, REGISTRY[loss], quick_shape if quick else default_shape,
+                              variant=variant))
     return cases
 
 

@@ -106,3 +106,21 @@ def listwise(name: str):
         lse = jax.lax.cumlogsumexp(ordered, axis=ordered.ndim - 1, reverse=True)
         return jnp.mean(jnp.sum(lse - ordered, -1))
     return listmle
+
+
+def structured_hinge(kw: dict):
+    """The structured hinge as the max over every candidate's term (Delta(t, t) = 0), with the
+    cost rows one-hot or gathered from the table."""
+    import jax
+    import jax.numpy as jnp
+
+    slack = kw["rescaling"] == "slack"
+    table = None if kw["cost"] is None else jnp.asarray(kw["cost"])
+
+    def loss(s, t):
+        delta = (1.0 - jax.nn.one_hot(t, s.shape[-1], dtype=s.dtype) if table is None
+                 else table.astype(s.dtype)[t])
+        gap = s - jnp.take_along_axis(s, t[:, None], axis=-1)
+        z = delta * (1 + gap) if slack else delta + gap
+        return jnp.mean(jnp.max(z, axis=-1))
+    return loss

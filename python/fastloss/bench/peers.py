@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from . import jax_forms
+from . import jax_forms, torch_forms
 from .cases import Case
 
 LOG2 = math.log(2.0)
@@ -229,16 +229,8 @@ def _torch_loss(case: Case, kw: dict):
             loss = F.cross_entropy(z, labels)
             return 0.5 * (loss + F.cross_entropy(z.T, labels)) if symmetric else loss
         return info_nce, "composed: matmul + F.cross_entropy(arange(N)) (N x N logits)"
-    if name == "listnet":
-        return ((lambda s, r: -(torch.softmax(r, -1) * torch.log_softmax(s, -1)).sum(-1).mean()),
-                "composed: -(softmax(r) * log_softmax(s)).sum(-1).mean()")
-    if name == "listmle":
-        def listmle(s, r):
-            order = torch.sort(r, dim=-1, descending=True, stable=True).indices
-            ordered = torch.gather(s, -1, order)
-            lse = torch.logcumsumexp(ordered.flip(-1), dim=-1).flip(-1)
-            return (lse - ordered).sum(-1).mean()
-        return listmle, "composed: sort(r, stable) + gather + logcumsumexp (flipped)"
+    if name in torch_forms.RANKING:
+        return torch_forms.ranking(name, kw)
     raise Unavailable(f"no torch counterpart written for {name}")
 
 
@@ -360,6 +352,8 @@ def _jax_loss(case: Case, kw: dict):
         return jax_forms.info_nce(kw)
     if name in ("listnet", "listmle"):
         return jax_forms.listwise(name)
+    if name == "structured_hinge":
+        return jax_forms.structured_hinge(kw)
     if name == "gan_discriminator" and kw["kind"] == "bce":
         b = kw["real_label"]
         return lambda r, f: (jnp.mean(b * jax.nn.softplus(-r) + (1 - b) * jax.nn.softplus(r))
