@@ -155,10 +155,12 @@ void bench_pointwise(fastloss::Kernel kernel, double param0, bool probabilities_
 
 // Row kernels: `rows` x `classes` float32 logits; sparse kernels get int64 labels with 20% of the
 // rows ignored (as the registry's sampler), the dense kernels a softmax of random logits, the
-// index-list kernels int64 lists of 5 classes ended by -1 (a row costs ~ 2 * 5 * C terms).
+// index-list kernels int64 lists of 5 classes ended by -1 (a row costs ~ 2 * 5 * C terms); the
+// structured hinge gets labels in range (it has no ignore_index) and its 0/1 costs.
 void bench_rows(fastloss::Kernel kernel, int64_t rows, int64_t classes, int repeats) {
   const fastloss::KernelInfo& info = fastloss::kernel_info(kernel);
-  const bool sparse = info.target == fastloss::TargetKind::sparse;
+  const bool costed = info.target == fastloss::TargetKind::sparse_cost;
+  const bool sparse = info.target == fastloss::TargetKind::sparse || costed;
   const bool lists = info.target == fastloss::TargetKind::index_list;
   const int64_t n = rows * classes;
   Buffer<float> x(n), grad(n), probs(sparse || lists ? 0 : n);
@@ -171,7 +173,7 @@ void bench_rows(fastloss::Kernel kernel, int64_t rows, int64_t classes, int repe
         t.data[r * classes + j] = j < 5 ? int64_t(rng() % uint32_t(classes)) : -1;
   } else if (sparse) {
     for (int64_t r = 0; r < rows; ++r)
-      t.data[r] = (rng() % 5 == 0) ? -100 : int64_t(rng() % uint32_t(classes));
+      t.data[r] = (!costed && rng() % 5 == 0) ? -100 : int64_t(rng() % uint32_t(classes));
   } else {
     fill_normal(probs.data, n, 1.0f, 5);
     for (int64_t r = 0; r < rows; ++r) {
@@ -198,7 +200,10 @@ void bench_rows(fastloss::Kernel kernel, int64_t rows, int64_t classes, int repe
   } else if (info.class_weight == fastloss::ClassWeight::factor) {
     req.params[0] = 1.0;  // margin; not squared
   }
-  if (sparse) {
+  if (kernel == fastloss::Kernel::structured_hinge) {
+    req.params[0] = 0.0;  // margin rescaling
+  }
+  if (sparse && !costed) {
     req.has_ignore_index = true;
     req.ignore_index = -100;
   }
