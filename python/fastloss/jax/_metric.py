@@ -2,15 +2,10 @@
 in-batch ``info_nce``): a first step through
 ``jax.pure_callback``, not yet the XLA FFI custom call of the other losses.
 
-Each call is a ``jax.custom_vjp``: its forward runs the NumPy API on the host through
-``jax.pure_callback`` (under differentiation ``fastloss.value_and_grad`` over every embedding
-array, the loss and the gradients from one kernel pass), and the backward multiplies the saved
-gradients by the cotangent (per row for ``reduction="none"``). It works under ``jax.jit``,
-``jax.grad`` and ``jax.vmap`` (``vmap_method="sequential"``: one call per batch element), on
-the CPU; the callback leaves the compiled program for the host (a copy of the operands where
-XLA's buffers are not host memory), which the FFI path will save. Static facts are checked at
-trace time with the NumPy API's own checks (errors name ``fastloss.jax.<loss>``); a label
-the loss refuses is found by the kernel when the program runs. Reverse mode only.
+Each call is a ``jax.custom_vjp`` of :func:`._host.host_loss`, differentiable in every
+embedding array (the cotangent taken per row for ``reduction="none"``). Static facts are checked
+at trace time with the NumPy API's own checks (errors name ``fastloss.jax.<loss>``); a label
+the loss refuses is found by the kernel when the program runs.
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _in_batch, _metric
-from .._autodiff import value_and_grad
+from ._host import host_loss
 
 
 # The NumPy API functions this module wraps, by name.
@@ -64,40 +59,12 @@ def _check(fn: str, names: tuple, arrays: tuple, label, label_name: str, static:
 @functools.lru_cache(maxsize=None)
 def _loss(fn: str, n_arrays: int, has_label: bool, static: tuple):
     """The custom_vjp of one loss at static hyper-parameters."""
-    np_fn = _NUMPY[fn]
     kwargs = dict(static)
     none = kwargs["reduction"] == "none"
-
-    def shapes(arrays):
-        x = arrays[0]
-        loss = jax.ShapeDtypeStruct(x.shape[:-1] if none else (), x.dtype)
-        return loss, tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in arrays[:n_arrays])
-
-    def host_value(*arrays):
-        return np.asarray(np_fn(*map(np.asarray, arrays), **kwargs))
-
-    def host_value_and_grads(*arrays):
-        value, grads = value_and_grad(np_fn, argnums=tuple(range(n_arrays)))(
-            *map(np.asarray, arrays), **kwargs)
-        return np.asarray(value), tuple(np.asarray(g) for g in grads)
-
-    @jax.custom_vjp
-    def f(*arrays):
-        return jax.pure_callback(host_value, shapes(arrays)[0], *arrays,
-                                 vmap_method="sequential")
-
-    def fwd(*arrays):
-        value, grads = jax.pure_callback(host_value_and_grads, shapes(arrays), *arrays,
-                                         vmap_method="sequential")
-        return value, grads
-
-    def bwd(grads, ct):
-        ct = ct[..., None] if none else ct
-        out = tuple((g * ct).astype(g.dtype) for g in grads)
-        return out + ((None,) if has_label else ())
-
-    f.defvjp(fwd, bwd)
-    return f
+    return host_loss(
+        _NUMPY[fn], lambda args: (args, kwargs), n_arrays + has_label, tuple(range(n_arrays)),
+        lambda args: jax.ShapeDtypeStruct(args[0].shape[:-1] if none else (), args[0].dtype),
+        lambda ct: ct[..., None] if none else ct)
 
 
 def _run(fn, names, arrays, label, static, label_name=""):

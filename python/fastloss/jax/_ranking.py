@@ -1,12 +1,9 @@
 """fastloss.jax's listwise ranking losses (``listnet``, ``listmle``): the ``jax.pure_callback``
 path of the embedding losses (see ``_metric.py``), not yet the XLA FFI custom call.
 
-Each call is a ``jax.custom_vjp`` whose forward runs the NumPy API on the host (under
-differentiation ``fastloss.value_and_grad`` in the scores: the loss and the gradient from one
-kernel pass) and whose backward multiplies the saved gradient by the cotangent (per list for
-``reduction="none"``). Only the scores are differentiable; the relevance labels, the mask and
-the sample weights get no cotangent. Works under ``jax.jit``, ``jax.grad`` and ``jax.vmap``
-(one call per batch element), on the CPU; reverse mode only. Shapes, dtypes, the axis and the
+Each call is a ``jax.custom_vjp`` of :func:`._host.host_loss` (the cotangent taken per list
+for ``reduction="none"``). Only the scores are differentiable; the relevance labels, the mask
+and the sample weights get no cotangent. Shapes, dtypes, the axis and the
 reduction are checked at trace time, with errors naming ``fastloss.jax.<loss>``.
 """
 
@@ -19,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _ranking
-from .._autodiff import value_and_grad
 from .._validate import fail, reduction_code
+from ._host import host_loss, list_loss_struct
 
 _NUMPY = {"listnet": _ranking.listnet, "listmle": _ranking.listmle}
 
@@ -56,47 +53,19 @@ def _checked(fn, scores, relevance, mask, axis, reduction):
 
 @functools.lru_cache(maxsize=None)
 def _loss(fn: str, has_mask: bool, has_weight: bool, axis: int, reduction: str):
-    """The custom_vjp of one loss for one call signature."""
-    np_fn = _NUMPY[fn]
+    """The custom_vjp of one loss for one call signature: (scores, relevance[, mask][, weight])."""
     none = reduction == "none"
 
-    def kwargs(extra):
-        extra = list(extra)
-        mask = np.asarray(extra.pop(0)) if has_mask else None
-        weight = np.asarray(extra.pop(0)) if has_weight else None
-        return {"axis": axis, "mask": mask, "sample_weight": weight, "reduction": reduction}
+    def arguments(args):
+        extra = list(args[2:])
+        mask = extra.pop(0) if has_mask else None
+        weight = extra.pop(0) if has_weight else None
+        return args[:2], {"axis": axis, "mask": mask, "sample_weight": weight,
+                          "reduction": reduction}
 
-    def loss_struct(scores):
-        shape = scores.shape[:axis] + scores.shape[axis + 1:] if none else ()
-        return jax.ShapeDtypeStruct(shape, scores.dtype)
-
-    def host_value(scores, relevance, *extra):
-        return np.asarray(np_fn(np.asarray(scores), np.asarray(relevance), **kwargs(extra)))
-
-    def host_value_and_grad(scores, relevance, *extra):
-        value, grad = value_and_grad(np_fn)(np.asarray(scores), np.asarray(relevance),
-                                            **kwargs(extra))
-        return np.asarray(value), np.asarray(grad)
-
-    @jax.custom_vjp
-    def f(scores, relevance, *extra):
-        return jax.pure_callback(host_value, loss_struct(scores), scores, relevance, *extra,
-                                 vmap_method="sequential")
-
-    def fwd(scores, relevance, *extra):
-        value, grad = jax.pure_callback(
-            host_value_and_grad,
-            (loss_struct(scores), jax.ShapeDtypeStruct(scores.shape, scores.dtype)),
-            scores, relevance, *extra, vmap_method="sequential")
-        return value, (grad, len(extra))
-
-    def bwd(residual, ct):
-        grad, n_extra = residual
-        ct = jnp.expand_dims(ct, axis) if none else ct
-        return ((grad * ct).astype(grad.dtype), None) + (None,) * n_extra
-
-    f.defvjp(fwd, bwd)
-    return f
+    return host_loss(_NUMPY[fn], arguments, 2 + has_mask + has_weight, (0,),
+                     lambda args: list_loss_struct(args[0], axis, none),
+                     lambda ct: jnp.expand_dims(ct, axis) if none else ct)
 
 
 def _run(fn, scores, relevance, axis, mask, reduction, sample_weight):

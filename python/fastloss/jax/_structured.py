@@ -1,12 +1,8 @@
 """fastloss.jax's structured hinge: the ``jax.pure_callback`` path of the listwise ranking losses
 (see ``_ranking.py``), not yet the XLA FFI custom call.
 
-A ``jax.custom_vjp`` whose forward runs the NumPy API on the host (under differentiation
-``fastloss.value_and_grad`` in the scores: the loss and the gradient from one kernel pass) and
-whose backward multiplies the saved gradient by the cotangent. Only the scores are
-differentiable; the target, the costs and the sample weights get no cotangent. Works under
-``jax.jit``, ``jax.grad`` and ``jax.vmap`` (one call per batch element), on the CPU; reverse mode
-only. Shapes, dtypes, the axis, ``rescaling``, the cost layout and the reduction are checked at
+A ``jax.custom_vjp`` of :func:`._host.host_loss`. Only the scores are differentiable; the
+target, the costs and the sample weights get no cotangent. Shapes, dtypes, the axis, ``rescaling``, the cost layout and the reduction are checked at
 trace time, with errors naming ``fastloss.jax.structured_hinge``; the costs' values (finite and
 >= 0) and the targets' range are checked on the host, inside the call.
 """
@@ -20,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _structured
-from .._autodiff import value_and_grad
 from .._validate import choice, fail, reduction_code
+from ._host import host_loss, list_loss_struct
 
 _NAME = "jax.structured_hinge"
 
@@ -68,49 +64,21 @@ def _checked(scores, target, cost, axis, rescaling, cost_per_sample, reduction):
 
 @functools.lru_cache(maxsize=None)
 def _loss(layout, has_weight: bool, axis: int, rescaling: str, reduction: str):
-    """The custom_vjp of one call signature."""
+    """The custom_vjp of one call signature: (scores, target[, cost][, weight])."""
     none = reduction == "none"
 
-    def kwargs(extra):
-        extra = list(extra)
-        cost = np.asarray(extra.pop(0)) if layout else None
-        weight = np.asarray(extra.pop(0)) if has_weight else None
-        return {"cost": cost, "cost_per_sample": None if layout is None else layout == "rows",
-                "axis": axis, "rescaling": rescaling, "reduction": reduction,
-                "sample_weight": weight}
+    def arguments(args):
+        extra = list(args[2:])
+        cost = extra.pop(0) if layout else None
+        weight = extra.pop(0) if has_weight else None
+        return args[:2], {"cost": cost, "axis": axis, "rescaling": rescaling,
+                          "cost_per_sample": None if layout is None else layout == "rows",
+                          "reduction": reduction, "sample_weight": weight}
 
-    def loss_struct(scores):
-        shape = scores.shape[:axis] + scores.shape[axis + 1:] if none else ()
-        return jax.ShapeDtypeStruct(shape, scores.dtype)
-
-    def host_value(scores, target, *extra):
-        return np.asarray(_structured.structured_hinge(np.asarray(scores), np.asarray(target),
-                                                       **kwargs(extra)))
-
-    def host_value_and_grad(scores, target, *extra):
-        value, grad = value_and_grad(_structured.structured_hinge)(
-            np.asarray(scores), np.asarray(target), **kwargs(extra))
-        return np.asarray(value), np.asarray(grad)
-
-    @jax.custom_vjp
-    def f(scores, target, *extra):
-        return jax.pure_callback(host_value, loss_struct(scores), scores, target, *extra,
-                                 vmap_method="sequential")
-
-    def fwd(scores, target, *extra):
-        value, grad = jax.pure_callback(
-            host_value_and_grad,
-            (loss_struct(scores), jax.ShapeDtypeStruct(scores.shape, scores.dtype)),
-            scores, target, *extra, vmap_method="sequential")
-        return value, (grad, len(extra))
-
-    def bwd(residual, ct):
-        grad, n_extra = residual
-        ct = jnp.expand_dims(ct, axis) if none else ct
-        return ((grad * ct).astype(grad.dtype), None) + (None,) * n_extra
-
-    f.defvjp(fwd, bwd)
-    return f
+    return host_loss(_structured.structured_hinge, arguments,
+                     2 + (layout is not None) + has_weight, (0,),
+                     lambda args: list_loss_struct(args[0], axis, none),
+                     lambda ct: jnp.expand_dims(ct, axis) if none else ct)
 
 
 def structured_hinge(scores, target, *, cost=None, rescaling="margin", cost_per_sample=None,
