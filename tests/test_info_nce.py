@@ -162,3 +162,27 @@ def test_nan_query_reaches_its_own_row_only_one_way():
     loss = fastloss.info_nce(q, k, reduction="none")
     assert np.isnan(loss[2]) and np.isfinite(np.delete(loss, 2)).all()
     assert np.isnan(fastloss.info_nce(q, k, symmetric=True, reduction="none")).all()
+
+
+@pytest.mark.parametrize("symmetric", [False, True], ids=["oneway", "symmetric"])
+def test_info_nce_none_backward_with_a_per_row_upstream(symmetric):
+    """info_nce's key gradient sums over every query's loss, so the torch and JAX forms'
+    reduction="none" backward must run the kernel with the upstream, not scale rows."""
+    rng = np.random.default_rng(2)
+    q, k = rng.normal(size=(7, 4)), rng.normal(size=(7, 4))
+    up = rng.normal(size=7)
+    kw = dict(temperature=0.5, symmetric=symmetric, reduction="none")
+    rq, rk = reference.info_nce_grad(q, k, grad_output=up, argnums=(0, 1), **kw)
+    tol = SPEC.tol(np.float64)
+    tq, tk = (torch.tensor(a, requires_grad=True) for a in (q, k))
+    fastloss.torch.info_nce(tq, tk, **kw).backward(torch.tensor(up))
+    assert_close(tq.grad.numpy(), rq, **tol, what="torch d/dquery")
+    assert_close(tk.grad.numpy(), rk, **tol, what="torch d/dkey")
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+    import fastloss.jax as flj
+    with jax.enable_x64(True):
+        gq, gk = jax.grad(lambda a, b: jnp.sum(flj.info_nce(a, b, **kw) * up), argnums=(0, 1))(
+            jnp.asarray(q), jnp.asarray(k))
+    assert_close(np.asarray(gq), rq, **tol, what="jax d/dquery")
+    assert_close(np.asarray(gk), rk, **tol, what="jax d/dkey")

@@ -20,6 +20,8 @@ from .. import _in_batch, _metric
 from ._host import host_loss
 
 
+# The in-batch losses among them: a row's gradient takes terms from other rows' losses.
+_IN_BATCH = ("info_nce",)
 # The NumPy API functions this module wraps, by name.
 _NUMPY = {"contrastive": _metric.contrastive, "cosine_embedding": _metric.cosine_embedding,
           "triplet": _metric.triplet, "info_nce": _in_batch.info_nce}
@@ -64,7 +66,9 @@ def _loss(fn: str, n_arrays: int, has_label: bool, static: tuple):
     return host_loss(
         _NUMPY[fn], lambda args: (args, kwargs), n_arrays + has_label, tuple(range(n_arrays)),
         lambda args: jax.ShapeDtypeStruct(args[0].shape[:-1] if none else (), args[0].dtype),
-        lambda ct: ct[..., None] if none else ct)
+        lambda ct: ct[..., None] if none else ct,
+        # info_nce: a key's gradient sums over every query's loss, not its own row's alone
+        cotangent_to_kernel=none and fn in _IN_BATCH)
 
 
 def _run(fn, names, arrays, label, static, label_name=""):

@@ -40,26 +40,37 @@ _NAMES = {"triplet_margin_loss": ("anchor", "positive", "negative"),
           "structured_hinge": ("scores",)}
 
 
-def _check_embeddings(name: str, tensors: tuple, n_arrays: int):
-    """The embeddings must be float tensors (a bool or integer one is refused, not read as
-    numbers)."""
-    for arg, t in zip(_NAMES[name], tensors[:n_arrays]):
-        if isinstance(t, Tensor) and not t.dtype.is_floating_point:
+def _check_embeddings(name: str, tensors: tuple, differentiable: tuple):
+    """The differentiable tensors must be float tensors (a bool or integer one is refused, not
+    read as numbers)."""
+    for position, (arg, t) in enumerate(zip(_NAMES[name], tensors)):
+        if position in differentiable and isinstance(t, Tensor) and \
+                not t.dtype.is_floating_point:
             raise TypeError(f"[fastloss.torch.{name}] {arg} must hold numbers of a float dtype, "
                             f"got {t.dtype}")
 
 
+_LEADING = 5  # _Embedding.apply's arguments before the tensors
+
+
 class _Embedding(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, fn, name, kwargs, n_arrays, *tensors):
+    def forward(ctx, fn, name, kwargs, differentiable, rowwise, *tensors):
         arrays = [_operand(name, t, tensors[0]) for t in tensors]
-        needs = ctx.needs_input_grad[4:4 + n_arrays]
-        positions = tuple(i for i, need in enumerate(needs) if need)
+        needs = ctx.needs_input_grad[_LEADING:]
+        positions = tuple(i for i in differentiable if needs[i])
         ctx.positions, ctx.dtypes = positions, [t.dtype for t in tensors]
         ctx.reduction, ctx.n = kwargs["reduction"], len(tensors)
         # the axis the loss reduces over (the listwise losses' item axis; embeddings: the last)
         ctx.axis = kwargs.get("axis", -1)
-        if positions:
+        # Per-row upstream gradients that do not scale rows of the gradients (a class centre's
+        # sums over rows): the kernel runs again in the backward with them.
+        ctx.deferred = bool(positions) and kwargs["reduction"] == "none" and not rowwise
+        if ctx.deferred:
+            ctx.fn, ctx.name, ctx.kwargs = fn, name, kwargs
+            ctx.save_for_backward(*tensors)
+            value = fn(*arrays, **kwargs)
+        elif positions:
             value, grads = value_and_grad(fn, argnums=positions)(*arrays, **kwargs)
             ctx.grads = [torch.from_numpy(np.asarray(g)) for g in grads]
         else:
@@ -71,21 +82,35 @@ class _Embedding(torch.autograd.Function):
         if torch.is_grad_enabled():
             raise RuntimeError("[fastloss.torch] double backward is not supported: the fused "
                                "kernel computes the first derivative only")
-        result = [None] * (4 + ctx.n)
+        result = [None] * (_LEADING + ctx.n)
         if grad_loss is None or not ctx.positions:
+            return tuple(result)
+        if ctx.deferred:
+            tensors = ctx.saved_tensors
+            arrays = [_operand(ctx.name, t, tensors[0]) for t in tensors]
+            _, grads = value_and_grad(ctx.fn, argnums=ctx.positions)(
+                *arrays, grad_output=as_numpy(grad_loss.contiguous()), **ctx.kwargs)
+            for position, g in zip(ctx.positions, grads):
+                result[_LEADING + position] = torch.from_numpy(np.asarray(g)).to(
+                    ctx.dtypes[position])
             return tuple(result)
         up = grad_loss if ctx.reduction != "none" else grad_loss.unsqueeze(ctx.axis)
         for position, g in zip(ctx.positions, ctx.grads):
-            result[4 + position] = (g * up.to(g.dtype)).to(ctx.dtypes[position])
+            result[_LEADING + position] = (g * up.to(g.dtype)).to(ctx.dtypes[position])
         return tuple(result)
 
 
-def _call(fn, name: str, tensors: tuple, n_arrays: int, kwargs: dict) -> Tensor:
-    _check_embeddings(name, tensors, n_arrays)
-    for t in tensors[n_arrays:]:
-        if isinstance(t, Tensor) and t.requires_grad:
+def _call(fn, name: str, tensors: tuple, differentiable: tuple, kwargs: dict, *,
+          rowwise: bool = True) -> Tensor:
+    """fn(*tensors, **kwargs) under autograd, differentiable in the tensors at the positions
+    `differentiable` (the others are labels or targets). `rowwise`: row i of every gradient
+    comes from loss i alone, so the kernel's gradients, scaled per row in the backward, serve
+    reduction="none"; else that reduction's backward runs the kernel with the upstream."""
+    _check_embeddings(name, tensors, differentiable)
+    for position, t in enumerate(tensors):
+        if position not in differentiable and isinstance(t, Tensor) and t.requires_grad:
             raise RuntimeError(f"[fastloss.torch.{name}] labels have no gradient")
-    return _Embedding.apply(fn, name, kwargs, n_arrays, *tensors)
+    return _Embedding.apply(fn, name, kwargs, differentiable, rowwise, *tensors)
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-06, swap=False,
@@ -102,7 +127,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-06, 
     reduction = legacy_reduction(size_average, reduce, reduction)
     kwargs = dict(margin=float(margin), p=float(p), eps=float(eps), swap=bool(swap),
                   reduction=reduction)
-    return _call(numpy_api.triplet, name, (anchor, positive, negative), 3, kwargs)
+    return _call(numpy_api.triplet, name, (anchor, positive, negative), (0, 1, 2),
+                 kwargs)
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
@@ -116,7 +142,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     name = "cosine_embedding_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
     kwargs = dict(margin=float(margin), reduction=reduction)
-    return _call(numpy_api.cosine_embedding, name, (input1, input2, target), 2, kwargs)
+    return _call(numpy_api.cosine_embedding, name, (input1, input2, target), (0, 1),
+                 kwargs)
 
 
 def contrastive(x1, x2, similar, margin=1.0, reduction="mean", sample_weight=None):
@@ -127,7 +154,7 @@ def contrastive(x1, x2, similar, margin=1.0, reduction="mean", sample_weight=Non
     if sample_weight is not None:
         kwargs["sample_weight"] = as_numpy(sample_weight) if isinstance(sample_weight, Tensor) \
             else sample_weight
-    return _call(numpy_api.contrastive, "contrastive", (x1, x2, similar), 2, kwargs)
+    return _call(numpy_api.contrastive, "contrastive", (x1, x2, similar), (0, 1), kwargs)
 
 
 def info_nce(query, key, temperature=0.07, symmetric=False, reduction="mean",
@@ -140,7 +167,8 @@ def info_nce(query, key, temperature=0.07, symmetric=False, reduction="mean",
     if sample_weight is not None:
         kwargs["sample_weight"] = as_numpy(sample_weight) if isinstance(sample_weight, Tensor) \
             else sample_weight
-    return _call(_in_batch.info_nce, "info_nce", (query, key), 2, kwargs)
+    # (rowwise=False: a key's gradient sums over every query's loss)
+    return _call(_in_batch.info_nce, "info_nce", (query, key), (0, 1), kwargs, rowwise=False)
 
 
 class TripletMarginLoss(torch.nn.Module):

@@ -43,7 +43,7 @@ def listnet(scores, relevance, axis=-1, mask=None, reduction="mean", sample_weig
     softmax(scores) per list (the items along ``axis``), ``mask`` False marking padding.
     Differentiable with respect to ``scores``."""
     _check_relevance("listnet", relevance)
-    return _call(numpy_api.listnet, "listnet", (scores, relevance), 1,
+    return _call(numpy_api.listnet, "listnet", (scores, relevance), (0,),
                  _kwargs("listnet", axis, mask, reduction, sample_weight))
 
 
@@ -52,7 +52,7 @@ def listmle(scores, relevance, axis=-1, mask=None, reduction="mean", sample_weig
     list's order by relevance (ties in list order), ``mask`` False marking padding.
     Differentiable with respect to ``scores``."""
     _check_relevance("listmle", relevance)
-    return _call(numpy_api.listmle, "listmle", (scores, relevance), 1,
+    return _call(numpy_api.listmle, "listmle", (scores, relevance), (0,),
                  _kwargs("listmle", axis, mask, reduction, sample_weight))
 
 
@@ -69,7 +69,7 @@ def structured_hinge(scores, target, cost=None, rescaling="margin", cost_per_sam
                         f"{target.dtype}")
     kwargs = _kwargs(name, axis, None, reduction, sample_weight, cost=cost)
     kwargs.update(rescaling=rescaling, cost_per_sample=cost_per_sample)
-    return _call(_structured.structured_hinge, name, (scores, target), 1, kwargs)
+    return _call(_structured.structured_hinge, name, (scores, target), (0,), kwargs)
 
 
 class ListNetLoss(torch.nn.Module):
