@@ -43,7 +43,7 @@ LossResult rows(const LossRequest& req);
 LossResult embedding(const LossRequest& req);
 // The in-batch losses: batch() sends each to its own driver (losses.def's FL_BATCH lines).
 LossResult batch(const LossRequest& req);
-#define FL_BATCH(name, driver, inputs) LossResult driver(const LossRequest& req);
+#define FL_BATCH(name, driver, ...) LossResult driver(const LossRequest& req);
 #include "fastloss/losses.def"
 }  // namespace cpu
 

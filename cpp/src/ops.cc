@@ -238,6 +238,39 @@ void check_embedding(const LossRequest& req) {
   }
 }
 
+// Structure of a center request (target kind centers): features (N, D), integer labels (N,) and
+// centres (C, D) of the features' dtype; gradients of the features and the centres (or, with
+// params[0] = 1, the updated centres in grads[2]); never in place.
+void check_centers(const LossRequest& req) {
+  const char* name = req.name;
+  const View* x = req.x();
+  const View* labels = req.inputs[1];
+  const View* centers = req.inputs[2];
+  FL_CHECK(x->ndim == 2, name, "features must be an (N, D) array");
+  FL_CHECK(centers && centers->ndim == 2 && centers->shape[1] == x->shape[1], name,
+           "centers must be a (C, D) array with the features' D");
+  FL_CHECK_TYPE(centers->dtype == x->dtype, name, "centers must have the features' dtype");
+  FL_CHECK(labels->ndim == 1 && labels->shape[0] == x->shape[0], name,
+           "labels must have one entry per feature row");
+  FL_CHECK_TYPE(!is_floating(labels->dtype) && labels->dtype != DType::boolean, name,
+                "labels must hold integers");
+  View rows = *labels;
+  for (const View* v : {req.weight, req.upstream})
+    if (v) FL_CHECK(same_shape(*v, rows), name, "operands must have one value per row");
+  FL_CHECK(!req.aux[0] && !req.aux[1], name, "this loss takes no auxiliary arrays");
+  check_output(name, "loss output", req.loss_out, rows, x->dtype);
+  check_output(name, "gradient output", req.grads[0], *x, x->dtype);
+  FL_CHECK(!req.grads[1], name, "the labels have no gradient");
+  check_output(name, "centers output", req.grads[2], *centers, x->dtype);
+  FL_CHECK(req.params[0] == 0.0 || (req.grads[2] && !req.grads[0]), name,
+           "the centre update writes the centres only");
+  for (const View* g : {req.grads[0], req.grads[2]})
+    for (const View* in : req.inputs)
+      FL_CHECK(!g || g->data != in->data, name, "an output must not be an input");
+  FL_CHECK(!req.grads[0] || !req.grads[2] || req.grads[0]->data != req.grads[2]->data, name,
+           "the gradient outputs must be different arrays");
+}
+
 }  // namespace
 
 LossResult run(const LossRequest& req) {
@@ -257,6 +290,7 @@ LossResult run(const LossRequest& req) {
   const Family family = kernel_info(req.kernel).family;
   if (family == Family::pointwise) check_pointwise(req);
   else if (family == Family::row) check_rows(req);
+  else if (kernel_info(req.kernel).target == TargetKind::centers) check_centers(req);
   else check_embedding(req);
   if (family == Family::batch)
     FL_CHECK(req.x()->ndim == 2, name, "expected (N, D) arrays, got ", req.x()->ndim,

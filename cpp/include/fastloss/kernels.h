@@ -21,7 +21,7 @@ namespace fastloss {
 // What a kernel's second input holds (see losses.def).
 #define FL_TARGET_KINDS(X) \
   X(difference) X(soft) X(label) X(sparse) X(dense) X(differentiable) X(index_list) X(logits) X(embedding) \
-  X(relevance) X(relevance_order) X(sparse_cost)
+  X(relevance) X(relevance_order) X(sparse_cost) X(centers)
 #define FL_AUX_KINDS(X) X(none) X(per_element) X(per_class) X(differentiable)
 #define FL_CLASS_WEIGHTS(X) X(none) X(in_row) X(in_row_and_mean) X(factor)
 // An embedding kernel's per-row label (input `inputs`): none, or one real value per row.
@@ -37,7 +37,7 @@ enum class Kernel : int {
 #define FL_POINTWISE(name, Functor, target, aux) name,
 #define FL_ROW(name, stem, Functor, target, class_weight, label_aux) name,
 #define FL_EMBEDDING(name, Functor, inputs, label) name,
-#define FL_BATCH(name, driver, inputs) name,
+#define FL_BATCH(name, driver, inputs, target) name,
 #include "fastloss/losses.def"
   count
 };
@@ -50,8 +50,8 @@ struct KernelInfo {
   TargetKind target;
   AuxKind aux;            // pointwise: the per-element operand; rows: the label's per-class value
   ClassWeight class_weight;
-  // Embedding and batch kernels: the number of embedding arrays (2 or 3); embedding kernels
-  // also their per-row label.
+  // Embedding and batch kernels: the number of differentiable arrays (2 or 3); embedding
+  // kernels also their per-row label.
   int8_t embedding_inputs = 0;
   RowLabel row_label = RowLabel::none;
 
@@ -94,9 +94,9 @@ inline constexpr KernelInfo kKernels[kNumKernels] = {
 #define FL_EMBEDDING(name, Functor, inputs, label)                                              \
   {#name, #name, Family::embedding, TargetKind::embedding, AuxKind::none, ClassWeight::none,     \
    inputs, RowLabel::label},
-#define FL_BATCH(name, driver, inputs)                                                          \
-  {#name, #name, Family::batch, TargetKind::embedding, AuxKind::none, ClassWeight::none,         \
-   inputs, RowLabel::none},
+#define FL_BATCH(name, driver, inputs, target)                                                  \
+  {#name, #name, Family::batch, TargetKind::target, AuxKind::none, ClassWeight::none, inputs,    \
+   RowLabel::none},
 #include "fastloss/losses.def"
 };
 

@@ -9,7 +9,7 @@ LossResult batch(const LossRequest& req) {
 #define FL_POINTWISE(...) nullptr,
 #define FL_ROW(...) nullptr,
 #define FL_EMBEDDING(...) nullptr,
-#define FL_BATCH(name, driver, inputs) &driver,
+#define FL_BATCH(name, driver, ...) &driver,
 #include "fastloss/losses.def"
   };
   return kDrivers[int(req.kernel)](req);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "cpu/batch_arrays.h"
 #include "cpu/info_nce.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
@@ -34,47 +35,6 @@ constexpr int64_t kStripRows = 128;
 // Rows a thread takes at a time in the phases over keys, and over a strip's queries.
 constexpr int64_t kKeyBlock = 192;
 constexpr int64_t kQueryBlock = 66;  // 11 micro-tiles of kGemmRows
-
-// The (N, D) array as contiguous T rows: the array itself when it already is, else a copy.
-template <class T>
-const T* contiguous(const View* v, std::vector<T>& copy) {
-  const int64_t n = v->shape[0], d = v->shape[1];
-  const char* base = static_cast<const char*>(v->data);
-  const bool dense = v->dtype == dtype_of<T>() && (d <= 1 || v->strides[1] == int64_t(sizeof(T))) &&
-                     (n <= 1 || v->strides[0] == d * int64_t(sizeof(T))) &&
-                     reinterpret_cast<uintptr_t>(base) % alignof(T) == 0;
-  if (dense) return reinterpret_cast<const T*>(base);
-  copy.resize(size_t(n * d));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < d; ++j)
-      copy[i * d + j] = read_as<T>(base + i * v->strides[0] + j * v->strides[1], v->dtype);
-  return copy.data();
-}
-
-// Where a gradient is computed: the output itself when contiguous, else `scratch` (copied out).
-template <class T>
-T* gradient_target(View* g, int64_t n, int64_t d, std::vector<T>& scratch) {
-  if (!g) return nullptr;
-  const bool dense = (d <= 1 || g->strides[1] == int64_t(sizeof(T))) &&
-                     (n <= 1 || g->strides[0] == d * int64_t(sizeof(T))) &&
-                     reinterpret_cast<uintptr_t>(g->data) % alignof(T) == 0;
-  if (dense) return static_cast<T*>(g->data);
-  scratch.resize(size_t(n * d));
-  return scratch.data();
-}
-
-template <class T>
-void copy_out(View* g, const T* from, int64_t n, int64_t d) {
-  if (!g || from == g->data) return;
-  char* base = static_cast<char*>(g->data);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < d; ++j)
-      std::memcpy(base + i * g->strides[0] + j * g->strides[1], from + i * d + j, sizeof(T));
-}
-
-double element(const View* v, int64_t i) {
-  return read_as<double>(static_cast<const char*>(v->data) + i * v->strides[0], v->dtype);
-}
 
 template <class T>
 LossResult run(const LossRequest& req) {
@@ -95,18 +55,7 @@ LossResult run(const LossRequest& req) {
   T* grad_key = gradient_target<T>(req.grads[1], n, dim, grad_key_scratch);
 
   const size_t n_rows = size_t(n);
-  std::vector<double> weight(n_rows, 1.0);
-  if (req.weight)
-    for (int64_t i = 0; i < n; ++i) weight[i] = element(req.weight, i);
-  double denom = req.reduction == Reduction::mean ? double(n) : 1.0;
-  if (req.weight && req.reduction == Reduction::mean) {
-    CompensatedSum sum;  // in row order
-    for (int64_t i = 0; i < n; ++i) sum.add(weight[i]);
-    denom = sum.value();
-  }
-  const double scale = req.reduction == Reduction::none ? 1.0
-                       : denom == 0.0                   ? std::numeric_limits<double>::quiet_NaN()
-                                                        : req.upstream_scalar / denom;
+  const BatchReduction reduction(req, n);
 
   const BatchTable& table = *active_kernels().batch;
   const InfoNcePhases<T>& phase = [&]() -> const InfoNcePhases<T>& {
@@ -127,10 +76,7 @@ LossResult run(const LossRequest& req) {
   // the loss is the mean of the two directions.
   const double half = symmetric ? 0.5 : 1.0;
   std::vector<double> coef(n_rows);
-  for (int64_t i = 0; i < n; ++i) {
-    const double up = req.upstream ? element(req.upstream, i) : 1.0;
-    coef[i] = half * scale * weight[i] * up / temperature;
-  }
+  for (int64_t i = 0; i < n; ++i) coef[i] = half * reduction.coefficient(i) / temperature;
 
   InfoNceStrip<T> s;
   s.n = n;
@@ -209,21 +155,11 @@ LossResult run(const LossRequest& req) {
     if (symmetric) {
       loss = 0.5 * (loss + ((col_max[i] + std::log(col_sum[i])) - diag[i]));
     }
-    weighted[i] = weight[i] * loss;
-  }
-  if (req.loss_out) {
-    char* out = static_cast<char*>(req.loss_out->data);
-    for (int64_t i = 0; i < n; ++i) {
-      const T v = T(weighted[i]);
-      std::memcpy(out + i * req.loss_out->strides[0], &v, sizeof(T));
-    }
+    weighted[i] = reduction.weight(i) * loss;
   }
   copy_out<T>(req.grads[0], grad_query, n, dim);
   copy_out<T>(req.grads[1], grad_key, n, dim);
-  const double total = pairwise_sum(weighted.data(), n);
-  result.value = req.reduction != Reduction::mean ? total
-                 : denom == 0.0                    ? std::numeric_limits<double>::quiet_NaN()
-                                                   : total / denom;
+  result.value = reduction.finish<T>(weighted);
   return result;
 }
 

@@ -58,9 +58,4 @@ struct InfoNcePhases {
   void (*query_grads)(const InfoNceStrip<T>& s, int64_t l0, int64_t l1);
 };
 
-struct BatchTable {
-  InfoNcePhases<float> info_nce_f32;
-  InfoNcePhases<double> info_nce_f64;
-};
-
 }  // namespace fastloss::cpu

@@ -125,21 +125,13 @@ void query_grads(const InfoNceStrip<T>& s, int64_t l0, int64_t l1) {
 }
 
 }  // namespace
-FL_ISA_NAMESPACE_END
 
-#define FL_CAT_(a, b) a##b
-#define FL_CAT(a, b) FL_CAT_(a, b)
-
-namespace fastloss::cpu {
-
-const BatchTable& FL_CAT(batch_table_, FL_ISA)() {
-  using namespace ::fastloss::FL_ISA;
-  static const BatchTable table = {
-      {logits<float>, row_stats<float>, column_stats<float>, key_grads<float>, query_grads<float>},
-      {logits<double>, row_stats<double>, column_stats<double>, key_grads<double>,
-       query_grads<double>},
-  };
-  return table;
+// The phases of this ISA, for cpu/batch_kernels.cc's table.
+template <class T>
+cpu::InfoNcePhases<T> info_nce_phases() {
+  return {logits<T>, row_stats<T>, column_stats<T>, key_grads<T>, query_grads<T>};
 }
+template cpu::InfoNcePhases<float> info_nce_phases<float>();
+template cpu::InfoNcePhases<double> info_nce_phases<double>();
 
-}  // namespace fastloss::cpu
+FL_ISA_NAMESPACE_END

@@ -9,7 +9,7 @@
 #include "fastloss/kernels.h"
 #include "fastloss/embedding.h"
 #include "fastloss/row.h"
-#include "cpu/info_nce.h"
+#include "cpu/batch_table.h"
 
 namespace fastloss::cpu {
 
