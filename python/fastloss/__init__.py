@@ -16,11 +16,12 @@ from . import cuda, reference
 from ._autodiff import grad, value_and_grad
 from ._build import (build_info, empty_output_cache, get_num_threads, set_num_threads,
                      set_output_cache_limit)
-from . import (_adversarial, _classification, _combine, _divergence, _in_batch, _likelihood,
-               _metric, _multilabel, _ranking, _regression, _structured)
+from . import (_adversarial, _center, _classification, _combine, _divergence, _in_batch,
+               _likelihood, _metric, _multilabel, _ranking, _regression, _structured)
 # The public losses: each family module's __all__, so a new loss is listed once, beside its
 # function (importing a family module also registers its losses in _registry.REGISTRY).
 from ._adversarial import *  # noqa: F401,F403
+from ._center import *  # noqa: F401,F403
 from ._classification import *  # noqa: F401,F403
 from ._divergence import *  # noqa: F401,F403
 from ._in_batch import *  # noqa: F401,F403
@@ -46,6 +47,7 @@ __all__ = sorted([
     *_structured.__all__,
     *_metric.__all__,
     *_in_batch.__all__,
+    *_center.__all__,
     *_adversarial.__all__,
     *_combine.__all__,
     "build_info",

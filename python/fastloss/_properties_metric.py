@@ -1,6 +1,7 @@
 """``fastloss.properties`` entries of the embedding losses (``_metric.py``: contrastive,
-triplet, cosine_embedding), in the table of ``_properties.py`` (see its module doc). Stated as
-functions of the first embedding row (the anchor) at fixed others (and label).
+triplet, cosine_embedding; ``_in_batch.py``: info_nce; ``_center.py``: center), in the table of
+``_properties.py`` (see its module doc). Stated as functions of the first embedding row (the
+anchor, the features) at fixed others (and label).
 """
 
 from __future__ import annotations
@@ -82,3 +83,20 @@ def _info_nce(p):
                 minimiser=None, constant_minimiser=None,
                 notes="convex in either input at the other fixed; log N at uniform logits"
                       + ("; CLIP's mean of both directions" if p["symmetric"] else ""))
+
+
+@entry("center")
+def _center(p):
+    # In the features at fixed centres: 1/2 ||x - c||^2 per row, convex and smooth, its gradient
+    # x - c unbounded (one far outlier pulls its centre as far: not robust) and Lipschitz with
+    # constant 1 (the Hessian is the identity). It is the negative log-likelihood of an
+    # isotropic unit Gaussian around the class centre, up to a constant; the centre minimising a
+    # class's summed loss is the mean of its features.
+    return dict(prediction="embedding_pair", convex=True, smooth=True, kinks=None,
+                bounded_gradient=False, gradient_bound=None, lipschitz_gradient=True,
+                lipschitz=1.0, robust=False, proper_scoring=None,
+                nll_of="Gaussian around the class centre (identity covariance)",
+                minimiser=None, constant_minimiser=None,
+                notes="jointly convex in features and centres; a class's summed loss is least "
+                      "at the mean of its features; train the centres by their gradient or by "
+                      "Wen et al.'s update (center_update)")

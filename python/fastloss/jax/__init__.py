@@ -54,8 +54,9 @@ loss alone. The functions work under ``jax.jit``, ``jax.grad``/``jax.vjp`` and `
 * The embedding losses (``contrastive``, ``cosine_embedding``, ``triplet``, ``info_nce``) run through
   ``jax.pure_callback`` for now, not the FFI custom call (``_metric.py``); ``sample_weight`` is
   not taken there yet. The listwise ranking losses (``listnet``, ``listmle``) take the same path
-  (``_ranking.py``), with ``mask`` and ``sample_weight``, and so does ``structured_hinge``
-  (``_structured.py``), with its costs and ``sample_weight``.
+  (``_ranking.py``), with ``mask`` and ``sample_weight``, and so do ``structured_hinge``
+  (``_structured.py``), with its costs and ``sample_weight``, and ``center`` and
+  ``center_update`` (``_center.py``).
 * CPU only: the custom call is registered for XLA's CPU platform (a CUDA handler is future work).
 * The GAN losses (``gan_discriminator``, ``gan_generator``, ``_adversarial.py``) run one custom
   call per array; the discriminator is differentiable in ``real`` and ``fake`` and its
@@ -87,10 +88,12 @@ from ._metric import contrastive, cosine_embedding, info_nce, triplet  # noqa: F
 from ._ranking import listmle, listnet  # noqa: F401
 # The structured hinge: the same path (_structured.py).
 from ._structured import structured_hinge  # noqa: F401
+# The center loss and its centre update: the same path (_center.py).
+from ._center import center, center_update  # noqa: F401
 
 # One function per registered loss, under its fastloss name (tests/test_registry.py checks that
 # every registry entry has one).
-__all__ = list(REGISTRY)
+__all__ = [*REGISTRY, "center_update"]
 
 
 def _pointwise(name: str, x_name: str, x, target, *, reduction, sample_weight, params=(),

@@ -10,7 +10,8 @@ Layout: ``regression`` (functions of pred - target), ``binary`` (one score or pr
 element), ``multiclass`` (rows of logits, one class each), ``multilabel`` (rows of scores, several
 classes each), ``likelihood`` (negative log-likelihoods and divergences of given probabilities),
 ``divergence`` (two rows of logits), ``ranking`` (scores to order), ``metric`` (distances, and
-rows of embedding features), ``adversarial`` (the GAN losses: discriminator outputs for real and
+rows of embedding features), ``in_batch`` (losses over the whole batch), ``center_loss`` (features
+and their class centres), ``adversarial`` (the GAN losses: discriminator outputs for real and
 generated samples); the shared argument checks, reductions and the ``argnums`` selection live
 in the private modules next to them.
 
@@ -31,7 +32,8 @@ Common contract
   without a gradient (class labels, binary targets) raises ``ValueError``.  The regression
   losses are differentiable in pred and target, the divergences in both logits arrays,
   ``margin_ranking`` in both scores, ``gan_discriminator`` in real and fake, ``contrastive``
-  and ``triplet`` in every embedding array, every other loss in its first argument only.
+  and ``triplet`` in every embedding array, ``center`` in the features and the centres, every
+  other loss in its first argument only.
   Each gradient has its argument's shape, float64.  Where the loss has a kink the gradient is
   the subgradient documented on each function.
 * Invalid hyperparameters, reductions, shapes, labels or argnums raise ``ValueError`` with a
@@ -40,10 +42,11 @@ Common contract
 
 from __future__ import annotations
 
-from . import (adversarial, binary, divergence, in_batch, likelihood, metric, multiclass,
-               multilabel, ranking, regression)
+from . import (adversarial, binary, center_loss, divergence, in_batch, likelihood, metric,
+               multiclass, multilabel, ranking, regression)
 from .adversarial import *  # noqa: F401,F403
 from .binary import *  # noqa: F401,F403 (each module's __all__: a new loss is listed once, beside it)
+from .center_loss import *  # noqa: F401,F403
 from .divergence import *  # noqa: F401,F403
 from .in_batch import *  # noqa: F401,F403
 from .likelihood import *  # noqa: F401,F403
@@ -55,4 +58,4 @@ from .regression import *  # noqa: F401,F403
 
 __all__ = [*regression.__all__, *binary.__all__, *multiclass.__all__, *multilabel.__all__,
            *likelihood.__all__, *divergence.__all__, *ranking.__all__,
-           *metric.__all__, *in_batch.__all__, *adversarial.__all__]
+           *metric.__all__, *in_batch.__all__, *center_loss.__all__, *adversarial.__all__]

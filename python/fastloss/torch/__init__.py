@@ -23,7 +23,7 @@ at 1) and ``torch.nn`` modules mirroring theirs::
 | ``gan_discriminator_loss``, ``gan_generator_loss``; ``GANDiscriminatorLoss``, ``GANGeneratorLoss`` (modules) | fastloss's GAN losses (``_adversarial.py``: the NumPy API's passes under an ``autograd.Function``; gradients to ``real`` and ``fake``; eager only) |
 | ``triplet_margin_loss`` (``TripletMarginLoss``), ``cosine_embedding_loss`` (``CosineEmbeddingLoss``) | as ``torch.nn.functional``, eager CPU (``_metric.py``) |
 | ``triplet_margin_with_distance_loss`` (``TripletMarginWithDistanceLoss``) | as ``torch.nn.functional``: the fused triplet kernel for PyTorch's default distance, else the caller's distance in torch and the ``margin_ranking_loss`` kernel (``_triplet_distance.py``) |
-| ``contrastive`` (``ContrastiveLoss``), ``info_nce`` (``InfoNCELoss``) | fastloss, eager CPU (``_metric.py``) |
+| ``contrastive`` (``ContrastiveLoss``), ``info_nce`` (``InfoNCELoss``), ``center`` and ``center_update`` (``CenterLoss``) | fastloss, eager CPU (``_metric.py``) |
 | ``listnet`` (``ListNetLoss``), ``listmle`` (``ListMLELoss``), ``structured_hinge`` (``StructuredHingeLoss``) | fastloss, eager CPU (``_ranking.py``) |
 | ``weighted_sum``, ``uncertainty_weighting``, ``curriculum_weights``, ``self_paced_weights``, ``self_paced_regularizer``; ``UncertaintyWeighting``, ``AdaptiveWeighting``, ``DynamicWeightAverage`` (modules) | fastloss's loss combinations (``_combine.py``: torch operations, no kernel) |
 
@@ -118,7 +118,7 @@ __all__ = [  # torch.nn.functional names, then fastloss names, then modules
     *sorted(loss.name for loss in _LOSSES if loss.mirrors_torch), "cosine_embedding_loss",
     "triplet_margin_loss", *_triplet_distance.FUNCTIONS,
     *sorted(loss.name for loss in _LOSSES if not loss.mirrors_torch), "contrastive", "info_nce",
-    *sorted(_ranking_losses.FUNCTIONS),
+    "center", "center_update", *sorted(_ranking_losses.FUNCTIONS),
     *sorted(_MODULES), *sorted(_metric_losses.MODULES), *sorted(_ranking_losses.MODULES),
     *_triplet_distance.MODULES,
     *_COMBINATIONS,  # the loss combinations (fastloss._combine), written with torch operations

@@ -1,6 +1,7 @@
 """The embedding losses in fastloss.torch: ``triplet_margin_loss`` and ``cosine_embedding_loss``
-(PyTorch's signatures and semantics) and fastloss's ``contrastive`` and ``info_nce``, with their
-modules ``TripletMarginLoss``, ``CosineEmbeddingLoss``, ``ContrastiveLoss`` and ``InfoNCELoss``.
+(PyTorch's signatures and semantics) and fastloss's ``contrastive``, ``info_nce`` and ``center``
+(with ``center_update``), with their modules ``TripletMarginLoss``, ``CosineEmbeddingLoss``,
+``ContrastiveLoss``, ``InfoNCELoss`` and ``CenterLoss``.
 
 Their kernels take two or three embedding tensors, each differentiable, which the custom-op
 table (``_losses.py``: an input, a target and one gradient output) does not describe yet. So a
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .. import _in_batch
+from .. import _center, _in_batch
 from .. import _metric as numpy_api
 from .._autodiff import value_and_grad
 from ._call import legacy_reduction
@@ -37,7 +38,7 @@ def _operand(name: str, t, like: Tensor):
 _NAMES = {"triplet_margin_loss": ("anchor", "positive", "negative"),
           "cosine_embedding_loss": ("input1", "input2"), "contrastive": ("x1", "x2"),
           "info_nce": ("query", "key"), "listnet": ("scores",), "listmle": ("scores",),
-          "structured_hinge": ("scores",)}
+          "structured_hinge": ("scores",), "center": ("features", "labels", "centers")}
 
 
 def _check_embeddings(name: str, tensors: tuple, differentiable: tuple):
@@ -171,6 +172,58 @@ def info_nce(query, key, temperature=0.07, symmetric=False, reduction="mean",
     return _call(_in_batch.info_nce, "info_nce", (query, key), (0, 1), kwargs, rowwise=False)
 
 
+def center(features, labels, centers, reduction="mean", sample_weight=None):
+    """:func:`fastloss.center` on tensors: :math:`\\tfrac12\\lVert x_i - c_{y_i}\\rVert^2` per
+    row of the (N, D) ``features``, ``labels`` (N,) integer class indices, ``centers`` (C, D).
+    Differentiable with respect to ``features`` and ``centers`` (each class centre's gradient
+    summed in row order: deterministic)."""
+    if isinstance(labels, Tensor) and (labels.dtype.is_floating_point or
+                                       labels.dtype == torch.bool):
+        raise TypeError(f"[fastloss.torch.center] labels must hold integer class indices, got "
+                        f"{labels.dtype}")
+    kwargs = dict(reduction=reduction)
+    if sample_weight is not None:
+        kwargs["sample_weight"] = as_numpy(sample_weight) if isinstance(sample_weight, Tensor) \
+            else sample_weight
+    return _call(_center.center, "center", (features, labels, centers), (0, 2), kwargs,
+                 rowwise=False)
+
+
+def center_update(features, labels, centers, alpha=0.5):
+    """:func:`fastloss.center_update` on tensors: new centres after Wen et al.'s rule
+    :math:`c_j - \\alpha \\sum_{y_i = j} (c_j - x_i) / (1 + n_j)`, outside autograd (the result
+    does not require grad; ``centers`` is not modified)."""
+    tensors = (features, labels, centers)
+    for arg, t in zip(_NAMES["center"], tensors):
+        _operand("center_update", t, t)  # CPU dense tensors only
+    with torch.no_grad():
+        arrays = [as_numpy(t.detach()) for t in tensors]
+        return torch.from_numpy(np.asarray(_center.center_update(*arrays, alpha=alpha)))
+
+
+class CenterLoss(torch.nn.Module):
+    """The center loss with its class centres as a parameter ``centers`` of shape
+    (num_classes, feat_dim), initialised from a standard normal (as pytorch-center-loss).
+    Train the centres by their gradient (give them to an optimiser), or by Wen et al.'s rule:
+    call :meth:`update_centers` after each step and leave them out of the optimiser."""
+
+    def __init__(self, num_classes: int, feat_dim: int, reduction: str = "mean", *,
+                 device=None, dtype=None):
+        super().__init__()
+        self.reduction = reduction
+        self.centers = torch.nn.Parameter(torch.randn(num_classes, feat_dim, device=device,
+                                                      dtype=dtype))
+
+    def forward(self, features, labels, sample_weight=None):
+        return center(features, labels, self.centers, reduction=self.reduction,
+                      sample_weight=sample_weight)
+
+    @torch.no_grad()
+    def update_centers(self, features, labels, alpha: float = 0.5):
+        """Wen et al.'s update of ``centers`` in place, from one batch."""
+        self.centers.copy_(center_update(features, labels, self.centers, alpha=alpha))
+
+
 class TripletMarginLoss(torch.nn.Module):
     """Module form of :func:`triplet_margin_loss` (``torch.nn.TripletMarginLoss``'s
     constructor)."""
@@ -228,9 +281,10 @@ class InfoNCELoss(torch.nn.Module):
 
 FUNCTIONS = {"triplet_margin_loss": triplet_margin_loss,
              "cosine_embedding_loss": cosine_embedding_loss, "contrastive": contrastive,
-             "info_nce": info_nce}
+             "info_nce": info_nce, "center": center, "center_update": center_update}
 MODULES = {"TripletMarginLoss": TripletMarginLoss, "CosineEmbeddingLoss": CosineEmbeddingLoss,
-           "ContrastiveLoss": ContrastiveLoss, "InfoNCELoss": InfoNCELoss}
+           "ContrastiveLoss": ContrastiveLoss, "InfoNCELoss": InfoNCELoss,
+           "CenterLoss": CenterLoss}
 # registry name -> function name here
 FOR_REGISTRY = {"triplet": "triplet_margin_loss", "cosine_embedding": "cosine_embedding_loss",
-                "contrastive": "contrastive", "info_nce": "info_nce"}
+                "contrastive": "contrastive", "info_nce": "info_nce", "center": "center"}
