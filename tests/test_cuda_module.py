@@ -57,7 +57,7 @@ def test_cuda_arrays_get_an_error_naming_the_kernel(name):
 
     facts = _core.kernels()[name]
     x = FakeCudaArray(np.zeros((2, 3), np.float32))
-    if facts["target"] in ("sparse", "sparse_cost"):
+    if facts["target"] in ("sparse", "sparse_cost", "centers"):
         y = FakeCudaArray(np.zeros(2, np.int64))
     elif facts["target"] == "label":
         y = FakeCudaArray(np.ones((2, 3), np.float32))

@@ -351,10 +351,11 @@ CASES = [
 # forms are checked against jax.numpy formulas in tests/test_gan_adapters.py.
 # Nor the embedding losses, whose fastloss.jax functions take the jax.pure_callback path for
 # now (not this file's custom call): tests/test_jax_metric.py; nor the listwise ranking losses,
-# on the same path: tests/test_listwise.py; nor the structured hinge (tests/test_structured_hinge.py).
+# on the same path: tests/test_listwise.py; nor the structured hinge (tests/test_structured_hinge.py)
+# and the center loss (tests/test_center.py).
 ADVERSARIAL = {n for n, s in REGISTRY.items() if s.family == "adversarial"}
 PENDING_JAX = {"contrastive", "cosine_embedding", "info_nce", "triplet", "listnet", "listmle",
-               "structured_hinge"}
+               "structured_hinge", "center"}
 _COVERED = set(REGISTRY) - ADVERSARIAL - PENDING_JAX
 assert {case.values[0].__name__ for case in CASES} == _COVERED, \
     sorted(_COVERED ^ {case.values[0].__name__ for case in CASES})

@@ -31,7 +31,7 @@ def _float32(value):
 # jax.pure_callback path for now, not the FFI custom call (tests/test_jax_metric.py,
 # tests/test_listwise.py, tests/test_structured_hinge.py).
 PENDING_JAX = {"contrastive", "cosine_embedding", "info_nce", "triplet", "listnet", "listmle",
-               "structured_hinge"}
+               "structured_hinge", "center"}
 CASES = [pytest.param(name, variant, id=f"{name}-{variant_id(variant)}")
          for name, spec in sorted(REGISTRY.items()) for variant in spec.variants
          if name not in PENDING_JAX]

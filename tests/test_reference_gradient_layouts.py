@@ -349,6 +349,16 @@ def _query_key_batch(n=5, d=4, **kw):
     return make
 
 
+def _features_centers(n=7, d=3, classes=4):
+    """Features near the centres of their classes, one class without rows (smooth: no kinks
+    to avoid)."""
+    def make(rng):
+        c = rng.normal(size=(classes, d))
+        y = rng.integers(0, classes - 1, n)
+        return (c[y] + 0.5 * rng.normal(size=(n, d)), y, c), {}
+    return make
+
+
 def _ranked_lists(shape=(3, 5), axis=-1, masked=False):
     """Scores and graded labels 0..3 (ties included); with masked, some items padding and one
     list all padding (smooth: no kinks to avoid)."""
@@ -371,6 +381,8 @@ CASES = [
     ("listmle_masked", "listmle", _ranked_lists(shape=(4, 7), masked=True)),
     ("info_nce", "info_nce", _query_key_batch(temperature=0.5)),
     ("info_nce_symmetric_one_feature", "info_nce", _query_key_batch(n=6, d=1, symmetric=True)),
+    ("center", "center", _features_centers()),
+    ("center_one_class_one_feature", "center", _features_centers(n=5, d=1, classes=2)),
     ("cosine_3d", "cosine_embedding", _cosine_pairs()),
     ("cosine_m-0.4_float_labels", "cosine_embedding",
      _cosine_pairs(shape=(5, 4), margin=-0.4, label_dtype=np.float32)),

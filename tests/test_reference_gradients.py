@@ -31,6 +31,8 @@ CASES = [pytest.param(spec, variant, argument,
 
 def _comparable(spec, args, kwargs, argnums):
     """Mask of the entries of args[argnums] whose loss element is clear of every kink."""
+    if spec.kinks is None:  # smooth: every entry (also of an argument not shaped like the
+        return np.ones(np.shape(args[argnums]), bool)  # loss's rows: center's centres)
     clear = spec.kink_distance(args, kwargs) > KINK_CLEARANCE
     if spec.kind == "row":  # a row's mask holds for each of its classes
         axis = spec.full_kwargs(kwargs)["axis"]

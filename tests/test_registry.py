@@ -88,8 +88,12 @@ def test_loss_facts_are_well_formed(spec):
     # divergences differentiate both logits arrays; the embedding losses every embedding array
     # (not a row label); the classification losses (and hinge_embedding) differentiate the first
     # input; the likelihoods the first and, where PyTorch does, the others
-    if spec.kind == "embedding":
-        from fastloss._dispatch import KERNELS
+    from fastloss._dispatch import KERNELS
+    if spec.kind == "embedding" and KERNELS[spec.name]["target"] == "centers":
+        # (features, labels, centers): the labels between the two differentiable arrays
+        assert spec.differentiable == (spec.arrays[0], spec.arrays[2])
+        assert not spec.target_differentiable
+    elif spec.kind == "embedding":
         assert spec.differentiable == spec.arrays[:KERNELS[spec.name]["inputs"]]
         assert spec.target_differentiable
     elif spec.family == "likelihood":

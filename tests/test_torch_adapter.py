@@ -854,7 +854,8 @@ def test_eager_path_equals_the_custom_op_path(reduction, monkeypatch):
 _GAN = {"gan_discriminator_loss", "gan_generator_loss"}
 # The embedding losses (fastloss.torch._metric: two or three differentiable tensors, no custom op
 # yet) are checked against torch.nn.functional and the NumPy API in tests/test_torch_metric.py.
-_EMBEDDING = {"triplet_margin_loss", "cosine_embedding_loss", "contrastive", "info_nce"}
+# (center: tests/test_center.py)
+_EMBEDDING = {"triplet_margin_loss", "cosine_embedding_loss", "contrastive", "info_nce", "center"}
 # The listwise ranking losses take the same autograd.Function: tests/test_listwise.py.
 _LISTWISE = {"listnet", "listmle"}
 # The structured hinge (costs beside its scores): tests/test_structured_hinge.py.
@@ -875,8 +876,8 @@ _MODULES_WITHOUT_A_TORCH_PEER = {"GaussianNLLLoss", "QuantileLoss", "LogCoshLoss
                                  "GANDiscriminatorLoss", "GANGeneratorLoss",
                                  # (tests/test_torch_metric.py)
                                  "TripletMarginLoss", "CosineEmbeddingLoss", "ContrastiveLoss",
-                                 # (tests/test_info_nce.py)
-                                 "InfoNCELoss",
+                                 # (tests/test_info_nce.py, tests/test_center.py)
+                                 "InfoNCELoss", "CenterLoss",
                                  # (tests/test_listwise.py)
                                  "ListNetLoss", "ListMLELoss",
                                  # (tests/test_structured_hinge.py)

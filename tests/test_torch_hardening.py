@@ -46,7 +46,7 @@ def test_bool_targets_are_refused(name):
     x = torch.randn(2, 3)
     target = torch.ones(2, 3, dtype=torch.bool) if name not in (
         "cross_entropy", "multi_margin_loss", "softmax_focal_loss", "multiclass_hinge_loss",
-        "structured_hinge") \
+        "structured_hinge", "center") \
         else torch.tensor([True, False])
     # gaussian_nll_loss's var; margin_ranking_loss's op target is input2, and its PyTorch target
     # (the preference) the tensor that must hold numbers
@@ -55,12 +55,15 @@ def test_bool_targets_are_refused(name):
         x, target, extra = x, torch.randn(2, 3), (target,)
     # the embedding losses: a second embedding (and a third, or the pair's labels)
     extra = {"triplet_margin_loss": (torch.ones(2, 3),), "contrastive": (torch.ones(2),),
-             "cosine_embedding_loss": (torch.ones(2),), "info_nce": ()}.get(name, extra)
+             "cosine_embedding_loss": (torch.ones(2),), "info_nce": (),
+             "center": (torch.ones(3, 3),)}.get(name, extra)
     arg = {"triplet_margin_loss": "positive", "contrastive": "x2",
            "cosine_embedding_loss": "input2", "info_nce": "key", "listnet": "relevance",
-           "listmle": "relevance"}.get(name, "target")
-    # (the structured hinge's target is class indices only: it says so)
-    wanted = "must hold integer class indices" if name == "structured_hinge" else "must hold numbers"
+           "listmle": "relevance", "center": "labels"}.get(name, "target")
+    # (the structured hinge's target and the center loss's labels are class indices only: they
+    # say so)
+    wanted = ("must hold integer class indices" if name in ("structured_hinge", "center")
+              else "must hold numbers")
     with pytest.raises(TypeError, match=rf"\[fastloss.torch.{name}\] {arg} {wanted}"):
         getattr(flt, name)(x, target, *extra)
 
