@@ -54,6 +54,9 @@ ROW_SHAPES = {
     # in-batch: the issue's N = 4096 pairs of D = 256 (4 N^2 D flops for the loss and both
     # gradients; the roofline column is memory traffic only, so the GEMM rate is the measure)
     "info_nce": ((4096, 256), (256, 64)),
+    # center: a face-recognition batch (Wen et al.: 512-d features), 5 classes per the sampler;
+    # 65536 rows so the features (134 MB) are far out of cache
+    "center": ((1 << 16, 512), (512, 64)),
     # listwise ranking: the issue's 4096 lists of 256 items
     "listnet": ((4096, 256), (64, 256)),
     "listmle": ((4096, 256), (64, 256)),
@@ -120,9 +123,9 @@ def array_args(args) -> list[np.ndarray]:
     return [a for a in args if isinstance(a, np.ndarray)]
 
 
-def traffic(args, grads: int = 1) -> dict:
-    """The explicit byte count of a case (see the module docstring); `grads`: how many leading
-    arrays get a gradient (2 for the GAN discriminator's real and fake).
+def traffic(args, grads: tuple = (0,)) -> dict:
+    """The explicit byte count of a case (see the module docstring); `grads`: the positions of
+    the arrays that get a gradient (the GAN discriminator's real and fake: (0, 1)).
 
     Returns {"reads": [(what, nbytes)], "forward": bytes, "fused": bytes}."""
     arrays = array_args(args)
@@ -132,7 +135,7 @@ def traffic(args, grads: int = 1) -> dict:
     reads = [(f"{n} {a.dtype} {'x'.join(map(str, a.shape))}", int(a.nbytes))
              for n, a in zip(names, arrays)]
     forward = sum(b for _, b in reads)
-    written = sum(int(a.nbytes) for a in arrays[:grads])
+    written = sum(int(arrays[i].nbytes) for i in grads)
     return {"reads": reads, "grad_write": written, "forward": forward,
             "fused": forward + written}
 

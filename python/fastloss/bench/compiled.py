@@ -40,19 +40,23 @@ def torch_compile_peer(case: Case, args, kwargs):
     except ImportError as e:
         raise peers.Unavailable(f"torch not importable: {e}") from e
     loss, how = peers._torch_loss(case, peers.defaults(case, kwargs))
-    if peers._leaves(case) != 1 or len(args) < 2:
-        raise peers.Unavailable("torch.compile peer written for (input, target) losses only")
+    if case.kind == "pair" or len(args) < 2:
+        raise peers.Unavailable("torch.compile peer written for (input, target, ...) losses only")
     reset()
-    compiled_loss = compile(lambda a, t, *rest: loss(a, t, *rest))
-    leaf = torch.from_numpy(args[0]).detach().requires_grad_(True)
-    y = torch.from_numpy(args[1])
-    rest = [torch.from_numpy(a) for a in args[2:]]  # (margin_ranking's preference)
+    compiled_loss = compile(lambda *tensors: loss(*tensors))
+    # the differentiated arrays (the input; the center loss's centres too) as leaves; the
+    # target and the rest (margin_ranking's preference) as they are
+    positions = peers.grad_positions(case)
+    tensors = [torch.from_numpy(a) for a in args]
+    tensors = [t.detach().requires_grad_(True) if i in positions else t
+               for i, t in enumerate(tensors)]
 
     def fused():
-        leaf.grad = None
-        value = compiled_loss(leaf, y, *rest)
+        for i in positions:
+            tensors[i].grad = None
+        value = compiled_loss(*tensors)
         value.backward()
-        return value, leaf.grad
+        return value, tensors[0].grad
 
     t0 = time.perf_counter()
     fused()  # compiles

@@ -220,24 +220,22 @@ def _torch_loss(case: Case, kw: dict):
         return ((lambda a, pos, neg: F.triplet_margin_loss(a, pos, neg, margin=m, p=p, eps=e,
                                                            swap=sw)),
                 f"F.triplet_margin_loss (pairwise_distance x{3 if sw else 2}, clamp, mean)")
-    if name == "info_nce":
-        t, symmetric = kw["temperature"], kw["symmetric"]
-
-        def info_nce(q, k):
-            z = q @ k.T / t
-            labels = torch.arange(len(z))
-            loss = F.cross_entropy(z, labels)
-            return 0.5 * (loss + F.cross_entropy(z.T, labels)) if symmetric else loss
-        return info_nce, "composed: matmul + F.cross_entropy(arange(N)) (N x N logits)"
+    if name in torch_forms.IN_BATCH:
+        return torch_forms.in_batch(name, kw)
     if name in torch_forms.RANKING:
         return torch_forms.ranking(name, kw)
     raise Unavailable(f"no torch counterpart written for {name}")
 
 
-def _leaves(case: Case) -> int:
-    """How many leading arrays the fused pass differentiates: both of a pair loss (the GAN
-    discriminator's real and fake), else the first."""
-    return 2 if case.kind == "pair" else 1
+def grad_positions(case: Case) -> tuple:
+    """The array arguments the fused pass differentiates: both of a pair loss (the GAN
+    discriminator's real and fake), the features and the centres of the center loss (a training
+    step learns both; the labels between them have no gradient), else the first."""
+    if case.kind == "pair":
+        return (0, 1)
+    if case.loss == "center":
+        return (0, 2)
+    return (0,)
 
 
 def torch_peer(case: Case, args, kwargs):
@@ -250,17 +248,18 @@ def torch_peer(case: Case, args, kwargs):
     # the array arguments: (x, target), (x1, x2, y) of margin_ranking, an embedding loss's two
     # or three embeddings, (real, fake) or (fake,) of the GAN losses
     tensors = [torch.from_numpy(a) for a in args if isinstance(a, np.ndarray)]
-    k = _leaves(case)
-    leaves = [t.detach().requires_grad_(True) for t in tensors[:k]]
+    positions = grad_positions(case)
+    leaves = [t.detach().requires_grad_(True) if i in positions else t
+              for i, t in enumerate(tensors)]
 
     def forward():
         with torch.no_grad():
             return loss(*tensors)
 
     def fused():
-        for leaf in leaves:
-            leaf.grad = None
-        value = loss(*leaves, *tensors[k:])
+        for i in positions:
+            leaves[i].grad = None
+        value = loss(*leaves)
         value.backward()
         return value, leaves[0].grad
 
@@ -354,6 +353,8 @@ def _jax_loss(case: Case, kw: dict):
         return jax_forms.listwise(name)
     if name == "structured_hinge":
         return jax_forms.structured_hinge(kw)
+    if name == "center":
+        return jax_forms.center
     if name == "gan_discriminator" and kw["kind"] == "bce":
         b = kw["real_label"]
         return lambda r, f: (jnp.mean(b * jax.nn.softplus(-r) + (1 - b) * jax.nn.softplus(r))
@@ -371,7 +372,7 @@ def jax_peer(case: Case, args, kwargs):
     f = _jax_loss(case, defaults(case, kwargs))
     arrays = [jax.device_put(a) for a in args]
     fwd = jax.jit(f)
-    vg = jax.jit(jax.value_and_grad(f, argnums=tuple(range(_leaves(case)))))
+    vg = jax.jit(jax.value_and_grad(f, argnums=grad_positions(case)))
 
     def forward():
         return jax.block_until_ready(fwd(*arrays))

@@ -1,5 +1,6 @@
-"""The PyTorch peers' forms of the ranking losses torch.nn does not have, composed from torch ops
-the way a PyTorch user writes them; ``peers.torch_peer`` runs them forward and through autograd."""
+"""The PyTorch peers' forms of the losses torch.nn does not have (ranking, structured, center),
+composed from torch ops the way a PyTorch user writes them; ``peers.torch_peer`` runs them
+forward and through autograd."""
 
 from __future__ import annotations
 
@@ -35,3 +36,27 @@ def ranking(name: str, kw: dict):
         return z.max(-1).values.mean()
     return structured_hinge, ("composed: cost rows (one-hot or table[t]) + gather + max"
                               f"{' (slack)' if slack else ''}")
+
+
+IN_BATCH = ("info_nce", "center")
+
+
+def in_batch(name: str, kw: dict):
+    """(loss(*arrays) -> scalar tensor, how) for one of ``IN_BATCH``: InfoNCE through the N x N
+    logits; the center loss as pytorch-center-loss users write it without its B x C distance
+    matrix (each row's centre gathered; the gather's backward an index_add into the centres)."""
+    import torch
+    import torch.nn.functional as F
+
+    if name == "center":
+        return ((lambda x, labels, centers: 0.5 * (x - centers[labels]).pow(2).sum(1).mean()),
+                "composed: centers[labels] + squared norm + mean")
+    assert name == "info_nce", name
+    t, symmetric = kw["temperature"], kw["symmetric"]
+
+    def info_nce(q, k):
+        z = q @ k.T / t
+        labels = torch.arange(len(z))
+        loss = F.cross_entropy(z, labels)
+        return 0.5 * (loss + F.cross_entropy(z.T, labels)) if symmetric else loss
+    return info_nce, "composed: matmul + F.cross_entropy(arange(N)) (N x N logits)"
