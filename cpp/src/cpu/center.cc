@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <type_traits>
 #include <vector>
 
 #include "backend.h"
@@ -102,10 +101,7 @@ LossResult run(const LossRequest& req) {
   p.partial = partial.get();
 
   const BatchTable& table = *active_kernels().batch;
-  const CenterPhases<T>& phases = [&]() -> const CenterPhases<T>& {
-    if constexpr (std::is_same_v<T, float>) return table.center_f32;
-    else return table.center_f64;
-  }();
+  const CenterPhases<T>& phases = of_dtype<T>(table.center_f32, table.center_f64);
   const int64_t row_work = n * std::max<int64_t>(dim, 1);
   parallel_for(n_chunks, row_work, [&](int64_t q0, int64_t q1) { phases.chunks(p, q0, q1); });
   if (p.centers_out) {

@@ -18,7 +18,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <type_traits>
 #include <vector>
 
 #include "backend.h"
@@ -58,10 +57,7 @@ LossResult run(const LossRequest& req) {
   const BatchReduction reduction(req, n);
 
   const BatchTable& table = *active_kernels().batch;
-  const InfoNcePhases<T>& phase = [&]() -> const InfoNcePhases<T>& {
-    if constexpr (std::is_same_v<T, float>) return table.info_nce_f32;
-    else return table.info_nce_f64;
-  }();
+  const InfoNcePhases<T>& phase = of_dtype<T>(table.info_nce_f32, table.info_nce_f64);
 
   const int64_t tr_max = std::min(kStripRows, n);
   const size_t strip_rows = size_t(tr_max);
