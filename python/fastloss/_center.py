@@ -18,7 +18,7 @@ from . import _core
 from ._arrays import any_array
 from ._dispatch import (KERNELS, _passed_dtype, _result, _sample_weight, _take_request,
                         _upstream, as_array, empty, float_input)
-from ._gradient_buffers import gradient_buffer
+from ._gradient_buffers import gradient_buffers
 from ._registry import LossSpec, register
 from ._validate import fail, real_scalar, reduction_code
 
@@ -27,9 +27,17 @@ __all__ = ["center", "center_update"]
 _NAMES = ("features", "labels", "centers")
 
 
-def _arrays(fn: str, features, labels, centers):
+def checked_alpha(fn: str, alpha) -> float:
+    """center_update's rate: a finite number >= 0."""
+    a = real_scalar(fn, "alpha", alpha)
+    if not (a >= 0 and math.isfinite(a)):
+        fail(fn, f"alpha must be a finite number >= 0, got {alpha!r}")
+    return a
+
+
+def checked_arrays(fn: str, features, labels, centers):
     """The three arrays checked: (N, D) float features, (N,) integer labels, (C, D) centres of
-    the features' dtype."""
+    the features' dtype (also fastloss.jax's trace-time check, on stand-ins of their shapes)."""
     x = float_input(fn, "features", features)
     if x.ndim != 2:
         fail(fn, f"features must be an (N, D) array, got shape {x.shape}")
@@ -103,31 +111,19 @@ def center(features, labels, centers, *, reduction="mean", sample_weight=None):
     """
     fn = "center"
     code = reduction_code(fn, reduction)
-    x, y, c = _arrays(fn, features, labels, centers)
+    x, y, c = checked_arrays(fn, features, labels, centers)
     w, _ = _sample_weight(fn, sample_weight, x.shape[:1])
     request = _take_request(fn)
     upstream, upstream_scalar = None, 1.0
-    grads = [None, None, None]
+    grads = (None, None, None)
     if request is not None:
         upstream, upstream_scalar = _upstream(fn, request, code, x.shape[:1], x)
-        operands = {"the input": x, "labels": y, "centers": c, "sample_weight": w,
-                    "grad_output": upstream}
-        for position, into in zip(request.argnums, request.grad_into):
-            if position == 1:
-                fail(fn, "labels has no gradient (argnums=1): class indices are not "
-                         "differentiable")
-            if position not in (0, 2):
-                fail(fn, f"argnums {position} is not an array argument of {fn} (it takes 3: "
-                         f"{', '.join(_NAMES)})")
-            label = "grad_into" if len(request.argnums) == 1 else f"grad_into[{position}]"
-            arg = (x, y, c)[position]
-            grads[position] = gradient_buffer(fn, label, into, arg, _NAMES[position],
-                                              {**operands, **{f"the gradient of {_NAMES[k]}": g
-                                                              for k, g in enumerate(grads)
-                                                              if g is not None}},
-                                              in_place_ok=False)
+        if 1 in request.argnums:
+            fail(fn, "labels has no gradient (argnums=1): class indices are not differentiable")
+        grads = gradient_buffers(fn, "center", request, (x, y, c), _NAMES,
+                                 {"sample_weight": w, "grad_output": upstream}, in_place_ok=False)
     loss_out = empty(x.shape[:1], x.dtype, like=x) if code == 0 else None
-    value = _run(fn, (x, y, c), tuple(grads), (0.0, 0.0), w, upstream, upstream_scalar, code,
+    value = _run(fn, (x, y, c), grads, (0.0, 0.0), w, upstream, upstream_scalar, code,
                  loss_out)
     if request is not None:
         request.grads = tuple(grads[k] for k in request.argnums)
@@ -159,10 +155,8 @@ def center_update(features, labels, centers, *, alpha=0.5):
     for Deep Face Recognition", ECCV 2016.
     """
     fn = "center_update"
-    a = real_scalar(fn, "alpha", alpha)
-    if not (a >= 0 and math.isfinite(a)):
-        fail(fn, f"alpha must be a finite number >= 0, got {alpha!r}")
-    x, y, c = _arrays(fn, features, labels, centers)
+    a = checked_alpha(fn, alpha)
+    x, y, c = checked_arrays(fn, features, labels, centers)
     out = empty(c.shape, c.dtype, like=c)
     _run(fn, (x, y, c), (None, None, out), (1.0, a), None, None, 1.0, reduction_code(fn, "sum"),
          None)

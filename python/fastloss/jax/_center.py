@@ -12,35 +12,23 @@ the labels' range on the host, inside the call.
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _center
-from .._validate import fail, real_scalar, reduction_code
+from .._validate import fail, reduction_code
 from ._host import host_loss
 
 
 def _checked(fn: str, features, labels, centers):
-    name = f"jax.{fn}"
-    x, y, c = jnp.asarray(features), jnp.asarray(labels), jnp.asarray(centers)
-    if x.dtype not in (jnp.float32, jnp.float64):
-        fail(name, f"features must be float32 or float64, got dtype {x.dtype}", TypeError)
-    if x.ndim != 2:
-        fail(name, f"features must be an (N, D) array, got shape {x.shape}")
-    if not jnp.issubdtype(y.dtype, jnp.integer):
-        fail(name, f"labels must hold integer class indices, got dtype {y.dtype}", TypeError)
-    if y.shape != x.shape[:1]:
-        fail(name, f"labels must have one class index per feature row, shape {x.shape[:1]}, "
-                   f"got {y.shape}")
-    if c.ndim != 2 or c.shape[1] != x.shape[1]:
-        fail(name, f"centers must be a (C, {x.shape[1]}) array, got shape {c.shape}")
-    if c.dtype != x.dtype:
-        fail(name, f"centers must have the dtype of features ({x.dtype}), got {c.dtype}",
-             TypeError)
-    return x, y, c
+    """The arrays as JAX arrays, after the NumPy API's checks on stand-ins of their shapes and
+    dtypes (broadcast zeros: no memory), with errors naming fastloss.jax.<fn>."""
+    arrays = tuple(jnp.asarray(a) for a in (features, labels, centers))
+    _center.checked_arrays(f"jax.{fn}", *(np.broadcast_to(np.zeros((), a.dtype), a.shape)
+                                         for a in arrays))
+    return arrays
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,9 +64,7 @@ def center(features, labels, centers, *, reduction="mean", sample_weight=None):
 def center_update(features, labels, centers, *, alpha=0.5):
     """:func:`fastloss.center_update` for JAX arrays: the new centres (a ``jax.pure_callback``;
     not differentiable)."""
-    a = real_scalar("jax.center_update", "alpha", alpha)
-    if not (a >= 0 and math.isfinite(a)):
-        fail("jax.center_update", f"alpha must be a finite number >= 0, got {alpha!r}")
+    a = _center.checked_alpha("jax.center_update", alpha)
     x, y, c = _checked("center_update", features, labels, centers)
 
     def host(x, y, c):
